@@ -33,13 +33,18 @@ def identity(Z):
 def logistic(Z):
     """Logistic sigmoid in place: ``f(z) = 1 / (1 + exp(-z))``.
 
-    Written as ``(1 + tanh(z / 2)) / 2``, which is the same function but never
-    overflows (``exp(-z)`` does for ``z < -709``).
+    Computed from ``e = exp(-|z|)``, which never overflows, as ``1 / (1 + e)``
+    for ``z >= 0`` and ``e / (1 + e)`` for ``z < 0``, so small probabilities
+    keep their relative precision (``log`` of them stays accurate).
     """
-    Z *= 0.5
-    np.tanh(Z, out=Z)
-    Z += 1.0
-    Z *= 0.5
+    E = np.abs(Z)
+    np.negative(E, out=E)
+    np.exp(E, out=E)
+    positive = Z >= 0
+    np.copyto(Z, E)
+    np.copyto(Z, 1.0, where=positive)
+    E += 1.0
+    Z /= E
     return Z
 
 

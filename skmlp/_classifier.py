@@ -51,6 +51,31 @@ _DIVERGED = (
 )
 
 
+def _open_unit_interval(P):
+    """Clip probabilities into [tiny, 1 - eps/2], in place.
+
+    A probability that rounds to exactly 0 or 1 is a rounding artefact (the
+    logits are finite); keeping it inside (0, 1) makes ``log(predict_proba)``
+    finite and consistent with ``predict_log_proba``. It moves no probability
+    by more than 1.2e-16 (float64), so rows still sum to 1 to rounding.
+    """
+    info = np.finfo(P.dtype)
+    return np.clip(P, info.tiny, 1.0 - info.epsneg, out=P)
+
+
+def _log_open_unit_interval(L):
+    """The same bounds for log-probabilities, in place: ``log`` of the clipped ``P``.
+
+    With both clipped alike, ``predict_log_proba`` equals ``log(predict_proba)``
+    everywhere (ties included) and is finite: at least ``log(tiny)``, about -708
+    in float64 and -87 in float32.
+    """
+    info = np.finfo(L.dtype)
+    lo, hi = np.log(np.array([info.tiny, 1.0 - info.epsneg], dtype=L.dtype))
+    return np.clip(L, lo, hi, out=L)
+
+
+# ClassifierMixin goes left of BaseEstimator so its tags and score() take precedence.
 class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier, written from scratch in numpy.
 
@@ -339,7 +364,8 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        return self._label_binarizer.inverse_transform(self._probabilities(self._logits(X)))
+        P = self._probabilities(self._logits(X))
+        return self._label_binarizer.inverse_transform(P)
 
     def predict_proba(self, X):
         """Probability of each class, ordered as ``classes_``.
@@ -352,13 +378,17 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        P = self._probabilities(self._logits(X))
-        return np.hstack([1 - P, P]) if P.shape[1] == 1 else P
+        Z = self._logits(X)
+        if Z.shape[1] == 1:  # binary: [sigmoid(-z), sigmoid(z)], not 1 - p, which rounds to 0
+            return np.hstack([self._probabilities(-Z), self._probabilities(Z)])
+        return self._probabilities(Z)
 
     def predict_log_proba(self, X):
         """Log of ``predict_proba``, computed from the logits (log-softmax).
 
-        Finite even where the probability underflows to 0.
+        Finite even where a probability is too small to represent: values are
+        bounded below by ``log(tiny)`` (about -708 in float64), the log of
+        ``predict_proba``'s own floor.
 
         Parameters
         ----------
@@ -370,8 +400,10 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         """
         Z = self._logits(X)
         if Z.shape[1] == 1:  # binary: log(1 - p) = log sigmoid(-z)
-            return np.hstack([LOG_OUTPUTS["logistic"](-Z), LOG_OUTPUTS["logistic"](Z)])
-        return LOG_OUTPUTS[self.out_activation_](Z)
+            L = np.hstack([LOG_OUTPUTS["logistic"](-Z), LOG_OUTPUTS["logistic"](Z)])
+        else:
+            L = LOG_OUTPUTS[self.out_activation_](Z)
+        return _log_open_unit_interval(L)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -388,7 +420,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # on Python >= 3.11 this may be __dict__ itself
         state.pop("coefs_", None)  # views into the network's parameters: rebuilt on load
         state.pop("intercepts_", None)
         return state
@@ -406,7 +438,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         return self._net.logits(X)
 
     def _probabilities(self, Z):
-        return OUTPUTS[self.out_activation_](Z)
+        return _open_unit_interval(OUTPUTS[self.out_activation_](Z))
 
     def _bind_views(self):
         if hasattr(self, "_net"):
