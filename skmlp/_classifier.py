@@ -342,16 +342,20 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         -------
         self : MLPClassifierFromScratch
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-            if len(self._label_binarizer.classes_) < 2:
-                del self.classes_
-                raise ValueError("partial_fit needs at least 2 classes in `classes`.")
-        return self._fit(X, y, sample_weight, incremental=True, validation=None)
+        backup = self._snapshot()
+        try:
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+                if len(self._label_binarizer.classes_) < 2:
+                    raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        except BaseException:
+            self._restore(backup)
+            raise
+        return self._fit(X, y, sample_weight, incremental=True, validation=None, backup=backup)
 
     def predict(self, X):
         """Predict class labels (or label indicators for multilabel targets).
@@ -442,7 +446,8 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
 
     def _bind_views(self):
         if hasattr(self, "_net"):
-            self.coefs_, self.intercepts_ = self._net.coefs, self._net.intercepts
+            # new lists holding the views, so an assignment to coefs_[i] is seen by _sync_params
+            self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
 
     def _sync_params(self):
         """Keep ``coefs_``/``intercepts_`` and the flat vector one and the same.
@@ -561,28 +566,27 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         return cw if sample_weight is None else sample_weight * cw
 
     # --- training -------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight, incremental, validation):
-        sizes, acts, rates = self._layer_spec()
-        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        sample_weight = self._sample_weight(sample_weight, X, y)
-        if not first_pass:
-            expected = [self.n_features_in_] + sizes + [self._net.layer_sizes[-1]]
-            if expected != self._net.layer_sizes:
-                raise ValueError(
-                    f"hidden_layer_sizes={sizes} does not match the fitted layers "
-                    f"{self._net.layer_sizes[1:-1]}; fit without warm_start to change them."
-                )
-            X = X.astype(self._net.dtype, copy=False)
-        if validation is not None:
-            validation = self._prepare_validation(*validation, dtype=X.dtype)
-
-        # Everything above only checked; from here on the estimator changes. If training
-        # fails, put it back as it was, so no half-updated model is ever presented.
-        backup = self._snapshot()
+    def _fit(self, X, y, sample_weight, incremental, validation, backup=None):
+        # If anything fails, checks or training, put the estimator back as it was, so no
+        # half-updated model is ever presented as fitted.
+        backup = self._snapshot() if backup is None else backup
         try:
+            sizes, acts, rates = self._layer_spec()
+            first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+            if self.early_stopping and incremental:
+                raise ValueError("partial_fit does not support early_stopping=True")
+            X, y = self._validate_input(X, y, incremental, reset=first_pass)
+            sample_weight = self._sample_weight(sample_weight, X, y)
+            if not first_pass:
+                expected = [self.n_features_in_] + sizes + [self._net.layer_sizes[-1]]
+                if expected != self._net.layer_sizes:
+                    raise ValueError(
+                        f"hidden_layer_sizes={sizes} does not match the fitted layers "
+                        f"{self._net.layer_sizes[1:-1]}; fit without warm_start to change them."
+                    )
+                X = X.astype(self._net.dtype, copy=False)
+            if validation is not None:
+                validation = self._prepare_validation(*validation, dtype=X.dtype)
             rng = check_random_state(self.random_state)
             Y = self._label_binarizer.transform(y).astype(X.dtype)
             if first_pass:

@@ -1,0 +1,348 @@
+"""The estimator as a scikit-learn user meets it."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skmlp._classifier as classifier_module
+from skmlp import MLP, MLPClassifierFromScratch
+
+
+@pytest.fixture
+def data():
+    X, y = make_classification(n_samples=200, n_features=8, n_informative=5, n_classes=3,
+                               random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+def quiet_fit(clf, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(*args, **kwargs)
+
+
+# --- targets and inputs ---------------------------------------------------------------
+def test_string_labels_binary():
+    X, y = make_classification(n_samples=120, n_features=5, random_state=0)
+    labels = np.array(["spam", "ham"])[y]
+    clf = quiet_fit(MLPClassifierFromScratch(solver="lbfgs", random_state=0), X, labels)
+    assert list(clf.classes_) == ["ham", "spam"]
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+    P = clf.predict_proba(X)
+    assert P.shape == (120, 2)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert set(clf.predict(X)) <= {"ham", "spam"}
+    assert (clf.predict(X) == clf.classes_[P.argmax(axis=1)]).all()
+    assert clf.score(X, labels) > 0.9
+
+
+def test_multiclass_attributes(data):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch((7, 5), random_state=0, max_iter=20), X, y)
+    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3 and clf.n_layers_ == 4
+    assert [W.shape for W in clf.coefs_] == [(8, 7), (7, 5), (5, 3)]
+    assert [b.shape for b in clf.intercepts_] == [(7,), (5,), (3,)]
+    assert clf.n_features_in_ == 8 and clf.t_ == 20 * 200 and clf.n_iter_ == 20
+    assert len(clf.loss_curve_) == 20 and clf.loss_ == clf.loss_curve_[-1]
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_multilabel_indicator_targets(solver):
+    X, Y = make_multilabel_classification(n_samples=150, n_features=10, n_classes=4,
+                                          random_state=0)
+    clf = quiet_fit(MLPClassifierFromScratch((30,), solver=solver, random_state=0,
+                                             max_iter=300), X, Y)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 4
+    P = clf.predict_proba(X)
+    assert P.shape == (150, 4) and ((P > 0) & (P < 1)).all()
+    np.testing.assert_array_equal(clf.predict(X), (P > 0.5).astype(int))
+    # exact-match accuracy, as MLPClassifier's with the same parameters
+    theirs = quiet_fit(MLPClassifier((30,), solver=solver, random_state=0, max_iter=300), X, Y)
+    assert clf.score(X, Y) >= theirs.score(X, Y) - 0.05
+
+
+@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_sparse_input_trains_like_dense(data, fmt, solver):
+    X, y = data
+    X = np.where(np.abs(X) < 0.7, 0.0, X)
+    kw = dict(solver=solver, random_state=0, max_iter=15)
+    dense = quiet_fit(MLPClassifierFromScratch(**kw), X, y)
+    sparse = quiet_fit(MLPClassifierFromScratch(**kw), fmt(X), y)
+    np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X),
+                               rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_float32_trains_and_predicts_in_float32(data, solver):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch(solver=solver, random_state=0, max_iter=30),
+                    X.astype(np.float32), y)
+    assert all(W.dtype == np.float32 for W in clf.coefs_ + clf.intercepts_)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    ref = quiet_fit(MLPClassifierFromScratch(solver=solver, random_state=0, max_iter=30), X, y)
+    assert ref.coefs_[0].dtype == np.float64
+    assert np.mean(clf.predict(X) == ref.predict(X)) > 0.95
+    # integer input is float64
+    clf = quiet_fit(MLPClassifierFromScratch(random_state=0, max_iter=2), (X * 10).astype(int), y)
+    assert clf.coefs_[0].dtype == np.float64
+
+
+# --- training control -----------------------------------------------------------------
+def test_early_stopping_restores_best_validation_weights(data):
+    X, y = data
+    X_tr, y_tr, X_val, y_val = X[:150], y[:150], X[150:], y[150:]
+    clf = MLPClassifierFromScratch((50,), early_stopping=True, n_iter_no_change=5,
+                                   learning_rate_init=0.05, random_state=0)
+    quiet_fit(clf, X_tr, y_tr, X_val=X_val, y_val=y_val)
+    best = int(np.argmax(clf.validation_scores_))
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    assert clf.n_iter_ == best + 1 + clf.n_iter_no_change + 1 or clf.n_iter_ == clf.max_iter
+    assert clf.score(X_val, y_val) == pytest.approx(clf.best_validation_score_)
+
+
+def test_early_stopping_split_is_stratified(data):
+    X, y = data
+    clf = MLPClassifierFromScratch(validation_fraction=0.2)
+    train, (X_val, y_val, _), _ = clf._split_validation(X, y, None, np.random.RandomState(0))
+    assert len(train) == 160 and len(y_val) == 40
+    np.testing.assert_allclose(np.bincount(y_val) / 40, np.bincount(y) / 200, atol=0.02)
+
+
+def test_early_stopping_internal_split(data):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch(early_stopping=True, random_state=0), X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_warm_start_continues(data):
+    X, y = data
+    warm = MLPClassifierFromScratch(warm_start=True, max_iter=3, random_state=0)
+    quiet_fit(warm, X, y)
+    first = [W.copy() for W in warm.coefs_]
+    quiet_fit(warm, X, y)
+    assert len(warm.loss_curve_) == 6
+    assert not np.allclose(first[0], warm.coefs_[0])
+    cold = quiet_fit(MLPClassifierFromScratch(max_iter=3, random_state=0), X, y)
+    np.testing.assert_array_equal(cold.coefs_[0], first[0])  # the first fit was a cold one
+    with pytest.raises(ValueError, match="same classes"):
+        warm.fit(X[y != 2], y[y != 2])
+
+
+def test_partial_fit(data):
+    X, y = data
+    clf = MLPClassifierFromScratch(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.set_params(learning_rate_init=0.01)
+    for _ in range(30):
+        clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2])
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 30
+    assert clf.score(X, y) > 0.8
+    before = clf.coefs_[0].copy()
+    with pytest.raises(ValueError, match="classes not in"):
+        clf.partial_fit(X[:10], np.full(10, 7))
+    np.testing.assert_array_equal(clf.coefs_[0], before)  # nothing changed
+    assert not hasattr(MLPClassifierFromScratch(solver="lbfgs"), "partial_fit")
+    with pytest.raises(ValueError, match="early_stopping"):
+        MLPClassifierFromScratch(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_convergence_warning_at_max_iter(data):
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        MLPClassifierFromScratch(max_iter=2).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        MLPClassifierFromScratch(solver="lbfgs", max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_verbose_prints_one_line_per_epoch(data, solver, capsys):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch(solver=solver, max_iter=5, verbose=True,
+                                             random_state=0), X, y)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("Iteration")]
+    assert len(lines) == clf.n_iter_ == len(clf.loss_curve_)
+    assert lines[-1] == "Iteration %d, loss = %.8f" % (clf.n_iter_, clf.loss_curve_[-1])
+
+
+def test_lbfgs_respects_max_fun(data):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch(solver="lbfgs", max_fun=10, random_state=0), X, y)
+    assert clf.n_iter_ <= 10
+
+
+# --- interrupts and failures ----------------------------------------------------------
+def test_ctrl_c_keeps_last_complete_epoch(data, monkeypatch):
+    X, y = data
+    calls = {"n": 0}
+    real = classifier_module.run_epoch
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classifier_module, "run_epoch", interrupted)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = MLPClassifierFromScratch(random_state=0, max_iter=10).fit(X, y)
+    monkeypatch.setattr(classifier_module, "run_epoch", real)
+    ref = quiet_fit(MLPClassifierFromScratch(random_state=0, max_iter=2), X, y)
+    assert clf.n_iter_ == 2
+    for a, b in zip(clf.coefs_ + clf.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    clf.partial_fit(X, y)  # and training can go on
+    assert clf.n_iter_ == 1 and np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_ctrl_c_during_lbfgs_keeps_last_iterate(data, monkeypatch):
+    X, y = data
+    calls = {"n": 0}
+    real = MLP.loss_grad
+
+    def interrupted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLP, "loss_grad", interrupted)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = MLPClassifierFromScratch(solver="lbfgs", random_state=0).fit(X, y)
+    monkeypatch.setattr(MLP, "loss_grad", real)
+    assert 1 <= clf.n_iter_ < 8 and np.isfinite(clf.loss_)
+    assert clf.loss_ == pytest.approx(clf.loss_curve_[-1])
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_divergence_raises_and_leaves_no_fitted_model(data):
+    X, y = data
+    X_bad = X * 1e300  # finite, but X @ W overflows: the loss becomes inf - inf
+    clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=10.0, random_state=0,
+                                   max_iter=50)
+    with pytest.raises(ValueError, match="learning rate .* too high|scaling"):
+        with np.errstate(all="ignore"):
+            clf.fit(X_bad, y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_divergence_in_partial_fit_restores_previous_model(data):
+    X, y = data
+    clf = MLPClassifierFromScratch(solver="sgd", random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    before = [p.copy() for p in clf.coefs_ + clf.intercepts_]
+    n_losses = len(clf.loss_curve_)
+    clf.set_params(batch_size=20)
+    clf._optimizer.learning_rate = 1e300  # the weights overflow within a few steps
+    with pytest.raises(ValueError, match="diverged"):
+        with np.errstate(all="ignore"):
+            clf.partial_fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, before):
+        np.testing.assert_array_equal(a, b)
+    assert len(clf.loss_curve_) == n_losses
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+# --- bad input ------------------------------------------------------------------------
+@pytest.mark.parametrize("params, name", [
+    ({"activation": "swish"}, "activation"),
+    ({"activation": ("relu", "bogus")}, "activation"),
+    ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes"),
+    ({"solver": "newton"}, "solver"),
+    ({"alpha": -1.0}, "alpha"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"learning_rate_init": 0.0}, "learning_rate_init"),
+    ({"momentum": 1.5}, "momentum"),
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"beta_1": 1.0}, "beta_1"),
+    ({"n_iter_no_change": 0}, "n_iter_no_change"),
+    ({"max_fun": 0}, "max_fun"),
+])
+def test_invalid_parameters_raise_invalid_parameter_error(data, params, name):
+    X, y = data
+    with pytest.raises(InvalidParameterError, match=name):
+        MLPClassifierFromScratch(**params).fit(X, y)
+
+
+def test_bad_data_raises_value_error_naming_the_problem(data):
+    X, y = data
+    X_nan = X.copy()
+    X_nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        MLPClassifierFromScratch().fit(X_nan, y)
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        MLPClassifierFromScratch().fit(X_inf, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MLPClassifierFromScratch().fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        MLPClassifierFromScratch().fit(X, np.linspace(0, 1, len(X)))
+    clf = quiet_fit(MLPClassifierFromScratch(max_iter=2), X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :5])
+    with pytest.raises(NotFittedError):
+        MLPClassifierFromScratch().predict_proba(X)
+
+
+# --- reproducibility, persistence, ecosystem ---------------------------------------------
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_same_random_state_same_weights(data, solver):
+    X, y = data
+    a = quiet_fit(MLPClassifierFromScratch(solver=solver, random_state=3, max_iter=10), X, y)
+    b = quiet_fit(MLPClassifierFromScratch(solver=solver, random_state=3, max_iter=10), X, y)
+    c = quiet_fit(MLPClassifierFromScratch(solver=solver, random_state=4, max_iter=10), X, y)
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+
+
+def test_pickle_round_trip_identical_and_views_restored(data):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch(random_state=0, max_iter=5), X, y)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert all(np.shares_memory(W, loaded._net.params) for W in loaded.coefs_ + loaded.intercepts_)
+    loaded.partial_fit(X, y)  # training resumes on the restored views
+    assert not np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert all(np.shares_memory(W, loaded._net.params) for W in loaded.coefs_)
+
+
+def test_assigning_coefs_is_honoured(data):
+    X, y = data
+    clf = quiet_fit(MLPClassifierFromScratch(random_state=0, max_iter=5), X, y)
+    clf.coefs_[-1] = np.zeros_like(clf.coefs_[-1])
+    clf.intercepts_[-1] = np.array([0.0, 5.0, 0.0])
+    assert (clf.predict(X) == 1).all()
+    assert all(np.shares_memory(W, clf._net.params) for W in clf.coefs_)
+
+
+def test_grid_search_over_pipeline_in_parallel(data):
+    X, y = data
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("mlp", MLPClassifierFromScratch(max_iter=50, learning_rate_init=0.01,
+                                                      random_state=0))])
+    grid = {"mlp__hidden_layer_sizes": [(10,), (20,)], "mlp__alpha": [1e-4, 1e-1]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_score_ > 0.7
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
