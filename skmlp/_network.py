@@ -160,7 +160,7 @@ class MLP:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("coefs", "intercepts", "_work"):  # views and scratch: rebuilt on load
+        for key in ("coefs", "intercepts", "_work", "_grad"):  # views and scratch: rebuilt
             state.pop(key, None)
         return state
 
@@ -203,7 +203,7 @@ class MLP:
 
     # --- training -----------------------------------------------------------------
     def _work_arrays(self, n):
-        """Per-layer work arrays for ``n`` rows, allocated once per batch size."""
+        """Per-layer work arrays for ``n`` rows, allocated once and sliced per batch size."""
         if n > self._capacity:
             units = self.layer_sizes[1:]
             self._work = {
@@ -214,12 +214,23 @@ class MLP:
                 "F": [np.empty((n, u), self.dtype) for u in units[:-1]],
                 "ones": np.ones(n, self.dtype),
                 "l2": np.empty(self.n_coefs, self.dtype),
+                "views": {},
             }
             self._capacity = n
         w = self._work
-        return ([a[:n] for a in w["A"]], [d[:n] for d in w["delta"]],
-                [z if z is None else z[:n] for z in w["Z"]], [f[:n] for f in w["F"]], w["ones"][:n],
-                w["l2"])
+        if n not in w["views"]:  # a fit sees at most two batch sizes: keep their slices
+            w["views"][n] = (
+                [a[:n] for a in w["A"]], [d[:n] for d in w["delta"]],
+                [z if z is None else z[:n] for z in w["Z"]], [f[:n] for f in w["F"]],
+                w["ones"][:n], w["l2"],
+            )
+        return w["views"][n]
+
+    def _grad_views(self, grad):
+        """Per-layer views of ``grad``, kept while the same gradient buffer comes back."""
+        if getattr(self, "_grad", (None,))[0] is not grad:
+            self._grad = (grad, self.unflatten(grad))
+        return self._grad[1]
 
     def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, grad=None, masks=None):
         """Cross-entropy loss with L2 penalty, and its gradient, by backpropagation.
@@ -304,7 +315,7 @@ class MLP:
             delta *= 1.0 / s
         else:
             delta *= (sample_weight / s)[:, None].astype(self.dtype, copy=False)
-        gW, gb = self.unflatten(grad)
+        gW, gb = self._grad_views(grad)
         for i in range(last, -1, -1):
             if isinstance(A[i], np.ndarray):
                 np.matmul(A[i].T, delta, out=gW[i])
