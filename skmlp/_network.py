@@ -213,7 +213,6 @@ class MLP:
                       for u, a in zip(units, self.activations)],
                 "F": [np.empty((n, u), self.dtype) for u in units[:-1]],
                 "ones": np.ones(n, self.dtype),
-                "l2": np.empty(self.n_coefs, self.dtype),
                 "views": {},
             }
             self._capacity = n
@@ -222,7 +221,7 @@ class MLP:
             w["views"][n] = (
                 [a[:n] for a in w["A"]], [d[:n] for d in w["delta"]],
                 [z if z is None else z[:n] for z in w["Z"]], [f[:n] for f in w["F"]],
-                w["ones"][:n], w["l2"],
+                w["ones"][:n],
             )
         return w["views"][n]
 
@@ -232,7 +231,8 @@ class MLP:
             self._grad = (grad, self.unflatten(grad))
         return self._grad[1]
 
-    def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, grad=None, masks=None):
+    def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, grad=None, masks=None,
+                  scratch=None):
         """Cross-entropy loss with L2 penalty, and its gradient, by backpropagation.
 
         Parameters
@@ -250,6 +250,9 @@ class MLP:
             Inverted-dropout masks, one per hidden layer, shape
             ``(n_samples, units)``, already divided by the keep rate;
             ``None`` for no dropout.
+        scratch : ndarray of shape (>= n_coefs,), default=None
+            Work space for the L2 term (an optimizer's, which is free while the
+            gradient is computed); allocated when ``None``.
 
         Returns
         -------
@@ -277,7 +280,7 @@ class MLP:
         if s <= 0:
             grad[...] = 0
             return 0.0, grad
-        A, deltas, Zs, Fs, ones, l2 = self._work_arrays(n)
+        A, deltas, Zs, Fs, ones = self._work_arrays(n)
         A = [X] + A
         last = len(self.coefs) - 1
         # forward, keeping every layer's activation for the backward pass
@@ -336,6 +339,7 @@ class MLP:
                 DERIVATIVES[act](Zs[i - 1] if act in NEEDS_PREACTIVATION else A[i], prev)
             delta = prev
         if alpha:
+            l2 = np.empty_like(W_flat) if scratch is None else scratch[: self.n_coefs]
             np.multiply(W_flat, alpha / s, out=l2)
             grad[: self.n_coefs] += l2
         return loss, grad

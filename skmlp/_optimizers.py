@@ -48,11 +48,12 @@ class SGD:
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros(n_params, dtype=dtype)
-        self._tmp = np.empty(n_params, dtype=dtype)
+        #: work space, free between steps (the network uses it for the L2 term)
+        self.scratch = np.empty(n_params, dtype=dtype)
 
     def step(self, params, grad):
         """Apply one update to ``params`` in place, given the gradient ``grad``."""
-        v, lr_g = self.velocity, self._tmp
+        v, lr_g = self.velocity, self.scratch
         np.multiply(grad, self.learning_rate, out=lr_g)
         v *= self.momentum
         v -= lr_g
@@ -123,11 +124,12 @@ class Adam:
         self.t = 0
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
-        self._tmp = np.empty(n_params, dtype=dtype)
+        #: work space, free between steps (the network uses it for the L2 term)
+        self.scratch = np.empty(n_params, dtype=dtype)
 
     def step(self, params, grad):
         """Apply one update to ``params`` in place, given the gradient ``grad``."""
-        m, v, tmp = self.m, self.v, self._tmp
+        m, v, tmp = self.m, self.v, self.scratch
         self.t += 1
         # m += (1 - beta_1) (g - m) is beta_1 m + (1 - beta_1) g in one fewer pass
         np.subtract(grad, m, out=tmp)

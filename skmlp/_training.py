@@ -48,6 +48,7 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batches, alpha=0.0, order=Non
     optimizer : SGD or Adam
     X : {ndarray, sparse CSR matrix} of shape (n_samples, n_features)
     Y : ndarray of shape (n_samples, n_outputs)
+        Targets, boolean or float; each batch is cast to ``net.dtype``.
     sample_weight : ndarray of shape (n_samples,) or None
     batches : list of slice
         Positions in ``order`` (or in ``X`` when ``order`` is None) of each batch,
@@ -74,21 +75,21 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batches, alpha=0.0, order=Non
         # gather each batch into arrays allocated once: X itself is never copied whole
         size = max(sl.stop - sl.start for sl in batches)
         X_buf = np.empty((size, X.shape[1]), X.dtype) if dense else None
-        Y_buf = np.empty((size, Y.shape[1]), Y.dtype)
+    Y_buf = np.empty((max(sl.stop - sl.start for sl in batches), Y.shape[1]), net.dtype)
     total = 0.0
     for sl in batches:
         if order is None:
-            X_b, Y_b = X[sl], Y[sl]
-            sw_b = None if sample_weight is None else sample_weight[sl]
+            X_b, idx = X[sl], sl
         else:
             idx = order[sl]
-            m = len(idx)
             # mode="clip": with the default mode numpy buffers `out` (indices are valid)
-            X_b = np.take(X, idx, axis=0, out=X_buf[:m], mode="clip") if dense else X[idx]
-            Y_b = np.take(Y, idx, axis=0, out=Y_buf[:m], mode="clip")
-            sw_b = None if sample_weight is None else sample_weight[idx]
-        masks = dropout_masks(rng, X_b.shape[0], net, dropout)
-        loss, _ = net.loss_grad(X_b, Y_b, sw_b, alpha, grad, masks)
+            X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip") if dense else X[idx]
+        m = X_b.shape[0]
+        Y_b = Y_buf[:m]
+        Y_b[...] = Y[idx]  # targets may be stored boolean; the loss wants floats
+        sw_b = None if sample_weight is None else sample_weight[idx]
+        masks = dropout_masks(rng, m, net, dropout)
+        loss, _ = net.loss_grad(X_b, Y_b, sw_b, alpha, grad, masks, scratch=optimizer.scratch)
         optimizer.step(net.params, grad)
         total += loss * X_b.shape[0]
     return total / n_samples
