@@ -66,6 +66,13 @@ def _balanced(k, sample_weight):
     return weights[k]
 
 
+# [tiny, 1 - eps/2] and its log, per float type, computed once (predict on one row is
+# dominated by fixed per-call costs)
+_BOUNDS = {np.dtype(t): np.array([np.finfo(t).tiny, 1.0 - np.finfo(t).epsneg], dtype=t)
+           for t in (np.float32, np.float64)}
+_LOG_BOUNDS = {t: np.log(b) for t, b in _BOUNDS.items()}
+
+
 def _open_unit_interval(P):
     """Clip probabilities into [tiny, 1 - eps/2], in place.
 
@@ -74,8 +81,9 @@ def _open_unit_interval(P):
     finite and consistent with ``predict_log_proba``. It moves no probability
     by more than 1.2e-16 (float64), so rows still sum to 1 to rounding.
     """
-    info = np.finfo(P.dtype)
-    return np.clip(P, info.tiny, 1.0 - info.epsneg, out=P)
+    lo, hi = _BOUNDS[P.dtype]
+    np.maximum(P, lo, out=P)
+    return np.minimum(P, hi, out=P)
 
 
 def _log_open_unit_interval(L):
@@ -85,9 +93,9 @@ def _log_open_unit_interval(L):
     everywhere (ties included) and is finite: at least ``log(tiny)``, about -708
     in float64 and -87 in float32.
     """
-    info = np.finfo(L.dtype)
-    lo, hi = np.log(np.array([info.tiny, 1.0 - info.epsneg], dtype=L.dtype))
-    return np.clip(L, lo, hi, out=L)
+    lo, hi = _LOG_BOUNDS[L.dtype]
+    np.maximum(L, lo, out=L)
+    return np.minimum(L, hi, out=L)
 
 
 # ClassifierMixin goes left of BaseEstimator so its tags and score() take precedence.
@@ -118,7 +126,8 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         L2 penalty strength; the penalty is divided by the (weighted) sample
         count, as in MLPClassifier.
     batch_size : int or "auto", default="auto"
-        Minibatch size for sgd and adam; "auto" is ``min(200, n_samples)``.
+        Minibatch size for sgd and adam; "auto" is ``min(200, n_samples)``. A
+        size above ``n_samples`` is clipped to it (without MLPClassifier's warning).
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         Learning-rate schedule for sgd (see MLPClassifier).
     learning_rate_init : float, default=0.001
@@ -432,6 +441,10 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
             )
         return True
 
+    def __sklearn_is_fitted__(self):
+        # what check_is_fitted asks; cheaper than its scan of every attribute
+        return hasattr(self, "_net")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -633,6 +646,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
             else:
                 self._net.activations = tuple(acts)
                 self._sync_params()
+            self._prepare_tracking(validation)
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight, validation)
             else:
@@ -674,12 +688,26 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         self._best_params = None
         self._no_improvement_count = 0
         self.loss_curve_ = []
+        self.best_loss_ = self.validation_scores_ = self.validation_loss_curve_ = None
+        self.best_validation_score_ = None
+
+    def _prepare_tracking(self, validation):
+        """Make the curves and best scores fit this call's settings.
+
+        The first fit sets them (as MLPClassifier does); a warm-start fit may
+        switch early stopping on or off or bring validation data, which
+        MLPClassifier then trips over (``None.append``).
+        """
         stopping_on_validation = self.early_stopping and self.solver in _STOCHASTIC_SOLVERS
-        self.best_loss_ = None if stopping_on_validation else np.inf
-        has_validation = validation is not None or stopping_on_validation
-        self.validation_scores_ = [] if has_validation else None
-        self.validation_loss_curve_ = [] if has_validation else None
-        self.best_validation_score_ = -np.inf if stopping_on_validation else None
+        if validation is not None or stopping_on_validation:
+            if self.validation_scores_ is None:
+                self.validation_scores_, self.validation_loss_curve_ = [], []
+        if stopping_on_validation:
+            self.best_loss_ = None
+            if self.best_validation_score_ is None:
+                self.best_validation_score_ = -np.inf
+        elif self.best_loss_ is None:
+            self.best_loss_ = np.inf
 
     def _prepare_validation(self, X_val, y_val, sample_weight_val, dtype):
         X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], dtype=dtype, reset=False)
@@ -736,15 +764,9 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         if hasattr(X, "tocsr"):
             X = X.tocsr()  # row gathers are fast on CSR, slow on CSC
         n_samples = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going to "
-                    "be clipped"
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        # larger than the data means one batch of everything (MLPClassifier also warns; the
+        # clipping is documented and nothing is lost, so no warning here)
+        batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
         batches = list(gen_batches(n_samples, batch_size))
         net, optimizer = self._net, self._optimizer
 

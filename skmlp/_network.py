@@ -202,8 +202,12 @@ class MLP:
         return LOG_OUTPUTS[self.out_activation](self.logits(X))
 
     # --- training -----------------------------------------------------------------
-    def _work_arrays(self, n):
-        """Per-layer work arrays for ``n`` rows, allocated once and sliced per batch size."""
+    def _work_arrays(self, n, dropout=False):
+        """Per-layer work arrays for ``n`` rows, allocated once and sliced per batch size.
+
+        The pre-dropout copies ``F`` exist only once dropout is used: a full-batch
+        (L-BFGS) fit would otherwise hold one more ``n x units`` array per layer.
+        """
         if n > self._capacity:
             units = self.layer_sizes[1:]
             self._work = {
@@ -211,19 +215,23 @@ class MLP:
                 "delta": [np.empty((n, u), self.dtype) for u in units[:-1]],
                 "Z": [np.empty((n, u), self.dtype) if a in NEEDS_PREACTIVATION else None
                       for u, a in zip(units, self.activations)],
-                "F": [np.empty((n, u), self.dtype) for u in units[:-1]],
+                "F": None,
                 "ones": np.ones(n, self.dtype),
                 "views": {},
             }
             self._capacity = n
         w = self._work
-        if n not in w["views"]:  # a fit sees at most two batch sizes: keep their slices
-            w["views"][n] = (
+        if dropout and w["F"] is None:
+            w["F"] = [np.empty((self._capacity, u), self.dtype) for u in self.layer_sizes[1:-1]]
+            w["views"].clear()
+        if (n, dropout) not in w["views"]:  # a fit sees at most two batch sizes: keep them
+            w["views"][n, dropout] = (
                 [a[:n] for a in w["A"]], [d[:n] for d in w["delta"]],
-                [z if z is None else z[:n] for z in w["Z"]], [f[:n] for f in w["F"]],
+                [z if z is None else z[:n] for z in w["Z"]],
+                [f[:n] for f in w["F"]] if dropout else None,
                 w["ones"][:n],
             )
-        return w["views"][n]
+        return w["views"][n, dropout]
 
     def _grad_views(self, grad):
         """Per-layer views of ``grad``, kept while the same gradient buffer comes back."""
@@ -280,7 +288,7 @@ class MLP:
         if s <= 0:
             grad[...] = 0
             return 0.0, grad
-        A, deltas, Zs, Fs, ones = self._work_arrays(n)
+        A, deltas, Zs, Fs, ones = self._work_arrays(n, dropout=masks is not None)
         A = [X] + A
         last = len(self.coefs) - 1
         # forward, keeping every layer's activation for the backward pass

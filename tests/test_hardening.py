@@ -1,0 +1,285 @@
+"""Odd data, extreme values, interrupts, user code that fails, threads, determinism."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import MLPClassifierFromScratch
+
+# --- property: any small problem, any valid parameters ---------------------------------------
+LABELS = {"int": lambda k: np.arange(k) * 3 - 2, "str": lambda k: np.array([f"c{i}" for i in range(k)]),
+          "bool": lambda k: np.array([False, True])[:k]}
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 50))
+    d = draw(st.integers(1, 10))
+    label_kind = draw(st.sampled_from(sorted(LABELS)))
+    k = draw(st.integers(1, 2 if label_kind == "bool" else 5))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** draw(st.integers(-6, 6))
+    X = rng.normal(size=(n, d)) * scale
+    dtype = draw(st.sampled_from(["float32", "float64", "int"]))
+    X = np.round(X).astype(np.int64) if dtype == "int" else X.astype(dtype)
+    y = LABELS[label_kind](k)[rng.integers(0, k, n)]
+    sw = None
+    if draw(st.booleans()):
+        sw = rng.choice([0.0, 0.5, 1.0, 3.0], size=n)
+    if draw(st.booleans()):
+        X = sp.csr_matrix(X) if draw(st.booleans()) else sp.csc_matrix(X)
+    params = dict(
+        solver=draw(st.sampled_from(["adam", "sgd", "lbfgs"])),
+        hidden_layer_sizes=draw(st.sampled_from([(3,), (5, 4)])),
+        batch_size=draw(st.sampled_from(["auto", 1, 7, 64])),
+        early_stopping=draw(st.booleans()),
+        warm_start=draw(st.booleans()),
+        max_iter=draw(st.integers(1, 8)),
+        learning_rate_init=draw(st.sampled_from([1e-3, 0.1, 10.0])),
+        activation=draw(st.sampled_from(["relu", "logistic", "tanh", "identity", "gelu"])),
+        random_state=seed,
+    )
+    sequence = draw(st.sampled_from(["fit", "fit_twice", "partial_fit"]))
+    return X, y, sw, params, sequence
+
+
+def assert_usable(clf, X, y):
+    P = clf.predict_proba(X)
+    assert np.isfinite(P).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.isfinite(clf.predict_log_proba(X)).all()
+    assert set(np.unique(clf.predict(X))) <= set(np.unique(y))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(problems())
+def test_fit_either_raises_value_error_or_returns_a_usable_model(problem):
+    X, y, sw, params, sequence = problem
+    clf = MLPClassifierFromScratch(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning but ConvergenceWarning fails the test
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            if sequence == "partial_fit" and params["solver"] != "lbfgs":
+                clf.set_params(early_stopping=False)
+                for _ in range(2):
+                    clf.partial_fit(X, y, classes=np.unique(y), sample_weight=sw)
+            else:
+                clf.fit(X, y, sample_weight=sw)
+                if sequence == "fit_twice":
+                    clf.fit(X, y, sample_weight=sw)
+        except ValueError as e:
+            assert str(e)  # a message that says what is wrong
+            if not hasattr(clf, "_net"):
+                with pytest.raises(NotFittedError):
+                    clf.predict(X)
+            return
+        assert_usable(clf, X, y)
+
+
+# --- faults -----------------------------------------------------------------------------------
+def test_diverging_run_ends_in_clear_error_or_finite_predictions():
+    X, y = make_classification(n_samples=300, n_features=20, random_state=0)
+    for lr in (1e2, 1e6):
+        clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=lr, momentum=0.99,
+                                       max_iter=30, random_state=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                clf.fit(X * 1e6, y)
+            except ValueError as e:
+                assert "learning rate" in str(e)
+                continue
+        assert np.isfinite(clf.predict_proba(X)).all()
+
+
+SIGINT_CHILD = textwrap.dedent("""
+    import json, sys, warnings
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from skmlp import MLPClassifierFromScratch
+    X, y = make_classification(n_samples=20000, n_features=100, n_informative=20, n_classes=3,
+                               random_state=0)
+    clf = MLPClassifierFromScratch((128,), max_iter=10000, tol=0, verbose=True, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    P = clf.predict_proba(X)
+    n_iter = clf.n_iter_
+    clf.partial_fit(X, y)
+    print(json.dumps({"n_iter": n_iter, "curve": len(clf.loss_curve_),
+                      "finite": bool(np.isfinite(P).all()),
+                      "warned": [str(w.message) for w in caught],
+                      "after_partial_fit": bool(np.isfinite(clf.predict_proba(X)).all())}))
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_real_sigint_mid_training_keeps_a_usable_model(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(SIGINT_CHILD)
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in child.stdout:  # wait until the second epoch has finished
+        if line.startswith("Iteration 2,"):
+            break
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n_iter"] >= 2 and result["finite"] and result["after_partial_fit"]
+    assert result["curve"] == result["n_iter"] + 1  # the epochs kept, then one partial_fit
+    assert any("interrupted" in w for w in result["warned"])
+
+
+def test_exception_in_user_scorer_leaves_the_estimator_as_it_was():
+    X, y = make_classification(n_samples=200, random_state=0)
+    calls = {"n": 0}
+
+    def flaky_scorer(estimator, X_val, y_val):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("scorer failed")
+        return estimator.score(X_val, y_val)
+
+    clf = MLPClassifierFromScratch(early_stopping=True, scoring=flaky_scorer, random_state=0)
+    with pytest.raises(RuntimeError, match="scorer failed"):
+        clf.fit(X, y)
+    with pytest.raises(NotFittedError):  # a first fit that failed leaves nothing fitted
+        clf.predict(X)
+
+    warm = MLPClassifierFromScratch(warm_start=True, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm.fit(X, y)
+    before = pickle.dumps(warm)
+    calls["n"] = 0
+    warm.set_params(early_stopping=True, scoring=flaky_scorer)
+    with pytest.raises(RuntimeError):
+        warm.fit(X, y)
+    restored = pickle.loads(before)
+    np.testing.assert_array_equal(warm.predict_proba(X), restored.predict_proba(X))
+    assert warm.loss_curve_ == restored.loss_curve_ and warm.n_iter_ == restored.n_iter_
+
+
+# --- numerics ----------------------------------------------------------------------------------
+def test_log_proba_finite_where_probabilities_underflow():
+    X, y = make_classification(n_samples=100, n_features=4, n_informative=2, n_redundant=0,
+                               n_classes=3, n_clusters_per_class=1, random_state=0)
+    clf = MLPClassifierFromScratch((5,), solver="lbfgs", random_state=0).fit(X, y)
+    clf.coefs_[-1] = clf.coefs_[-1] * 1e4  # logits ~1e4 apart: softmax underflows to 0
+    L = clf.predict_log_proba(X)
+    assert np.isfinite(L).all() and L.min() < -700
+    logP = np.log(clf.predict_proba(X))
+    np.testing.assert_allclose(L, logP, rtol=1e-12)  # equal to rounding...
+    np.testing.assert_array_equal(L == L.min(), logP == logP.min())  # ...and at the floor
+
+
+def test_no_overflow_warnings_for_inputs_of_magnitude_1e4():
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    for activation in ("relu", "logistic", "tanh", "elu", "gelu"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = MLPClassifierFromScratch((8,), activation=activation, max_iter=5,
+                                           random_state=0).fit(X * 1e4, y)
+            P = clf.predict_proba(X * 1e5)
+            L = clf.predict_log_proba(X * 1e5)
+        assert np.isfinite(P).all() and np.isfinite(L).all()
+
+
+# --- determinism and concurrency --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=300, n_features=10, n_classes=3, n_informative=5,
+                               random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_bitwise_identical_across_pickling_an_unfitted_estimator(data):
+    X, y = data
+    a = MLPClassifierFromScratch(random_state=7, max_iter=10)
+    b = pickle.loads(pickle.dumps(a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a.fit(X, y)
+        b.fit(X, y)
+    assert a._net.params.tobytes() == b._net.params.tobytes()
+
+
+def test_grid_search_parallel_is_bitwise_identical_to_serial(data):
+    X, y = data
+    grid = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(8,), (16,)]}
+    results = []
+    for n_jobs in (1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            search = GridSearchCV(MLPClassifierFromScratch(max_iter=20, random_state=0), grid,
+                                  cv=3, n_jobs=n_jobs).fit(X, y)
+        results.append(search)
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(results[0].cv_results_[key], results[1].cv_results_[key])
+    a, b = results[0].best_estimator_, results[1].best_estimator_
+    assert a._net.params.tobytes() == b._net.params.tobytes()
+
+
+def test_concurrent_predict_proba_equals_serial(data):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifierFromScratch((64, 64), max_iter=20, random_state=0).fit(X, y)
+    chunks = np.array_split(np.tile(X, (20, 1)), 8)
+    serial = [clf.predict_proba(c) for c in chunks]
+    results = [None] * 8
+
+    def work(i):
+        for _ in range(5):
+            results[i] = clf.predict_proba(chunks[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, serial):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_fit_on_read_only_memmap_without_copying_it(tmp_path, solver):
+    X, y = make_classification(n_samples=20000, n_features=200, random_state=0)
+    path = tmp_path / "X.dat"
+    mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    X_ro = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
+    clf = MLPClassifierFromScratch((16,), solver=solver, max_iter=3, random_state=0)
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_ro, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # X is 32 MB; what fit allocates is the weights and, for full-batch lbfgs, one
+    # 20000 x 16 activation and error per layer (~5 MB): X itself was never copied
+    assert peak < 0.25 * X.nbytes, (peak, X.nbytes)
+    assert np.isfinite(clf.predict_proba(X_ro)).all()
