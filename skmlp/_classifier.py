@@ -38,6 +38,7 @@ from sklearn.utils.validation import (
 )
 
 from ._activations import ACTIVATIONS, LOG_OUTPUTS, OUTPUT_LOSSES, OUTPUTS
+from ._callbacks import CallbackSupportMixin
 from ._network import MLP
 from ._optimizers import SGD, Adam
 from ._training import minimize_lbfgs, run_epoch
@@ -98,8 +99,9 @@ def _log_open_unit_interval(L):
     return np.minimum(L, hi, out=L)
 
 
-# ClassifierMixin goes left of BaseEstimator so its tags and score() take precedence.
-class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
+# Mixins go left of BaseEstimator so that their tags, score() and set_callbacks() take
+# precedence over the base defaults.
+class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, BaseEstimator):
     """Multi-layer perceptron classifier, written from scratch in numpy.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: same
@@ -433,6 +435,46 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
             L = LOG_OUTPUTS[self.out_activation_](Z)
         return _log_open_unit_interval(L)
 
+    def to_sklearn(self):
+        """Return a fitted ``sklearn.neural_network.MLPClassifier`` with these weights.
+
+        Its ``predict_proba`` equals this estimator's to rounding; use it to
+        compare, to hand the model to tools that know MLPClassifier (skl2onnx
+        for ONNX export), or to continue training there.
+
+        Returns
+        -------
+        clf : MLPClassifier
+
+        Raises
+        ------
+        ValueError
+            For an activation MLPClassifier does not have ("leaky_relu", "elu",
+            "gelu") or one activation per hidden layer.
+        """
+        from ._interop import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, clf):
+        """Build a fitted estimator from a fitted ``MLPClassifier``: parameters and weights.
+
+        Training can continue from its weights with ``partial_fit`` or
+        ``warm_start=True``.
+
+        Parameters
+        ----------
+        clf : MLPClassifier, fitted
+
+        Returns
+        -------
+        est : MLPClassifierFromScratch
+        """
+        from ._interop import from_sklearn
+
+        return from_sklearn(cls, clf)
+
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise AttributeError(
@@ -647,10 +689,18 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
                 self._net.activations = tuple(acts)
                 self._sync_params()
             self._prepare_tracking(validation)
+            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+            # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
+            n_tasks = 1 if incremental else self.max_iter + (self.solver == "lbfgs")
+            ctx = self._init_callback_context(max_subtasks=n_tasks)
+            ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
             if self.solver == "lbfgs":
-                self._fit_lbfgs(X, Y, sample_weight, validation)
+                self._fit_lbfgs(X, y, Y, sample_weight, validation, ctx)
             else:
-                self._fit_stochastic(X, y, Y, sample_weight, rates, validation, incremental, rng)
+                self._fit_stochastic(X, y, Y, sample_weight, rates, validation, incremental, rng,
+                                     ctx)
+            ctx.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                     reconstruction_attributes=self._reconstruction)
             if not np.isfinite(self._net.params).all():
                 raise FloatingPointError
         except FloatingPointError:
@@ -660,6 +710,14 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
             self._restore(backup)
             raise
         return self
+
+    def _reconstruction(self):
+        """The fitted state as it is now, for callbacks that score a ``fitted_estimator``.
+
+        A copy, so the snapshot does not move while training goes on.
+        """
+        net = copy.deepcopy(self._net)
+        return {"_net": net, "coefs_": list(net.coefs), "intercepts_": list(net.intercepts)}
 
     def _snapshot(self):
         params = self.get_params(deep=False)
@@ -755,12 +813,14 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         return Adam(net.params.size, net.dtype, self.learning_rate_init, self.beta_1,
                     self.beta_2, self.epsilon)
 
-    def _fit_stochastic(self, X, y, Y, sample_weight, rates, validation, incremental, rng):
+    def _fit_stochastic(self, X, y, Y, sample_weight, rates, validation, incremental, rng,
+                        ctx):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         if validation is None and self.early_stopping:
             train, validation, sample_weight = self._split_validation(X, y, sample_weight, rng)
-            X, Y = X[train], Y[train]
+            X, y, Y = X[train], y[train], Y[train]
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         if hasattr(X, "tocsr"):
             X = X.tocsr()  # row gathers are fast on CSR, slow on CSC
         n_samples = X.shape[0]
@@ -777,6 +837,8 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         try:
             for _ in range(self.max_iter):
                 np.copyto(epoch_start, net.params)
+                epoch_ctx = ctx.subcontext(task_name="epoch")
+                epoch_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
                 order = rng.permutation(n_samples) if self.shuffle else None
                 loss = run_epoch(net, optimizer, X, Y, sample_weight, batches, self.alpha,
                                  order, rates, rng)
@@ -790,6 +852,9 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
                 self._update_no_improvement_count(validation)
                 optimizer.iteration_ends(self.t_)
+                if epoch_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                                  reconstruction_attributes=self._reconstruction):
+                    break  # a callback asked to stop after this epoch
                 if self._no_improvement_count > self.n_iter_no_change:
                     msg = (
                         "Validation score did not improve more than tol=%f for %d consecutive "
@@ -864,21 +929,31 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
                 self._no_improvement_count = 0
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
-    def _fit_lbfgs(self, X, Y, sample_weight, validation):
+    def _fit_lbfgs(self, X, y, Y, sample_weight, validation, ctx):
         net = self._net
         last_good = net.params.copy()
         self.loss_curve_ = []
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        stopped = []
+        iter_ctx = [ctx.subcontext(task_name="iteration")]
+        iter_ctx[0].call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
 
         def callback(intermediate_result):
             last_good[...] = intermediate_result.x
+            net.params[...] = intermediate_result.x  # scipy may have evaluated elsewhere since
             self.loss_curve_.append(float(intermediate_result.fun))
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (len(self.loss_curve_), self.loss_curve_[-1]))
             if validation is not None:
-                net.params[...] = intermediate_result.x
                 score, val_loss = self._validation_metrics(*validation)
                 self.validation_scores_.append(score)
                 self.validation_loss_curve_.append(val_loss)
+            if iter_ctx[0].call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                                reconstruction_attributes=self._reconstruction):
+                stopped.append(True)
+                raise StopIteration  # scipy >= 1.11 ends the minimisation here
+            iter_ctx[0] = ctx.subcontext(task_name="iteration")
+            iter_ctx[0].call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
 
         try:
             result = minimize_lbfgs(net, X, Y.astype(X.dtype), sample_weight, self.alpha, self.max_iter,
@@ -891,9 +966,11 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseEstimator):
         else:
             if not np.isfinite(result.fun):
                 raise FloatingPointError
+            if not stopped:  # the iteration begun after the last one never ran: close it
+                iter_ctx[0].call_on_fit_task_end(estimator=self)
             self.n_iter_ = int(result.nit)
             self.loss_ = float(result.fun)
-            if result.status != 0:
+            if result.status != 0 and not stopped:
                 warnings.warn(
                     "lbfgs failed to converge after %d iteration(s) (status=%d): %s. Increase "
                     "max_iter or max_fun, or scale the data." % (result.nit, result.status,

@@ -162,10 +162,12 @@ class MLP:
         state = self.__dict__.copy()
         for key in ("coefs", "intercepts", "_work", "_grad"):  # views and scratch: rebuilt
             state.pop(key, None)
+        state["dtype"] = self.dtype.name  # a plain string: skops then trusts the whole state
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.dtype = np.dtype(self.dtype)
         self._bind()
 
     # --- prediction ---------------------------------------------------------------

@@ -1,0 +1,241 @@
+"""Working with what scikit-learn users already have: MLPClassifier itself, ONNX, pickle,
+joblib and skops, pandas, metadata routing, and scikit-learn's callbacks."""
+
+import io
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import sklearn
+from sklearn.datasets import load_digits, make_classification, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import MLPClassifierFromScratch
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=300, n_features=12, n_informative=6, n_classes=3,
+                               random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+TARGETS = {
+    "multiclass": lambda X, y: y,
+    "binary": lambda X, y: np.array(["no", "yes"])[(y > 0).astype(int)],
+    "multilabel": lambda X, y: np.column_stack([y == 0, y == 1, X[:, 0] > 0]).astype(int),
+}
+
+
+# --- MLPClassifier, both ways ---------------------------------------------------------------
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_to_sklearn_predicts_the_same(data, target, dtype):
+    X, y = data
+    X = X.astype(dtype)
+    yt = TARGETS[target](X, y)
+    ours = quiet(MLPClassifierFromScratch((10, 6), activation="tanh", max_iter=30,
+                                          random_state=0).fit, X, yt)
+    theirs = ours.to_sklearn()
+    assert isinstance(theirs, MLPClassifier) and theirs.activation == "tanh"
+    assert theirs.get_params()["hidden_layer_sizes"] == (10, 6)
+    np.testing.assert_allclose(theirs.predict_proba(X), ours.predict_proba(X),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-15)
+    np.testing.assert_array_equal(theirs.predict(X), ours.predict(X))
+    quiet(theirs.partial_fit, X, yt)  # and training can go on in scikit-learn
+
+
+def test_to_sklearn_refuses_what_mlpclassifier_cannot_represent(data):
+    X, y = data
+    for activation in ("gelu", ("relu", "tanh")):
+        sizes = (5, 5) if isinstance(activation, tuple) else (5,)
+        ours = quiet(MLPClassifierFromScratch(sizes, activation=activation, max_iter=2).fit, X, y)
+        with pytest.raises(ValueError, match="cannot represent"):
+            ours.to_sklearn()
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_from_sklearn_predicts_the_same_and_trains_on(data, solver):
+    X, y = data
+    theirs = quiet(MLPClassifier((16,), solver=solver, max_iter=20, random_state=0).fit, X, y)
+    ours = MLPClassifierFromScratch.from_sklearn(theirs)
+    assert ours.get_params()["solver"] == solver and ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-12,
+                               atol=1e-15)
+    ours.set_params(warm_start=True, max_iter=5)
+    before = ours.score(X, y)
+    quiet(ours.fit, X, y)
+    assert not np.allclose(ours.coefs_[0], theirs.coefs_[0])  # it moved on from there
+    assert ours.score(X, y) >= before - 0.05
+
+
+def test_one_sgd_epoch_without_momentum_matches_mlpclassifier(data):
+    """Same weights, same batches (no shuffling), plain SGD: the same update, to rounding."""
+    X, y = data
+    params = dict(hidden_layer_sizes=(20,), solver="sgd", momentum=0.0, shuffle=False,
+                  batch_size=32, learning_rate_init=0.05, alpha=1e-3, random_state=0)
+    theirs = quiet(MLPClassifier(max_iter=3, **params).fit, X, y)
+    ours = MLPClassifierFromScratch.from_sklearn(theirs)
+    theirs.partial_fit(X, y)
+    ours.partial_fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=1e-10)
+
+
+def test_onnx_export_through_to_sklearn(data):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, y = data
+    X = X.astype(np.float32)
+    ours = quiet(MLPClassifierFromScratch((16,), max_iter=30, random_state=0).fit, X, y)
+    onx = skl2onnx.to_onnx(ours.to_sklearn(), X[:1], options={"zipmap": False})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X})
+    np.testing.assert_allclose(proba, ours.predict_proba(X), rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(labels, ours.predict(X))
+
+
+# --- persistence ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return quiet(MLPClassifierFromScratch((16, 8), random_state=0, max_iter=10).fit, X, y)
+
+
+def test_pickle_and_joblib_round_trips(data, fitted):
+    X, _ = data
+    for load in (lambda: pickle.loads(pickle.dumps(fitted)), lambda: _joblib_round_trip(fitted)):
+        loaded = load()
+        np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+        assert all(np.shares_memory(W, loaded._net.params) for W in loaded.coefs_)
+
+
+def _joblib_round_trip(est):
+    buffer = io.BytesIO()
+    joblib.dump(est, buffer)
+    buffer.seek(0)
+    return joblib.load(buffer)
+
+
+def test_skops_round_trip_trusts_only_skmlp_types(data, fitted):
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    for est in (fitted, quiet(MLPClassifierFromScratch(solver="lbfgs", max_iter=5).fit, X, y)):
+        blob = sio.dumps(est)
+        untrusted = sio.get_untrusted_types(data=blob)
+        assert untrusted and all(t.startswith("skmlp.") for t in untrusted), untrusted
+        loaded = sio.loads(blob, trusted=untrusted)
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+        quiet(loaded.fit, X, y)  # a loaded model is a complete estimator
+
+
+# --- pandas and metadata routing ----------------------------------------------------------------
+def test_dataframe_feature_names(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = quiet(MLPClassifierFromScratch(max_iter=5, random_state=0).fit, df, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(X)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(df.rename(columns={"f0": "other"}))
+    np.testing.assert_array_equal(clf.predict(df), clf.predict(X))
+
+
+def test_sample_weight_routed_through_pipeline_and_grid_search(data):
+    X, y = data
+    sw = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+    kw = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30, random_state=0)
+    direct = quiet(MLPClassifierFromScratch(**kw).fit, X, y, sample_weight=sw)
+    with sklearn.config_context(enable_metadata_routing=True):
+        mlp = MLPClassifierFromScratch(**kw).set_fit_request(sample_weight=True)
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), mlp)
+        quiet(pipe.fit, X, y, sample_weight=sw)
+        # X is already standard: the scaler is (nearly) the identity, the weights did arrive
+        np.testing.assert_allclose(pipe.predict_proba(X), direct.predict_proba(X), atol=1e-6)
+        search = GridSearchCV(pipe, {"mlpclassifierfromscratch__alpha": [1e-4, 1.0]}, cv=3)
+        quiet(search.fit, X, y, sample_weight=sw)
+        unweighted = GridSearchCV(make_pipeline(StandardScaler(), MLPClassifierFromScratch(**kw)),
+                                  {"mlpclassifierfromscratch__alpha": [1e-4, 1.0]}, cv=3)
+        quiet(unweighted.fit, X, y)
+    assert not np.allclose(search.cv_results_["mean_test_score"],
+                           unweighted.cv_results_["mean_test_score"])
+
+
+# --- scikit-learn callbacks -------------------------------------------------------------------
+callback = pytest.importorskip("sklearn.callback")
+
+
+class StopAfter:
+    """A minimal FitCallback: stops training after `n` epochs."""
+
+    def __init__(self, n):
+        self.n, self.epochs = n, 0
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name in ("epoch", "iteration"):
+            self.epochs += 1
+            return self.epochs >= self.n
+        return False
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_callback_returning_true_stops_after_that_epoch(data, solver):
+    X, y = data
+    stop = StopAfter(3)
+    clf = MLPClassifierFromScratch(solver=solver, max_iter=100, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # stopping on request is no failure
+        clf.set_callbacks(stop).fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_scoring_monitor_scores_every_epoch(data):
+    X, y = data
+    monitor = callback.ScoringMonitor(scoring="accuracy")
+    clf = MLPClassifierFromScratch(max_iter=6, tol=0, random_state=0).set_callbacks(monitor)
+    quiet(clf.fit, X, y)
+    log = monitor.get_logs()
+    rows = next(iter(log.values())) if isinstance(log, dict) else log
+    rows = rows.data if hasattr(rows, "data") else rows
+    epochs = [r for r in rows if r["task_name"] == "epoch"]
+    assert len(epochs) == 6
+    # the monitored model after the last epoch is the fitted model
+    assert epochs[-1]["accuracy"] == pytest.approx(clf.score(X, y))
+    assert epochs[-1]["accuracy"] > epochs[0]["accuracy"]
+
+
+def test_progress_bar_runs_and_callbacks_nest_in_grid_search(data, capsys):
+    pytest.importorskip("rich")
+    X, y = data
+    clf = MLPClassifierFromScratch(max_iter=3, random_state=0).set_callbacks(callback.ProgressBar())
+    quiet(clf.fit, X, y)
+    stop = StopAfter(10**9)  # counts epochs, never stops
+    search = GridSearchCV(MLPClassifierFromScratch(max_iter=4, tol=0, random_state=0)
+                          .set_callbacks(stop), {"alpha": [1e-4, 1e-2]}, cv=2)
+    quiet(search.fit, X, y)
+    assert stop.epochs == 4 * (2 * 2 + 1)  # 2 candidates x 2 folds, then the refit
