@@ -34,3 +34,31 @@ def test_compare_with_sklearn_prints_table_and_saves_plot(tmp_path):
     assert float(rows["skmlp"][1]) >= float(rows["scikit-learn"][1]) - 0.01
     assert "fit time / scikit-learn fit time" in out
     assert png.stat().st_size > 10_000
+
+
+def test_pipeline_gridsearch(tmp_path):
+    out = run("pipeline_gridsearch.py", tmp_path)
+    assert "best parameters" in out
+    cv = float(out.split("best cross-validated accuracy:")[1].split()[0])
+    assert cv > 0.95
+
+
+def test_text_classification_on_sparse_tfidf(tmp_path):
+    out = run("text_classification.py", tmp_path)
+    assert "csr_matrix" in out
+    assert float(out.split("test accuracy:")[1].split()[0]) > 0.9
+    assert "-> space" in out and "-> cooking" in out
+
+
+def test_out_of_core_learns_from_chunks(tmp_path):
+    out = run("out_of_core.py", tmp_path)
+    accuracies = [float(line.split("accuracy")[1]) for line in out.splitlines()
+                  if line.startswith("pass")]
+    assert len(accuracies) == 2 and accuracies[-1] > 0.9
+
+
+def test_distributed_search_example(tmp_path):
+    pytest.importorskip("distributed")
+    out = run("distributed_search.py", tmp_path)
+    assert "ran on 2 Dask workers" in out
+    assert "same scores as the local run: True" in out
