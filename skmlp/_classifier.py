@@ -719,14 +719,23 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, BaseEstima
         net = copy.deepcopy(self._net)
         return {"_net": net, "coefs_": list(net.coefs), "intercepts_": list(net.intercepts)}
 
+    # fitted state: public attributes ending in "_" and these private ones. Not the
+    # configuration a user set (set_callbacks, set_fit_request) nor scikit-learn's
+    # callback bookkeeping, which a failed fit must leave alone (teardown needs it).
+    _PRIVATE_STATE = ("_net", "_optimizer", "_label_binarizer", "_best_params",
+                      "_no_improvement_count")
+
+    def _state_keys(self):
+        return [k for k in vars(self)
+                if (k.endswith("_") and not k.startswith("__")) or k in self._PRIVATE_STATE]
+
     def _snapshot(self):
-        params = self.get_params(deep=False)
-        return {k: copy.deepcopy(v) for k, v in vars(self).items()
-                if k not in params and k not in ("coefs_", "intercepts_")}
+        """A copy of the fitted state, to go back to if a fit fails."""
+        return {k: copy.deepcopy(getattr(self, k)) for k in self._state_keys()
+                if k not in ("coefs_", "intercepts_")}  # views: rebuilt by _bind_views
 
     def _restore(self, snapshot):
-        params = self.get_params(deep=False)
-        for k in [k for k in vars(self) if k not in params]:
+        for k in self._state_keys():
             delattr(self, k)
         self.__dict__.update(snapshot)
         self._bind_views()

@@ -11,6 +11,7 @@ import pytest
 import sklearn
 from sklearn.datasets import load_digits, make_classification, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -167,13 +168,19 @@ def test_sample_weight_routed_through_pipeline_and_grid_search(data):
         quiet(pipe.fit, X, y, sample_weight=sw)
         # X is already standard: the scaler is (nearly) the identity, the weights did arrive
         np.testing.assert_allclose(pipe.predict_proba(X), direct.predict_proba(X), atol=1e-6)
-        search = GridSearchCV(pipe, {"mlpclassifierfromscratch__alpha": [1e-4, 1.0]}, cv=3)
+        # the weights go to fit only, the scorer declines them: both searches are scored
+        # alike and differ only by what the weights did to the fits
+        accuracy = make_scorer(accuracy_score).set_score_request(sample_weight=False)
+        search = GridSearchCV(pipe, {"mlpclassifierfromscratch__alpha": [1e-4, 1.0]}, cv=3,
+                              scoring=accuracy)
         quiet(search.fit, X, y, sample_weight=sw)
         unweighted = GridSearchCV(make_pipeline(StandardScaler(), MLPClassifierFromScratch(**kw)),
-                                  {"mlpclassifierfromscratch__alpha": [1e-4, 1.0]}, cv=3)
+                                  {"mlpclassifierfromscratch__alpha": [1e-4, 1.0]}, cv=3,
+                                  scoring=accuracy)
         quiet(unweighted.fit, X, y)
-    assert not np.allclose(search.cv_results_["mean_test_score"],
-                           unweighted.cv_results_["mean_test_score"])
+    weighted_scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(weighted_scores).all()
+    assert not np.allclose(weighted_scores, unweighted.cv_results_["mean_test_score"])
 
 
 # --- scikit-learn callbacks -------------------------------------------------------------------
@@ -239,3 +246,28 @@ def test_progress_bar_runs_and_callbacks_nest_in_grid_search(data, capsys):
                           .set_callbacks(stop), {"alpha": [1e-4, 1e-2]}, cv=2)
     quiet(search.fit, X, y)
     assert stop.epochs == 4 * (2 * 2 + 1)  # 2 candidates x 2 folds, then the refit
+
+
+def test_failed_fit_keeps_callbacks_and_tears_them_down(data):
+    X, y = data
+
+    class Recorder(StopAfter):
+        def __init__(self):
+            super().__init__(10**9)
+            self.events = []
+
+        def setup(self, estimator, context):
+            self.events.append("setup")
+
+        def teardown(self, estimator, context):
+            self.events.append("teardown")
+
+    recorder = Recorder()
+    clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=10.0, random_state=0)
+    clf.set_callbacks(recorder)
+    with pytest.raises(ValueError, match="diverged"), np.errstate(all="ignore"):
+        clf.fit(X * 1e300, y)
+    assert recorder.events == ["setup", "teardown"]
+    assert clf._skl_callbacks[0] is recorder  # the user's object, not a copy
+    quiet(clf.set_params(learning_rate_init=0.01, max_iter=2).fit, X, y)
+    assert recorder.events[-2:] == ["setup", "teardown"] and recorder.epochs == 2
