@@ -271,3 +271,46 @@ def test_failed_fit_keeps_callbacks_and_tears_them_down(data):
     assert clf._skl_callbacks[0] is recorder  # the user's object, not a copy
     quiet(clf.set_params(learning_rate_init=0.01, max_iter=2).fit, X, y)
     assert recorder.events[-2:] == ["setup", "teardown"] and recorder.epochs == 2
+
+
+def test_exception_in_a_callback_hook_leaves_the_estimator_consistent(data):
+    X, y = data
+
+    class Boom(StopAfter):
+        def on_fit_task_end(self, estimator, context):
+            if super().on_fit_task_end(estimator, context):
+                raise RuntimeError("callback failed")
+            return False
+
+    clf = MLPClassifierFromScratch(max_iter=10, random_state=0).set_callbacks(Boom(2))
+    with pytest.raises(RuntimeError, match="callback failed"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coefs_")  # a failed first fit leaves it unfitted
+    clf.set_callbacks()
+    quiet(clf.set_params(warm_start=True).fit, X, y)
+    before = pickle.dumps(clf)
+    clf.set_callbacks(Boom(3))
+    with pytest.raises(RuntimeError):
+        clf.fit(X, y)
+    restored = pickle.loads(before)
+    np.testing.assert_array_equal(clf.predict_proba(X), restored.predict_proba(X))
+    assert clf.loss_curve_ == restored.loss_curve_
+
+
+def test_imports_and_fits_without_sklearn_callback(tmp_path):
+    """On scikit-learn < 1.9 there is no sklearn.callback: skmlp still imports and fits."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sklearn.callback'] = None\n"  # makes the import fail
+        "from sklearn.datasets import load_iris\n"
+        "from skmlp import MLPClassifierFromScratch\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "clf = MLPClassifierFromScratch(solver='lbfgs', max_iter=50).fit(X, y)\n"
+        "print(hasattr(clf, 'set_callbacks'), clf.score(X, y) > 0.9)\n"
+    )
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
