@@ -303,8 +303,12 @@ def test_imports_and_fits_without_sklearn_callback(tmp_path):
     import sys
 
     code = (
-        "import sys; sys.modules['sklearn.callback'] = None\n"  # makes the import fail
+        # scikit-learn 1.9 uses sklearn.callback itself: load it, then hide the names skmlp
+        # imports, as on an older scikit-learn that has no such module
+        "import sys, types, sklearn.base, sklearn.metrics, sklearn.model_selection\n"
+        "import sklearn.preprocessing, sklearn.utils.multiclass\n"
         "from sklearn.datasets import load_iris\n"
+        "sys.modules['sklearn.callback'] = types.ModuleType('sklearn.callback')\n"
         "from skmlp import MLPClassifierFromScratch\n"
         "X, y = load_iris(return_X_y=True)\n"
         "clf = MLPClassifierFromScratch(solver='lbfgs', max_iter=50).fit(X, y)\n"
