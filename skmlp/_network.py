@@ -314,7 +314,7 @@ class MLP:
         P = A[-1]
         row_loss = OUTPUT_LOSSES[self.out_activation](P, Y)  # P now holds probabilities
         W_flat = self.params[: self.n_coefs]
-        penalty = 0.5 * alpha * float(W_flat @ W_flat)
+        penalty = 0.5 * alpha * float(W_flat @ W_flat) if alpha else 0.0
         if sample_weight is None:
             loss = (float(row_loss.sum()) + penalty) / s
         else:

@@ -71,11 +71,10 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batches, alpha=0.0, order=Non
     n_samples = X.shape[0]
     grad = np.empty_like(net.params)
     dense = isinstance(X, np.ndarray)
-    if order is not None:
-        # gather each batch into arrays allocated once: X itself is never copied whole
-        size = max(sl.stop - sl.start for sl in batches)
-        X_buf = np.empty((size, X.shape[1]), X.dtype) if dense else None
-    Y_buf = np.empty((max(sl.stop - sl.start for sl in batches), Y.shape[1]), net.dtype)
+    # each batch is gathered into arrays allocated once: X itself is never copied whole
+    size = max(sl.stop - sl.start for sl in batches)
+    X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
+    Y_buf = np.empty((size, Y.shape[1]), net.dtype)
     total = 0.0
     for sl in batches:
         if order is None:

@@ -9,7 +9,7 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
-from sklearn.datasets import load_digits, make_classification, make_multilabel_classification
+from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV
