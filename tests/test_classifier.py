@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skmlp._classifier as classifier_module
+import skmlp._fitting as fitting_module
 from skmlp import MLP, MLPClassifierFromScratch
 
 
@@ -191,7 +191,7 @@ def test_lbfgs_respects_max_fun(data):
 def test_ctrl_c_keeps_last_complete_epoch(data, monkeypatch):
     X, y = data
     calls = {"n": 0}
-    real = classifier_module.run_epoch
+    real = fitting_module.run_epoch
 
     def interrupted(*args, **kwargs):
         calls["n"] += 1
@@ -199,10 +199,10 @@ def test_ctrl_c_keeps_last_complete_epoch(data, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(classifier_module, "run_epoch", interrupted)
+    monkeypatch.setattr(fitting_module, "run_epoch", interrupted)
     with pytest.warns(UserWarning, match="interrupted"):
         clf = MLPClassifierFromScratch(random_state=0, max_iter=10).fit(X, y)
-    monkeypatch.setattr(classifier_module, "run_epoch", real)
+    monkeypatch.setattr(fitting_module, "run_epoch", real)
     ref = quiet_fit(MLPClassifierFromScratch(random_state=0, max_iter=2), X, y)
     assert clf.n_iter_ == 2
     for a, b in zip(clf.coefs_ + clf.intercepts_, ref.coefs_ + ref.intercepts_):
