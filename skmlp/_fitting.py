@@ -415,7 +415,7 @@ class FittingMixin:
     def _validation_metrics(self, X_val, y_val, sw_val):
         """Validation score (by ``scoring``) and log-loss, from one forward pass."""
         Z = self._net.logits(X_val)
-        Y_val = self._label_binarizer.transform(y_val).astype(Z.dtype)
+        Y_val = self._encode(y_val).astype(Z.dtype)
         row_loss = OUTPUT_LOSSES[self.out_activation_](Z, Y_val)  # Z now holds probabilities
         loss = float(np.average(row_loss, weights=sw_val))
         if not np.isfinite(loss):
