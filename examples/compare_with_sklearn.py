@@ -1,15 +1,17 @@
-"""skmlp next to scikit-learn's MLPClassifier on digits, same parameters.
+"""skmlp next to scikit-learn's MLPClassifier on digits: the same model, faster.
 
-Prints accuracy, fit time and epochs side by side, and, when matplotlib is
-installed, saves both loss curves and validation scores to
-``examples/compare_with_sklearn.png``.
+With the same parameters and ``random_state``, MLPClassifierFromScratch draws the same
+initial weights and shuffles and applies the same updates as MLPClassifier, so the two
+train the same network. This prints accuracy, epochs and fit time side by side, how far
+apart the two models are, and (with matplotlib) saves both loss curves, which coincide,
+to ``compare_with_sklearn.png`` in the working directory.
 
     python examples/compare_with_sklearn.py
 """
 
 import time
-from pathlib import Path
 
+import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -23,12 +25,12 @@ scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 ESTIMATORS = {"skmlp": MLPClassifierFromScratch, "scikit-learn": MLPClassifier}
-params = {"hidden_layer_sizes": (100,), "random_state": 0}  # everything else: the defaults
+params = {"random_state": 0}  # everything else: the defaults (adam, (100,), ...)
 
 
 def fit_timed(cls, **extra):
     best, model = float("inf"), None
-    for _ in range(3):  # best of 3: the machine may be busy
+    for _ in range(3):  # best of 3, taking turns: a busy machine slows both alike
         start = time.perf_counter()
         model = cls(**params, **extra).fit(X_train, y_train)
         best = min(best, time.perf_counter() - start)
@@ -36,17 +38,25 @@ def fit_timed(cls, **extra):
 
 
 results = {name: fit_timed(cls) for name, cls in ESTIMATORS.items()}
-stopped = {name: fit_timed(cls, early_stopping=True)[0] for name, cls in ESTIMATORS.items()}
+stopped = {name: cls(**params, early_stopping=True).fit(X_train, y_train)
+           for name, cls in ESTIMATORS.items()}
 
-print(f"digits: {len(X_train)} training and {len(X_test)} test samples, "
-      f"hidden_layer_sizes={params['hidden_layer_sizes']}, solver='adam'\n")
-print(f"{'':14s}{'accuracy':>10s}{'fit time':>11s}{'epochs':>8s}"
-      f"{'early-stopped acc.':>20s}")
+print(f"digits: {len(X_train)} training and {len(X_test)} test samples, default parameters\n")
+print(f"{'':14s}{'accuracy':>10s}{'fit time':>11s}{'epochs':>8s}{'early-stopped acc.':>20s}")
 for name, (model, seconds) in results.items():
     print(f"{name:14s}{model.score(X_test, y_test):10.4f}{seconds:10.3f}s{model.n_iter_:8d}"
           f"{stopped[name].score(X_test, y_test):20.4f}")
+
+ours, theirs = results["skmlp"][0], results["scikit-learn"][0]
+largest = max(np.abs(W).max() for W in theirs.coefs_ + theirs.intercepts_)
+weights = max(np.abs(a - b).max() for a, b in zip(ours.coefs_ + ours.intercepts_,
+                                                   theirs.coefs_ + theirs.intercepts_))
+curves = np.abs(np.subtract(ours.loss_curve_, theirs.loss_curve_)).max()
+print(f"\nsame model: largest weight difference {weights / largest:.1e} (relative), "
+      f"loss curves {curves:.1e} apart, identical predictions: "
+      f"{np.array_equal(ours.predict(X_test), theirs.predict(X_test))}")
 ratio = results["skmlp"][1] / results["scikit-learn"][1]
-print(f"\nskmlp fit time / scikit-learn fit time = {ratio:.2f}")
+print(f"skmlp fit time / scikit-learn fit time = {ratio:.2f}")
 
 try:
     import matplotlib
@@ -57,14 +67,14 @@ except ImportError:
     print("(install matplotlib, the 'examples' extra, for the loss-curve plot)")
 else:
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, (model, _) in results.items():
-        ax_loss.plot(model.loss_curve_, label=name)
-        ax_val.plot(stopped[name].validation_scores_, label=name)
-    ax_loss.set(title="training loss", xlabel="epoch", ylabel="cross-entropy + L2", yscale="log")
+    for (name, (model, _)), style in zip(results.items(), ["-", "--"]):
+        ax_loss.plot(model.loss_curve_, style, label=name)
+        ax_val.plot(stopped[name].validation_scores_, style, label=name)
+    ax_loss.set(title="training loss: the curves coincide", xlabel="epoch",
+                ylabel="cross-entropy + L2", yscale="log")
     ax_val.set(title="validation accuracy (early_stopping=True)", xlabel="epoch")
     for ax in (ax_loss, ax_val):
         ax.legend()
-    path = Path(__file__).with_suffix(".png")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"loss curves saved to {path}")
+    fig.savefig("compare_with_sklearn.png", dpi=100)
+    print("loss curves saved to compare_with_sklearn.png")

@@ -23,7 +23,9 @@ X_train, y_train, X_test, y_test = X[:1500], y[:1500], X[1500:], y[1500:]
 Y_train = np.eye(10)[y_train]
 
 # the tutorial's layer_sizes=[784, 64, 10], for 8x8 digits: 64 inputs, 64 ReLU units, 10 classes
-net = MLP([64, 64, 10], activation="relu", out_activation="softmax").initialize(rng)
+# the tutorial's initialisation: weights ~ N(0, (gain / sqrt(fan_in))^2), zero biases
+net = MLP([64, 64, 10], activation="relu", out_activation="softmax")
+net.initialize(rng, init="scaled_normal")
 sgd = SGD(net.params.size, net.params.dtype, learning_rate_init=0.1, momentum=0.0)
 batch_size = 64
 grad = np.empty_like(net.params)
@@ -39,5 +41,5 @@ for epoch in range(30):
         sgd.step(net.params, grad)
         total += loss * len(batch)
     if epoch % 5 == 4:
-        accuracy = np.mean(net.predict_proba(X_test).argmax(axis=1) == y_test)
+        accuracy = np.mean(net.predict(X_test).argmax(axis=1) == y_test)
         print(f"epoch {epoch + 1:2d}  loss {total / len(X_train):.4f}  test accuracy {accuracy:.3f}")

@@ -1,12 +1,22 @@
-"""skmlp: a multi-layer perceptron classifier written from scratch in numpy.
+"""skmlp: multi-layer perceptrons written from scratch in numpy.
 
-``MLPClassifierFromScratch`` is a drop-in for scikit-learn's ``MLPClassifier``;
+``MLPClassifierFromScratch`` and ``MLPRegressorFromScratch`` are drop-ins for
+scikit-learn's ``MLPClassifier`` and ``MLPRegressor``;
 ``MLP``, ``SGD`` and ``Adam`` are the numpy core it is built on, usable alone.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from ._classifier import MLPClassifierFromScratch
+from ._config import set_kernels
 from ._network import MLP
 from ._optimizers import SGD, Adam
+from ._regressor import MLPRegressorFromScratch
 
-__all__ = ["MLP", "SGD", "Adam", "MLPClassifierFromScratch"]
-__version__ = "0.1.0"
+__all__ = ["MLP", "SGD", "Adam", "MLPClassifierFromScratch", "MLPRegressorFromScratch",
+           "set_kernels"]
+
+try:
+    __version__ = version("skmlp")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "unknown"

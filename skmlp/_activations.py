@@ -1,51 +1,40 @@
 """Activation functions, their derivatives, output functions and losses.
 
-Everything here is plain numpy and works in place on arrays of shape
-``(n_samples, n_units)``, so the training loop allocates nothing per batch.
+Plain numpy, in place on arrays of shape ``(n_samples, n_units)``. Naming follows
+the tutorial: a layer computes the pre-activation ``Z = A_prev @ W + b`` and the
+activation ``A = f(Z)``. Each derivative is written in terms of the *output*
+``A`` (``f'(z) = A (1 - A)`` for the logistic function, ...), so the forward pass
+can overwrite ``Z`` with ``A`` and backpropagation needs nothing else. GELU is the
+one exception: its derivative cannot be recovered from its output, so the forward
+pass keeps its pre-activation (see ``NEEDS_PREACTIVATION``).
 
-Naming follows the tutorial: a layer computes the pre-activation
-``Z = A_prev @ W + b`` and the activation ``A = f(Z)``. Each derivative is
-written in terms of the *output* ``A`` (``f'(z) = A * (1 - A)`` for the
-logistic function, ...), so the forward pass can overwrite ``Z`` with ``A``
-and backpropagation needs nothing else. GELU is the one exception: its
-derivative cannot be recovered from its output, so the forward pass keeps its
-pre-activation (see ``NEEDS_PREACTIVATION``).
+The four activations MLPClassifier has, the output functions and the losses are
+written exactly as scikit-learn's ``neural_network/_base.py`` writes them (same
+operations in the same order), so the two train the same model to rounding.
 
-Adding an activation is adding a forward function, a derivative and a gain to
-the three dicts below, keyed by the name users pass.
+Adding an activation is adding a forward function, a derivative and a gain to the
+dicts below, keyed by the name users pass.
 """
 
 import math
 
 import numpy as np
+from scipy.special import expit, xlogy
 
 LEAKY_RELU_SLOPE = 0.01
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_K = 0.044715
 
 
-# --- hidden activations: A = f(Z), computed in place -----------------------------------
+# --- hidden activations: A = f(Z), in place -------------------------------------------------
 def identity(Z):
     """Leave ``Z`` unchanged: ``f(z) = z``."""
     return Z
 
 
 def logistic(Z):
-    """Logistic sigmoid in place: ``f(z) = 1 / (1 + exp(-z))``.
-
-    Computed from ``e = exp(-|z|)``, which never overflows, as ``1 / (1 + e)``
-    for ``z >= 0`` and ``e / (1 + e)`` for ``z < 0``, so small probabilities
-    keep their relative precision (``log`` of them stays accurate).
-    """
-    E = np.abs(Z)
-    np.negative(E, out=E)
-    np.exp(E, out=E)
-    positive = Z >= 0
-    np.copyto(Z, E)
-    np.copyto(Z, 1.0, where=positive)
-    E += 1.0
-    Z /= E
-    return Z
+    """Logistic sigmoid in place: ``f(z) = 1 / (1 + exp(-z))`` (scipy's ``expit``)."""
+    return expit(Z, out=Z)
 
 
 def tanh(Z):
@@ -71,9 +60,9 @@ def elu(Z):
 def gelu(Z, out=None):
     """Gaussian error linear unit, tanh approximation.
 
-    ``f(z) = z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))``, the form used by
-    BERT and GPT-2 (Hendrycks & Gimpel, 2016). Writes into ``out`` (``Z`` is kept
-    for the derivative); ``out=None`` works in place.
+    ``f(z) = z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))``, the form used by BERT
+    and GPT-2 (Hendrycks & Gimpel, 2016). Writes into ``out`` (``Z`` is kept for the
+    derivative); ``out=None`` works in place.
     """
     if out is None:
         out = Z
@@ -103,8 +92,11 @@ ACTIVATIONS = {
     "gelu": gelu,
 }
 
+#: The hidden activations MLPClassifier has; the others are skmlp's.
+SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 
-# --- derivatives: delta *= f'(z), from the output A (or, for GELU, from Z) -----------------
+
+# --- derivatives: delta *= f'(z), from the output A (GELU: from Z) --------------------------
 def identity_derivative(A, delta):
     """``f'(z) = 1``: nothing to do."""
 
@@ -112,18 +104,19 @@ def identity_derivative(A, delta):
 def logistic_derivative(A, delta):
     """``f'(z) = A (1 - A)``."""
     delta *= A
-    delta *= 1.0 - A
+    delta *= 1 - A
 
 
 def tanh_derivative(A, delta):
     """``f'(z) = 1 - A^2``."""
-    delta *= 1.0 - np.square(A)
+    delta *= 1 - A**2
 
 
 def relu_derivative(A, delta):
-    """``f'(z) = 1`` where ``A > 0``, else 0."""
-    # multiplying by the boolean mask is ~7x faster than a masked assignment
-    np.multiply(delta, A > 0, out=delta)
+    """``f'(z) = 0`` where ``A == 0``, else 1."""
+    # scikit-learn writes delta[A == 0] = 0; multiplying by the mask gives the same
+    # numbers (NaN in A is kept, as there) and is 7x faster than a masked assignment
+    np.multiply(delta, A != 0, out=delta)
 
 
 def leaky_relu_derivative(A, delta):
@@ -168,7 +161,7 @@ DERIVATIVES = {
 #: Activations whose derivative needs the pre-activation ``Z`` rather than ``A``.
 NEEDS_PREACTIVATION = frozenset({"gelu"})
 
-#: Initialisation gains, as in the tutorial and PyTorch's ``calculate_gain``: weights are
+#: Gains for the tutorial's initialisation, as in PyTorch's ``calculate_gain``: weights
 #: drawn from N(0, (gain / sqrt(fan_in))^2). ReLU-like units zero (about) half of their
 #: input's variance, so they get sqrt(2) (He et al., 2015); tanh gets 5/3.
 GAINS = {
@@ -182,86 +175,101 @@ GAINS = {
 }
 
 
-# --- output layer + cross-entropy ------------------------------------------------------
-def softmax_cross_entropy(Z, Y):
-    """Turn logits into softmax probabilities in place; return each row's loss.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n_samples, n_classes)
-        Logits; overwritten with the probabilities ``P``.
-    Y : ndarray of shape (n_samples, n_classes)
-        One-hot targets.
-
-    Returns
-    -------
-    loss : ndarray of shape (n_samples,)
-        ``-sum_k Y_k log P_k``, computed as ``sum_k Y_k (logsumexp(z) - z_k)``
-        so it stays finite where ``P`` underflows.
-
-    Notes
-    -----
-    With softmax and cross-entropy, the error at the logits is just ``P - Y``:
-    the backward pass starts from there.
-    """
-    Z -= Z.max(axis=1, keepdims=True)  # log-sum-exp shift: exp never overflows
-    yz = np.einsum("ij,ij->i", Y, Z)
-    np.exp(Z, out=Z)
-    s = Z.sum(axis=1, keepdims=True)
-    Z /= s
-    return np.log(s[:, 0]) * Y.sum(axis=1) - yz
-
-
-def logistic_cross_entropy(Z, Y):
-    """Turn logits into independent logistic probabilities in place; return row losses.
-
-    Used for binary targets (one output) and multilabel targets (one output per
-    label).
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n_samples, n_outputs)
-        Logits; overwritten with the probabilities ``P``.
-    Y : ndarray of shape (n_samples, n_outputs)
-        0/1 targets.
-
-    Returns
-    -------
-    loss : ndarray of shape (n_samples,)
-        ``-sum_k [Y_k log P_k + (1 - Y_k) log(1 - P_k)]``, computed from the
-        logits as ``sum_k [log(1 + exp(z_k)) - Y_k z_k]``.
-
-    Notes
-    -----
-    As with softmax, the error at the logits is ``P - Y``.
-    """
-    loss = np.logaddexp(0.0, Z).sum(axis=1)
-    loss -= np.einsum("ij,ij->i", Y, Z)
-    logistic(Z)
-    return loss
-
-
+# --- output layer ---------------------------------------------------------------------------
 def softmax(Z):
-    """Softmax of logits, in place."""
-    Z -= Z.max(axis=1, keepdims=True)
+    """Softmax of each row of logits, in place (scikit-learn's ``inplace_softmax``)."""
+    Z -= Z.max(axis=1)[:, np.newaxis]
     np.exp(Z, out=Z)
-    Z /= Z.sum(axis=1, keepdims=True)
+    Z /= Z.sum(axis=1)[:, np.newaxis]
     return Z
 
 
+def exp(Z):
+    """``exp`` in place: the inverse of the log link of the Poisson loss."""
+    return np.exp(Z, out=Z)
+
+
+#: Output functions, from the last layer's pre-activation to predictions, in place.
+OUTPUTS = {"softmax": softmax, "logistic": logistic, "identity": identity, "exp": exp}
+
+
 def log_softmax(Z):
-    """Log of the softmax of logits, in place: ``z - logsumexp(z)``; finite where softmax underflows."""
+    """``z - logsumexp(z)`` per row, in place: finite where softmax underflows to 0."""
     Z -= Z.max(axis=1, keepdims=True)
     Z -= np.log(np.exp(Z).sum(axis=1, keepdims=True))
     return Z
 
 
 def log_logistic(Z):
-    """``log(1 / (1 + exp(-z))) = -log(1 + exp(-z))``, stable for any ``z``."""
+    """``log(1 / (1 + exp(-z))) = -log(1 + exp(-z))`` in place, finite for any ``z``."""
     return np.negative(np.logaddexp(0.0, -Z), out=Z)
 
 
-#: Output activations: probabilities and row losses from logits, in place.
-OUTPUT_LOSSES = {"softmax": softmax_cross_entropy, "logistic": logistic_cross_entropy}
-OUTPUTS = {"softmax": softmax, "logistic": logistic}
+#: ``log`` of the output probabilities, computed from the logits.
 LOG_OUTPUTS = {"softmax": log_softmax, "logistic": log_logistic}
+
+
+# --- losses, from the outputs P: scikit-learn's definitions ----------------------------------
+def log_loss(Y, P, sample_weight=None):
+    """Cross-entropy of one-hot targets ``Y`` and softmax probabilities ``P``.
+
+    ``-sum_k Y_k log(P_k)``, averaged over samples (weighted by ``sample_weight``),
+    with ``P`` clipped to ``[eps, 1 - eps]`` as scikit-learn does.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n_samples, n_classes)
+    P : ndarray of shape (n_samples, n_classes)
+    sample_weight : ndarray of shape (n_samples,), default=None
+
+    Returns
+    -------
+    loss : float
+    """
+    eps = np.finfo(P.dtype).eps
+    P = np.clip(P, eps, 1 - eps)
+    return -np.average(xlogy(Y, P), weights=sample_weight, axis=0).sum()
+
+
+def binary_log_loss(Y, P, sample_weight=None):
+    """Cross-entropy of independent 0/1 targets (binary or multilabel) and probabilities.
+
+    ``-sum_k [Y_k log(P_k) + (1 - Y_k) log(1 - P_k)]``, averaged over samples, ``P``
+    clipped to ``[eps, 1 - eps]``.
+    """
+    eps = np.finfo(P.dtype).eps
+    P = np.clip(P, eps, 1 - eps)
+    return -np.average(xlogy(Y, P) + xlogy(1 - Y, 1 - P), weights=sample_weight, axis=0).sum()
+
+
+def squared_loss(Y, P, sample_weight=None):
+    """Half the squared error, averaged over samples, then over outputs.
+
+    Notes
+    -----
+    As in scikit-learn, the gradient used in training (output error ``P - Y``) is
+    that of the error *summed* over outputs; with one output the two agree.
+    """
+    return 0.5 * np.average((Y - P) ** 2, weights=sample_weight, axis=0).mean()
+
+
+def poisson_loss(Y, P, sample_weight=None):
+    """Half the Poisson deviance of targets ``Y >= 0`` and predicted means ``P > 0``."""
+    return np.average(xlogy(Y, Y / P) - Y + P, weights=sample_weight, axis=0).sum()
+
+
+LOSSES = {
+    "log_loss": log_loss,
+    "binary_log_loss": binary_log_loss,
+    "squared_error": squared_loss,
+    "poisson": poisson_loss,
+}
+
+#: The loss each output function is paired with. Every pair is canonical (the output is
+#: the inverse link of the loss), so the error at the last pre-activation is ``P - Y``.
+LOSS_OF_OUTPUT = {
+    "softmax": "log_loss",
+    "logistic": "binary_log_loss",
+    "identity": "squared_error",
+    "exp": "poisson",
+}

@@ -1,103 +1,98 @@
-"""MLPClassifierFromScratch: the numpy core behind scikit-learn's estimator API.
+"""MLPClassifierFromScratch: scikit-learn's MLPClassifier, on skmlp's numpy core.
 
-The public API: parameters, fit/partial_fit/predict, pickling, interop. How it
-trains is in ``_fitting.py``; the network (``_network.MLP``) and the optimizers
-(``_optimizers``) do the math. Parameters, defaults,
-fitted attributes and messages follow ``sklearn.neural_network.MLPClassifier``
-so that swapping the import is enough to compare the two.
+Parameters, defaults, fitted attributes, methods and messages follow
+``sklearn.neural_network.MLPClassifier``, and with skmlp's extras off the same
+``random_state`` trains the same model, so swapping the import is enough to compare.
+What is particular to classification is here: the target encoding
+(``LabelBinarizer``), class weights, probabilities; the rest is in ``_base.py``.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import (
-    Interval,
-    Options,
-    StrOptions,
-)
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
+    check_classification_targets,
     type_of_target,
+    unique_labels,
 )
-from sklearn.utils.validation import (
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._activations import ACTIVATIONS, LOG_OUTPUTS, OUTPUTS
-from ._callbacks import CallbackSupportMixin
-from ._fitting import _STOCHASTIC_SOLVERS, FittingMixin
-
-
+from ._activations import OUTPUTS
+from ._base import BaseMLPFromScratch, _validation_args
 
 # [tiny, 1 - eps/2] and its log, per float type, computed once (predict on one row is
 # dominated by fixed per-call costs)
 _BOUNDS = {np.dtype(t): np.array([np.finfo(t).tiny, 1.0 - np.finfo(t).epsneg], dtype=t)
            for t in (np.float32, np.float64)}
-_LOG_BOUNDS = {t: np.log(b) for t, b in _BOUNDS.items()}
 
 
 def _open_unit_interval(P):
     """Clip probabilities into [tiny, 1 - eps/2], in place.
 
-    A probability that rounds to exactly 0 or 1 is a rounding artefact (the
-    logits are finite); keeping it inside (0, 1) makes ``log(predict_proba)``
-    finite and consistent with ``predict_log_proba``. It moves no probability
-    by more than 1.2e-16 (float64), so rows still sum to 1 to rounding.
+    A probability that rounds to exactly 0 or 1 is a rounding artefact (the logits are
+    finite); keeping it inside (0, 1) keeps ``log(predict_proba)`` finite. No
+    probability moves by more than 1.2e-16 (float64), so rows still sum to 1.
     """
     lo, hi = _BOUNDS[P.dtype]
     np.maximum(P, lo, out=P)
     return np.minimum(P, hi, out=P)
 
 
-def _log_open_unit_interval(L):
-    """The same bounds for log-probabilities, in place: ``log`` of the clipped ``P``.
+def _balanced(k, sample_weight):
+    """"balanced" class weights for class indices ``k``: total / (n_classes * class total).
 
-    With both clipped alike, ``predict_log_proba`` equals ``log(predict_proba)``
-    everywhere (ties included) and is finite: at least ``log(tiny)``, about -708
-    in float64 and -87 in float32.
+    Totals are of ``sample_weight`` (counts when None), so weighting a sample by 2 is the
+    same as repeating it; with no sample weights this is exactly
+    ``compute_sample_weight("balanced", y)``. Only classes present count, so a
+    ``partial_fit`` batch without some class is balanced over those it has.
     """
-    lo, hi = _LOG_BOUNDS[L.dtype]
-    np.maximum(L, lo, out=L)
-    return np.minimum(L, hi, out=L)
+    totals = np.bincount(k, weights=sample_weight).astype(np.float64)
+    present = np.count_nonzero(totals)
+    total = len(k) if sample_weight is None else sample_weight.sum()
+    # a class whose samples all weigh 0 gets weight 0 (not inf, which times 0 is NaN)
+    weights = np.divide(total, present * totals, out=np.zeros_like(totals), where=totals > 0)
+    return weights[k]
 
 
-# Mixins go left of BaseEstimator so that their tags, score() and set_callbacks() take
-# precedence over the base defaults.
-class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMixin, BaseEstimator):
+class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
     """Multi-layer perceptron classifier, written from scratch in numpy.
 
-    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: same
-    parameters, defaults, fitted attributes and methods. It adds
-    ``class_weight``, ``dropout``, more activations (one per hidden layer if
-    wanted), validation data at fit time and a ``scoring`` for early stopping.
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: same parameters,
+    defaults, fitted attributes and methods, and, with the extras below off, the same
+    model for the same ``random_state`` (to rounding). It adds ``init``,
+    ``class_weight``, ``dropout``, more activations (one per hidden layer if wanted),
+    validation data at fit time and a ``scoring`` for early stopping.
 
-    The network is the tutorial's: ``Z = A @ W + b``, an activation per hidden
-    layer, softmax (multiclass) or logistic (binary, multilabel) output,
-    cross-entropy loss, weights drawn from ``N(0, (gain / sqrt(fan_in))^2)``
-    and zero biases. See ``skmlp._network.MLP`` for the core.
+    The network is the tutorial's: ``Z = A @ W + b``, an activation per hidden layer,
+    softmax (multiclass) or logistic (binary, multilabel) output, cross-entropy loss,
+    trained by backpropagation. See ``skmlp._network.MLP`` for the core.
 
     Parameters
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
     activation : str or tuple of str, default="relu"
-        Hidden-layer activation: "identity", "logistic", "tanh", "relu"
-        (as in MLPClassifier), or "leaky_relu" (slope 0.01), "elu", "gelu"
-        (tanh approximation). A tuple gives one activation per hidden layer.
+        Hidden-layer activation: "identity", "logistic", "tanh", "relu" (as in
+        MLPClassifier), or "leaky_relu" (slope 0.01), "elu", "gelu" (tanh
+        approximation). A tuple gives one activation per hidden layer.
     solver : {"lbfgs", "sgd", "adam"}, default="adam"
         Weight optimizer: L-BFGS-B (scipy), minibatch SGD with momentum, or Adam.
     alpha : float, default=0.0001
-        L2 penalty strength; the penalty is divided by the (weighted) sample
-        count, as in MLPClassifier.
+        L2 penalty strength; the penalty is divided by the (weighted) sample count,
+        as in MLPClassifier.
     batch_size : int or "auto", default="auto"
-        Minibatch size for sgd and adam; "auto" is ``min(200, n_samples)``. A
-        size above ``n_samples`` is clipped to it (without MLPClassifier's warning).
+        Minibatch size for sgd and adam; "auto" is ``min(200, n_samples)``. A size
+        above ``n_samples`` is clipped to it, with MLPClassifier's warning.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Learning-rate schedule for sgd (see MLPClassifier).
+        Learning-rate schedule for sgd: constant; ``learning_rate_init / (t + 1) **
+        power_t`` with ``t`` the samples seen; or divided by 5 each time
+        ``n_iter_no_change`` epochs bring no improvement by ``tol``.
     learning_rate_init : float, default=0.001
         Initial learning rate for sgd and adam.
     power_t : float, default=0.5
@@ -107,25 +102,24 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
     shuffle : bool, default=True
         Shuffle samples every epoch (sgd, adam).
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the early-stopping split and
-        dropout masks.
+        Seeds the initial weights, the early-stopping split, shuffling and dropout:
+        the same draws as MLPClassifier's.
     tol : float, default=1e-4
-        Improvement below which an epoch counts as no improvement; the
-        gradient tolerance of lbfgs.
+        Improvement below which an epoch counts as no improvement; the gradient
+        tolerance of lbfgs.
     verbose : bool, default=False
-        Print the loss (and validation score) after every epoch or lbfgs
-        iteration.
+        Print the loss (and validation score) after every epoch or lbfgs iteration.
     warm_start : bool, default=False
-        Start the next ``fit`` from the current weights.
+        Start the next ``fit`` from the current weights (``coefs_``, as assigned).
     momentum : float, default=0.9
         SGD momentum.
     nesterovs_momentum : bool, default=True
         Use Nesterov's momentum (sgd, momentum > 0).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (stratified,
-        except for multilabel targets), or use ``X_val`` given to ``fit``, stop
-        when the validation score has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best weights.
+        Hold out ``validation_fraction`` of the training data (stratified for binary
+        targets, as MLPClassifier), or use ``X_val`` given to ``fit``; stop when the
+        validation score has not improved by ``tol`` for ``n_iter_no_change`` epochs
+        and keep the best weights.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     beta_1, beta_2 : float, default=0.9, 0.999
@@ -133,44 +127,55 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
     epsilon : float, default=1e-8
         Adam's numerical-stability constant.
     n_iter_no_change : int, default=10
-        Epochs without improvement before stopping (or, with "adaptive",
-        dividing the learning rate by 5).
+        Epochs without improvement before stopping (or, with "adaptive", dividing the
+        learning rate by 5).
     max_fun : int, default=15000
         Maximum loss evaluations for lbfgs.
+    init : {"glorot_uniform", "scaled_normal"}, default="glorot_uniform"
+        Initial weights. "glorot_uniform" is MLPClassifier's: weights and biases
+        uniform in ``±sqrt(factor / (fan_in + fan_out))``, factor 2 for logistic
+        layers and 6 otherwise. "scaled_normal" is the tutorial's: weights from
+        ``N(0, (gain / sqrt(fan_in))^2)`` with the gain of the activation feeding the
+        layer (1 for the first layer, sqrt(2) after ReLU, 5/3 after tanh) and zero
+        biases.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``; "balanced" uses
-        ``n_samples / (n_classes * np.bincount(y))``. Not for multilabel targets.
+        ``n_samples / (n_classes * np.bincount(y))``. Multilabel targets: "balanced"
+        only.
     dropout : float or tuple of float, default=0.0
-        Probability of dropping each hidden unit during training (inverted
-        dropout), one rate for all hidden layers or one per hidden layer.
-        Prediction is deterministic. Not available with lbfgs, whose line
-        search needs a deterministic loss.
+        Probability of dropping each hidden unit during training (inverted dropout),
+        one rate for all hidden layers or one per hidden layer. Prediction is
+        deterministic. Not available with lbfgs, whose line search needs a
+        deterministic loss.
     scoring : str, callable or None, default=None
-        Validation criterion for early stopping and ``validation_scores_``:
-        None is accuracy (MLPClassifier's behaviour), "loss" is the negative
-        validation log-loss, any other string or callable is a scikit-learn
-        scorer.
+        Validation criterion for early stopping and ``validation_scores_``: None is
+        accuracy (MLPClassifier's), "loss" the negative validation log-loss, any other
+        string or callable a scikit-learn scorer. A NaN score raises a ValueError.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    loss_ : float
+    loss : str
+        "log_loss", the loss minimised (as MLPClassifier's fixed attribute).
+    loss_ : numpy.float64
         Training loss after the last epoch (cross-entropy plus L2 term).
-    best_loss_ : float or None
+    best_loss_ : numpy.float64 or None
         Lowest training loss; None with early stopping.
-    loss_curve_ : list of float
+    loss_curve_ : list of numpy.float64
         Training loss per epoch (per iteration for lbfgs).
     validation_scores_ : list of float or None
         Validation score per epoch, when there is validation data.
-    validation_loss_curve_ : list of float or None
+    validation_loss_curve_ : list of numpy.float64 or None
         Validation log-loss per epoch, when there is validation data.
     best_validation_score_ : float or None
         Best validation score, with early stopping.
     t_ : int
         Number of training samples seen by the stochastic solver.
     coefs_ : list of ndarray
-        ``coefs_[i]`` is the weight matrix of layer i, shape (fan_in, fan_out).
+        ``coefs_[i]`` is the weight matrix of layer i, shape (fan_in, fan_out). They
+        may be assigned (as lists or tuples, of any float dtype, of any consistent
+        shape): predictions, warm starts, ``partial_fit`` and saving use them.
     intercepts_ : list of ndarray
         ``intercepts_[i]`` is the bias vector of layer i + 1.
     n_features_in_ : int
@@ -189,6 +194,7 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
     See Also
     --------
     sklearn.neural_network.MLPClassifier : The estimator this one mirrors.
+    MLPRegressorFromScratch : The regressor on the same core.
 
     Examples
     --------
@@ -201,33 +207,13 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS)), tuple, list],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        **BaseMLPFromScratch._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
-        "scoring": [str, callable, None],
     }
+    _FITTED_STATE = BaseMLPFromScratch._FITTED_STATE + ("classes_", "_label_binarizer")
+
+    #: The loss minimised, as MLPClassifier's fixed ``loss`` attribute.
+    loss = "log_loss"
 
     def __init__(
         self,
@@ -255,6 +241,7 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        init="glorot_uniform",
         class_weight=None,
         dropout=0.0,
         scoring=None,
@@ -282,6 +269,7 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.init = init
         self.class_weight = class_weight
         self.dropout = dropout
         self.scoring = scoring
@@ -300,10 +288,9 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights.
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
-            Validation data. When given, ``validation_fraction`` is ignored;
-            the validation score and loss are recorded every epoch, and with
-            ``early_stopping=True`` they decide when to stop and which weights
-            to keep.
+            Validation data. When given, ``validation_fraction`` is ignored; the
+            validation score and loss are recorded every epoch, and with
+            ``early_stopping=True`` they decide when to stop and which weights to keep.
         y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
             Validation targets; required with ``X_val``.
         sample_weight_val : array-like of shape (n_val,), default=None
@@ -314,40 +301,27 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         self : MLPClassifierFromScratch
             The fitted estimator.
         """
-        validation = self._check_validation_data(X_val, y_val, sample_weight_val)
-        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
+        return self._fit(X, y, sample_weight,
+                         validation=_validation_args(X_val, y_val, sample_weight_val))
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over the given data (sgd and adam).
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like of shape (n_classes,), default=None
             All classes that will ever appear; required on the first call.
-        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         self : MLPClassifierFromScratch
         """
-        backup = self._snapshot()
-        try:
-            if _check_partial_fit_first_call(self, classes):
-                self._label_binarizer = LabelBinarizer()
-                if type_of_target(y).startswith("multilabel"):
-                    self._label_binarizer.fit(y)
-                else:
-                    self._label_binarizer.fit(classes)
-                if len(self._label_binarizer.classes_) < 2:
-                    raise ValueError("partial_fit needs at least 2 classes in `classes`.")
-        except BaseException:
-            self._restore(backup)
-            raise
-        return self._fit(X, y, sample_weight, incremental=True, validation=None, backup=backup)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X):
         """Predict class labels (or label indicators for multilabel targets).
@@ -360,8 +334,8 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        P = self._probabilities(self._logits(X))
-        return self._label_binarizer.inverse_transform(P)
+        Z = self._logits(X)
+        return self._labels(OUTPUTS[self.out_activation_](Z))
 
     def predict_proba(self, X):
         """Probability of each class, ordered as ``classes_``.
@@ -373,18 +347,19 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Inside (0, 1): a probability that rounds to 0 or 1 is reported as the
+            smallest normal float or ``1 - 2**-53``.
         """
-        Z = self._logits(X)
-        if Z.shape[1] == 1:  # binary: [sigmoid(-z), sigmoid(z)], not 1 - p, which rounds to 0
-            return np.hstack([self._probabilities(-Z), self._probabilities(Z)])
-        return self._probabilities(Z)
+        return self._proba(self._logits(X))
 
     def predict_log_proba(self, X):
-        """Log of ``predict_proba``, computed from the logits (log-softmax).
+        """Log of ``predict_proba``: ``np.log(predict_proba(X))``, as MLPClassifier's.
 
-        Finite even where a probability is too small to represent: values are
-        bounded below by ``log(tiny)`` (about -708 in float64), the log of
-        ``predict_proba``'s own floor.
+        Finite: probabilities are floored at the smallest normal float, so
+        log-probabilities are at least ``log(tiny)`` (about -708 in float64, -87 in
+        float32) where MLPClassifier's are ``-inf``. (Log-softmax values below the
+        floor would break scikit-learn's requirement that log-probabilities sort
+        exactly as the probabilities do, ties included.)
 
         Parameters
         ----------
@@ -394,19 +369,16 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        Z = self._logits(X)
-        if Z.shape[1] == 1:  # binary: log(1 - p) = log sigmoid(-z)
-            L = np.hstack([LOG_OUTPUTS["logistic"](-Z), LOG_OUTPUTS["logistic"](Z)])
-        else:
-            L = LOG_OUTPUTS[self.out_activation_](Z)
-        return _log_open_unit_interval(L)
+        P = self.predict_proba(X)
+        return np.log(P, out=P)
 
     def to_sklearn(self):
-        """Return a fitted ``sklearn.neural_network.MLPClassifier`` with these weights.
+        """Return a fitted ``sklearn.neural_network.MLPClassifier`` with this model.
 
-        Its ``predict_proba`` equals this estimator's to rounding; use it to
-        compare, to hand the model to tools that know MLPClassifier (skl2onnx
-        for ONNX export), or to continue training there.
+        Same weights and optimizer state: its ``predict_proba`` equals this
+        estimator's to rounding, and its ``partial_fit`` continues as this one's
+        would. Use it to compare, to hand the model to tools that know MLPClassifier
+        (skl2onnx for ONNX export), or to continue training there.
 
         Returns
         -------
@@ -415,8 +387,8 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
         Raises
         ------
         ValueError
-            For an activation MLPClassifier does not have ("leaky_relu", "elu",
-            "gelu") or one activation per hidden layer.
+            For what MLPClassifier cannot represent: an activation it does not have
+            ("leaky_relu", "elu", "gelu") or one activation per hidden layer.
         """
         from ._interop import to_sklearn
 
@@ -424,10 +396,11 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
 
     @classmethod
     def from_sklearn(cls, clf):
-        """Build a fitted estimator from a fitted ``MLPClassifier``: parameters and weights.
+        """Build a fitted estimator from a fitted ``MLPClassifier``.
 
-        Training can continue from its weights with ``partial_fit`` or
-        ``warm_start=True``.
+        Parameters, weights and optimizer state are carried over, so ``partial_fit``
+        continues exactly as ``clf.partial_fit`` would, and ``warm_start=True``
+        continues from its weights.
 
         Parameters
         ----------
@@ -441,59 +414,150 @@ class MLPClassifierFromScratch(ClassifierMixin, CallbackSupportMixin, FittingMix
 
         return from_sklearn(cls, clf)
 
-    def _check_solver(self):
-        if self.solver not in _STOCHASTIC_SOLVERS:
-            raise AttributeError(
-                "partial_fit is only available for stochastic optimizers. "
-                f"{self.solver} is not stochastic."
-            )
-        return True
-
-    def __sklearn_is_fitted__(self):
-        # what check_is_fitted asks; cheaper than its scan of every attribute
-        return hasattr(self, "_net")
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         tags.classifier_tags.multi_label = True
         return tags
 
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # on Python >= 3.11 this may be __dict__ itself
-        state.pop("coefs_", None)  # views into the network's parameters: rebuilt on load
-        state.pop("intercepts_", None)
-        return state
+    # --- targets ---------------------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset, classes=None):
+        if incremental and _check_partial_fit_first_call(self, classes):
+            binarizer = LabelBinarizer()
+            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            self._label_binarizer = binarizer
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+            dtype=(np.float64, np.float32), reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            self._check_target_type(y, "y")
+            labels = unique_labels(y)
+            if self.warm_start:
+                if set(labels) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {labels}"
+                    )
+            elif len(np.setdiff1d(labels, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {labels}."
+                )
+        return X, self._encode(y), y
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self._bind_views()
+    def _check_target_type(self, y, name):
+        """A multilabel model takes indicator matrices of its width, others take labels."""
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        kind = type_of_target(y)
+        if multilabel != kind.startswith("multilabel") or (
+                multilabel and y.shape[1] != len(self.classes_)):
+            fitted = (f"a multilabel indicator matrix with {len(self.classes_)} columns"
+                      if multilabel else "class labels (a 1-D target)")
+            raise ValueError(
+                f"{name} is a {kind} target of shape {np.shape(y)}, but the model was fitted "
+                f"on {fitted}."
+            )
 
-    # --- prediction helpers -----------------------------------------------------------
-    def _logits(self, X, check_input=True):
-        check_is_fitted(self)
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        self._sync_params()
-        return self._net.logits(X)
+    def _encode(self, y):
+        """Targets as a boolean indicator matrix of shape (n_samples, n_outputs).
 
-    def _probabilities(self, Z):
-        return _open_unit_interval(OUTPUTS[self.out_activation_](Z))
-
-    def _bind_views(self):
-        if hasattr(self, "_net"):
-            # new lists holding the views, so an assignment to coefs_[i] is seen by _sync_params
-            self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
-
-    def _sync_params(self):
-        """Keep ``coefs_``/``intercepts_`` and the flat vector one and the same.
-
-        Someone may have assigned new arrays to ``coefs_[i]`` (as users of
-        MLPClassifier do); copy them into the flat vector and re-bind the views.
+        What ``LabelBinarizer.transform`` gives, without its int64 intermediate (8x the
+        boolean matrix: 4.8 MB for 60k samples and 10 classes).
         """
-        net = self._net
-        coefs, intercepts = self.coefs_, self.intercepts_
-        if all(a is b for a, b in zip(coefs + intercepts, net.coefs + net.intercepts)):
-            return
-        net.set_params_from(coefs, intercepts)
-        self._bind_views()
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            return self._label_binarizer.transform(y).astype(bool)
+        k = np.searchsorted(self.classes_, y)  # classes_ is sorted
+        if len(self.classes_) <= 2:
+            return (k == 1)[:, None]
+        Y = np.zeros((len(k), len(self.classes_)), dtype=bool)
+        Y[np.arange(len(k)), k] = True
+        return Y
+
+    def _validate_y_val(self, y_val, n_samples):
+        y_val = np.asarray(y_val) if not hasattr(y_val, "toarray") else y_val.toarray()
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        if y_val.shape[0] != n_samples:
+            raise ValueError(
+                f"X_val and y_val have different numbers of samples: {n_samples} and "
+                f"{y_val.shape[0]}."
+            )
+        check_classification_targets(y_val)
+        self._check_target_type(y_val, "y_val")
+        unknown = np.setdiff1d(unique_labels(y_val), self.classes_)
+        if len(unknown):
+            raise ValueError(f"y_val has classes not seen in y: {unknown}.")
+        return self._encode(y_val), y_val
+
+    def _extra_sample_weight(self, sample_weight, y):
+        """``sample_weight`` times the class weights of each sample's class(es)."""
+        if self.class_weight is None:
+            return sample_weight
+        Y = self._encode(y)
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        if isinstance(self.class_weight, dict):
+            if multilabel:
+                raise ValueError(
+                    "class_weight as a dict is not supported for multilabel targets; use "
+                    "'balanced' or sample_weight."
+                )
+            classes = self.classes_.tolist()
+            unknown = [c for c in self.class_weight if c not in classes]
+            bad = {c: w for c, w in self.class_weight.items()
+                   if not isinstance(w, Real) or isinstance(w, bool) or not np.isfinite(w)
+                   or w < 0}
+            if unknown or bad:
+                raise ValueError(
+                    "class_weight must map classes in classes_ to finite non-negative numbers; "
+                    f"got unknown classes {unknown} and bad weights {bad} "
+                    f"(classes_ is {self.classes_})."
+                )
+            w = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
+            k = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
+            cw = w[k]
+        elif multilabel:
+            # each label is a binary output; its balanced weights multiply, as in
+            # compute_sample_weight("balanced", Y)
+            cw = np.prod([_balanced(col.astype(np.intp), sample_weight) for col in Y.T], axis=0)
+        else:
+            k = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
+            cw = _balanced(k, sample_weight)
+        weighted = cw if sample_weight is None else sample_weight * cw
+        if not np.any(weighted):
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number: class_weight="
+                f"{self.class_weight!r} gives every sample weight 0."
+            )
+        return weighted.astype(sample_weight.dtype if sample_weight is not None else np.float64,
+                               copy=False)
+
+    def _out_activation(self, Y):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _stratify_split(self):
+        return True
+
+    def _default_score(self, y, P, sample_weight):
+        """Accuracy, as MLPClassifier's early stopping scores."""
+        return accuracy_score(y, self._labels(P), sample_weight=sample_weight)
+
+    # --- outputs ---------------------------------------------------------------------
+    def _labels(self, P):
+        if P.shape[1] == 1:
+            P = P.ravel()
+        return self._label_binarizer.inverse_transform(P)
+
+    def _proba(self, Z):
+        """Class probabilities from logits (``Z`` is overwritten)."""
+        if len(self.classes_) == 1:  # trained to say "not the one class": P(it) is 1
+            return np.ones_like(Z)
+        if Z.shape[1] == 1:  # binary: [sigmoid(-z), sigmoid(z)], not 1 - p, which rounds to 0
+            return _open_unit_interval(np.hstack([OUTPUTS["logistic"](-Z),
+                                                  OUTPUTS["logistic"](Z)]))
+        return _open_unit_interval(OUTPUTS[self.out_activation_](Z))

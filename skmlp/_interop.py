@@ -1,108 +1,167 @@
-"""Conversion to and from scikit-learn's MLPClassifier.
+"""Conversion to and from scikit-learn's MLPClassifier and MLPRegressor.
 
-Both estimators store the same network: ``coefs_[i]`` of shape (fan_in, fan_out),
-``intercepts_[i]``, a softmax or logistic output. Converting copies the
-parameters they share and the weights, so the other side predicts the same
-probabilities and can go on training (``warm_start`` or ``partial_fit``).
+Both sides store the same model: ``coefs_[i]`` of shape (fan_in, fan_out),
+``intercepts_[i]``, the same output function, the same tracking attributes, and an
+optimizer whose state is laid out like ``coefs_ + intercepts_`` (scikit-learn keeps
+one array per layer, skmlp one flat vector). Converting copies all of it, so the
+other side predicts the same outputs and its ``partial_fit`` continues the same
+training.
 """
 
 import copy
 
 import numpy as np
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 from sklearn.utils.validation import check_is_fitted
 
-from ._network import MLP
+from ._activations import SKLEARN_ACTIVATIONS
+from ._optimizers import SGD, Adam
 
-#: Hidden activations MLPClassifier has.
-SKLEARN_ACTIVATIONS = frozenset({"identity", "logistic", "tanh", "relu"})
-#: Fitted attributes the two estimators share, copied as they are.
-_SHARED = ("classes_", "n_features_in_", "feature_names_in_", "n_iter_", "n_layers_",
-           "n_outputs_", "out_activation_", "t_", "loss_", "best_loss_",
-           "best_validation_score_", "_no_improvement_count")
-_SHARED_LISTS = ("loss_curve_", "validation_scores_")
+#: Fitted attributes both sides have, copied as they are (lists are copied).
+_SHARED = ("classes_", "_label_binarizer", "n_features_in_", "feature_names_in_", "n_iter_",
+           "n_layers_", "n_outputs_", "out_activation_", "t_", "loss_", "best_loss_",
+           "best_validation_score_", "_no_improvement_count", "loss_curve_",
+           "validation_scores_")
 
 
-def _copy_fitted(src, dst):
+def _copy_shared(src, dst):
     for name in _SHARED:
         if hasattr(src, name):
-            setattr(dst, name, copy.copy(getattr(src, name)))
-    for name in _SHARED_LISTS:
-        value = getattr(src, name, None)
-        setattr(dst, name, None if value is None else list(value))
-    dst._label_binarizer = copy.deepcopy(src._label_binarizer)
+            setattr(dst, name, copy.deepcopy(getattr(src, name)))
+
+
+def _copy_weights(src, dst):
+    dst.coefs_ = [np.array(W) for W in src.coefs_]
+    dst.intercepts_ = [np.array(b) for b in src.intercepts_]
+    best = getattr(src, "_best_coefs", None)
+    if best is src.coefs_:  # the same lists: an early-stopping fit's best weights
+        dst._best_coefs, dst._best_intercepts = dst.coefs_, dst.intercepts_
+    elif best is not None:
+        dst._best_coefs = [np.array(W) for W in best]
+        dst._best_intercepts = [np.array(b) for b in src._best_intercepts]
+    else:
+        dst._best_coefs = dst._best_intercepts = None
+
+
+def _flat(arrays, dtype):
+    return np.concatenate([np.ravel(a) for a in arrays]).astype(dtype)
+
+
+def _optimizer_from_sklearn(opt, params, dtype):
+    """skmlp's SGD or Adam holding the state of scikit-learn's optimizer ``opt``."""
+    n = sum(np.size(p) for p in params)
+    if isinstance(opt, SGDOptimizer):
+        ours = SGD(n, dtype, opt.learning_rate_init, opt.lr_schedule, opt.momentum,
+                   opt.nesterov, opt.power_t)
+        ours.velocity = _flat(opt.velocities, dtype)
+    elif isinstance(opt, AdamOptimizer):
+        ours = Adam(n, dtype, opt.learning_rate_init, opt.beta_1, opt.beta_2, opt.epsilon)
+        ours.m, ours.v, ours.t = _flat(opt.ms, dtype), _flat(opt.vs, dtype), opt.t
+    else:
+        return None
+    ours.learning_rate = opt.learning_rate
+    return ours
+
+
+def _optimizer_to_sklearn(opt, coefs, intercepts):
+    """scikit-learn's optimizer holding the state of skmlp's ``opt``, per layer."""
+    params = list(coefs) + list(intercepts)
+
+    def split(flat):
+        out, start = [], 0
+        for p in params:
+            out.append(flat[start : start + p.size].reshape(p.shape).copy())
+            start += p.size
+        return out
+
+    if isinstance(opt, SGD):
+        theirs = SGDOptimizer(params, opt.learning_rate_init, opt.lr_schedule, opt.momentum,
+                              opt.nesterov, opt.power_t)
+        theirs.velocities = split(opt.velocity)
+    else:
+        theirs = AdamOptimizer(params, opt.learning_rate_init, opt.beta_1, opt.beta_2,
+                               opt.epsilon)
+        theirs.ms, theirs.vs, theirs.t = split(opt.m), split(opt.v), opt.t
+    theirs.learning_rate = opt.learning_rate
+    return theirs
 
 
 def to_sklearn(est):
-    """A fitted ``MLPClassifier`` with the same weights as ``est``.
+    """A fitted MLPClassifier (or MLPRegressor) with the same model as ``est``.
 
     Parameters
     ----------
-    est : MLPClassifierFromScratch, fitted
+    est : MLPClassifierFromScratch or MLPRegressorFromScratch, fitted
 
     Returns
     -------
-    clf : sklearn.neural_network.MLPClassifier
-        Same parameters (those MLPClassifier has), same weights: ``predict_proba``
-        agrees to rounding.
+    clf : sklearn.neural_network.MLPClassifier or MLPRegressor
 
     Raises
     ------
     ValueError
-        If ``est`` uses something MLPClassifier cannot represent: an activation it
-        does not have, or different activations per layer.
+        If ``est`` uses something scikit-learn cannot represent: an activation it does
+        not have, or different activations per layer.
     """
     check_is_fitted(est)
-    activations = set(est._net.activations)
-    if len(activations) > 1 or not activations <= SKLEARN_ACTIVATIONS:
+    activations = set(est._activations)
+    if len(activations) > 1 or not activations <= set(SKLEARN_ACTIVATIONS):
         raise ValueError(
-            f"MLPClassifier cannot represent activation={est.activation!r}: it has one "
-            f"activation for all hidden layers, one of {sorted(SKLEARN_ACTIVATIONS)}."
+            f"scikit-learn cannot represent activation={est.activation!r}: it has one "
+            f"activation for all hidden layers, one of {list(SKLEARN_ACTIVATIONS)}."
         )
-    own = MLPClassifier().get_params()
+    target = MLPClassifier if hasattr(est, "classes_") else MLPRegressor
+    own = target().get_params()
     params = {k: v for k, v in est.get_params(deep=False).items() if k in own}
-    params["activation"] = activations.pop() if activations else "relu"
-    clf = MLPClassifier(**params)
-    _copy_fitted(est, clf)
-    clf.coefs_ = [W.copy() for W in est.coefs_]
-    clf.intercepts_ = [b.copy() for b in est.intercepts_]
-    # what MLPClassifier's early stopping restores from, should training go on there
-    clf._best_coefs = [W.copy() for W in est.coefs_]
-    clf._best_intercepts = [b.copy() for b in est.intercepts_]
+    params["activation"] = activations.pop() if activations else (
+        est.activation if isinstance(est.activation, str) else "relu")
+    clf = target(**params)
+    _copy_shared(est, clf)
+    _copy_weights(est, clf)
+    if clf._best_coefs is None:  # what MLPClassifier's early stopping restores from
+        clf._best_coefs = [W.copy() for W in clf.coefs_]
+        clf._best_intercepts = [b.copy() for b in clf.intercepts_]
+    if getattr(est, "_optimizer", None) is not None:
+        clf._optimizer = _optimizer_to_sklearn(est._optimizer, clf.coefs_, clf.intercepts_)
     return clf
 
 
 def from_sklearn(cls, clf):
-    """An ``MLPClassifierFromScratch`` with the parameters and weights of a fitted ``clf``.
+    """An estimator of class ``cls`` with the parameters and model of a fitted ``clf``.
 
     Parameters
     ----------
     cls : type
-        ``MLPClassifierFromScratch`` (or a subclass).
-    clf : sklearn.neural_network.MLPClassifier, fitted
+        ``MLPClassifierFromScratch`` or ``MLPRegressorFromScratch`` (or a subclass).
+    clf : MLPClassifier or MLPRegressor, fitted
 
     Returns
     -------
-    est : MLPClassifierFromScratch
-        Fitted: predicts what ``clf`` predicts, and trains on from its weights
-        with ``partial_fit`` or ``warm_start=True``.
+    est : cls
+        Fitted: predicts what ``clf`` predicts, and trains on from its weights and
+        optimizer state with ``partial_fit`` or ``warm_start=True``.
     """
+    expected = MLPClassifier if hasattr(cls, "predict_proba") else MLPRegressor
+    if not isinstance(clf, expected):
+        raise TypeError(f"Expected a fitted {expected.__name__}, got {type(clf).__name__}.")
     check_is_fitted(clf)
-    if not isinstance(clf, MLPClassifier):
-        raise TypeError(f"Expected a fitted MLPClassifier, got {type(clf).__name__}.")
     own = cls().get_params()
     est = cls(**{k: v for k, v in clf.get_params(deep=False).items() if k in own})
-    sizes = [clf.coefs_[0].shape[0]] + [W.shape[1] for W in clf.coefs_]
-    net = MLP(sizes, clf.activation, clf.out_activation_, dtype=clf.coefs_[0].dtype)
-    est._net = net.set_params_from(clf.coefs_, clf.intercepts_)
-    est._bind_views()
-    _copy_fitted(clf, est)
-    est.validation_loss_curve_ = None
-    est._optimizer = None
-    est._best_params = None
-    if not hasattr(est, "best_loss_"):  # lbfgs-fitted MLPClassifier has none
-        est.best_loss_ = getattr(est, "loss_", np.inf)
+    _copy_shared(clf, est)
+    _copy_weights(clf, est)
+    n_hidden = len(clf.coefs_) - 1
+    est._activations = (clf.activation,) * n_hidden
+    est._hidden_layer_sizes = [np.shape(W)[1] for W in clf.coefs_[:-1]]
+    dtype = np.result_type(*clf.coefs_, *clf.intercepts_)
+    opt = getattr(clf, "_optimizer", None)
+    est._optimizer = None if opt is None else _optimizer_from_sklearn(
+        opt, clf.coefs_ + clf.intercepts_, dtype)
+    # lbfgs-fitted MLPClassifiers track nothing of the stochastic solvers
+    if not hasattr(clf, "loss_curve_"):
         est.loss_curve_ = []
-        est.best_validation_score_ = None
         est._no_improvement_count = 0
+        est.best_loss_ = np.inf
+        est.validation_scores_ = est.best_validation_score_ = None
+    est.validation_loss_curve_ = None
     return est

@@ -5,17 +5,23 @@ activations ``A[i]`` of shape ``(n_samples, fan_in)`` to the pre-activation
 
     Z[i + 1] = A[i] @ W[i] + b[i]          W[i] : (fan_in, fan_out), b[i] : (fan_out,)
 
-and ``A[i + 1] = f(Z[i + 1])``. ``A[0]`` is the input ``X``. This is the
-tutorial's ``W x + b`` applied to every row of a batch at once, which is why
-``W`` is stored as ``(fan_in, fan_out)`` (the transpose of the tutorial's
-matrix, and the layout of scikit-learn's ``coefs_``). The last layer's
-pre-activations are the logits; softmax or logistic turns them into
-probabilities.
+and ``A[i + 1] = f(Z[i + 1])``. ``A[0]`` is the input ``X``. This is the tutorial's
+``W x + b`` applied to every row of a batch at once, which is why ``W`` is stored as
+``(fan_in, fan_out)`` (the transpose of the tutorial's matrix, and the layout of
+scikit-learn's ``coefs_``). The output function (softmax, logistic, identity or exp)
+turns the last pre-activation into predictions, and the loss paired with it makes
+the error at that pre-activation simply ``P - Y``.
 
-All weights, then all biases, live in one contiguous vector ``params``;
-``coefs`` and ``intercepts`` are views into it. An optimizer therefore updates
-the whole network in a few vectorised operations, and the L2 penalty, which
-touches only weights, is one slice ``params[:n_coefs]``.
+All weights, then all biases, live in one contiguous vector ``params``; ``coefs``
+and ``intercepts`` are views into it. An optimizer therefore updates the whole
+network in one pass, and the L2 penalty, which touches only weights, is one slice
+``params[:n_coefs]``.
+
+The arithmetic is scikit-learn's, operation for operation (``_backprop`` and
+``_compute_loss_grad`` in ``neural_network/_multilayer_perceptron.py``): the output
+error is weighted by the sample weights, the weight gradient is
+``(A.T @ delta + alpha * W) / s`` and the bias gradient ``sum(delta) / s``, ``s``
+being the number (or total weight) of samples. Same numbers, to rounding.
 
 This module imports numpy only. ``X`` may also be a scipy sparse matrix: only
 ``X @ W`` and ``X.T @ delta`` touch it.
@@ -23,31 +29,135 @@ This module imports numpy only. ``X`` may also be a scipy sparse matrix: only
 
 import numpy as np
 
+from . import _ops
 from ._activations import (
     ACTIVATIONS,
-    DERIVATIVES,
-    GAINS,
     LOG_OUTPUTS,
+    LOSS_OF_OUTPUT,
+    LOSSES,
     NEEDS_PREACTIVATION,
-    OUTPUT_LOSSES,
     OUTPUTS,
 )
+from ._init import INITIALIZERS
+
+
+def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=None,
+            saved=None, masks=None):
+    """The forward pass: every layer's activations, from the input ``X``.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    coefs, intercepts : list of ndarray
+        ``W[i]`` of shape (fan_in, fan_out) and ``b[i]`` of shape (fan_out,).
+    activations : sequence of str
+        One hidden activation per hidden layer.
+    out_activation : str or None, default=None
+        Output function applied to the last layer; None keeps its pre-activation
+        (the logits).
+    layers : list of ndarray or None, default=None
+        Where to write ``A[1], ..., A[L]`` (the training loop's work arrays, kept for
+        backpropagation). None allocates new arrays, so concurrent calls are safe.
+    saved : list of (ndarray or None) or None, default=None
+        Per hidden layer, where to keep what the derivative needs besides ``A``:
+        GELU's pre-activation, or the activation before dropout.
+    masks : list of (ndarray or None) or None, default=None
+        Inverted-dropout multipliers per hidden layer (0 or ``1 / keep``).
+
+    Returns
+    -------
+    A : list of ndarray
+        ``[X, A[1], ..., A[L]]``.
+    """
+    A = [X]
+    last = len(coefs) - 1
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        if layers is None:
+            Z = np.asarray(A[i] @ W)
+        elif isinstance(A[i], np.ndarray):
+            Z = np.matmul(A[i], W, out=layers[i])
+        else:  # sparse input
+            Z = layers[i]
+            Z[...] = A[i] @ W
+        if i < last:
+            keep = None if saved is None else saved[i]
+            mask = None if masks is None else masks[i]
+            _ops.bias_activation(Z, b, activations[i], keep=keep, mask=mask)
+        else:
+            Z += b
+            if out_activation is not None:
+                OUTPUTS[out_activation](Z)
+        A.append(Z)
+    return A
+
+
+def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, *,
+             saved=None, masks=None):
+    """Backpropagation: the raw gradient sums, layer by layer from the output.
+
+    ``delta`` is the error at the last pre-activation. For each layer, from the last:
+    ``grad_W[i] = A[i].T @ delta``, ``grad_b[i] = sum(delta, axis=0)``, and the error
+    one layer down is ``(delta @ W[i].T) * f'(Z[i])`` (times the dropout mask).
+
+    Parameters
+    ----------
+    A : list of ndarray
+        What :func:`forward` returned.
+    delta : ndarray of shape (n_samples, n_outputs)
+    coefs : list of ndarray
+    activations : sequence of str
+    grad_coefs, grad_intercepts : list of ndarray
+        Written in place, shaped like ``coefs`` and ``intercepts``.
+    deltas : list of ndarray
+        Work arrays for the hidden layers' errors, ``deltas[i]`` of shape
+        (n_samples, units of hidden layer i + 1).
+    saved, masks
+        As given to :func:`forward`.
+    """
+    for i in range(len(coefs) - 1, -1, -1):
+        if isinstance(A[i], np.ndarray):
+            np.matmul(A[i].T, delta, out=grad_coefs[i])
+        else:
+            grad_coefs[i][...] = A[i].T @ delta
+        _ops.column_sums(delta, grad_intercepts[i])
+        if i == 0:
+            break
+        prev = np.matmul(delta, coefs[i].T, out=deltas[i - 1])
+        keep = None if saved is None else saved[i - 1]
+        mask = None if masks is None else masks[i - 1]
+        _ops.activation_derivative(A[i] if keep is None else keep, prev, activations[i - 1],
+                                   mask=mask)
+        delta = prev
+
+
+def finish_gradient(grad, params, n_coefs, alpha, s):
+    """Turn raw gradient sums into the gradient of the mean loss, in place.
+
+    ``g = (grad + alpha * W) / s`` for the weights and ``grad / s`` for the biases,
+    in scikit-learn's order.
+    """
+    if alpha:
+        grad[:n_coefs] += alpha * params[:n_coefs]
+    grad /= s
+    return grad
 
 
 class MLP:
-    """A fully connected feed-forward network trained with cross-entropy.
+    """A fully connected feed-forward network and its loss.
 
     Parameters
     ----------
     layer_sizes : sequence of int
-        ``[n_features, hidden_1, ..., hidden_k, n_outputs]``, as in the
-        tutorial's ``[784, 64, 10]``.
+        ``[n_features, hidden_1, ..., hidden_k, n_outputs]``, as in the tutorial's
+        ``[784, 64, 10]``.
     activation : str or sequence of str, default="relu"
-        Hidden activation, one name for all hidden layers or one per hidden
-        layer; keys of ``skmlp._activations.ACTIVATIONS``.
-    out_activation : {"softmax", "logistic"}, default="softmax"
-        ``"softmax"`` for one-of-K classes, ``"logistic"`` for binary (one
-        output) and multilabel (one output per label) targets.
+        Hidden activation, one name for all hidden layers or one per hidden layer;
+        keys of ``skmlp._activations.ACTIVATIONS``.
+    out_activation : {"softmax", "logistic", "identity", "exp"}, default="softmax"
+        ``"softmax"`` for one-of-K classes, ``"logistic"`` for binary (one output)
+        and multilabel (one output per label) targets, ``"identity"`` for regression
+        with squared error, ``"exp"`` for the Poisson loss. The loss is the one
+        paired with it (``skmlp._activations.LOSS_OF_OUTPUT``).
     dtype : numpy dtype, default=np.float64
         Floating type of the parameters and of all work arrays.
 
@@ -62,25 +172,30 @@ class MLP:
         ``intercepts[i]`` is ``b[i]`` of shape ``(layer_sizes[i + 1],)``, a view.
     n_coefs : int
         Number of weights; ``params[:n_coefs]`` is what L2 penalises.
+    activations : tuple of str
+        One hidden activation per hidden layer.
+    loss : str
+        Name of the loss in ``skmlp._activations.LOSSES``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> net = MLP([4, 8, 3]).initialize(np.random.default_rng(0))
+    >>> net = MLP([4, 8, 3]).initialize(np.random.RandomState(0))
     >>> X, Y = np.ones((5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]
     >>> loss, grad = net.loss_grad(X, Y)
     >>> grad.shape == net.params.shape
     True
     """
 
-    def __init__(self, layer_sizes, activation="relu", out_activation="softmax", dtype=np.float64):
+    def __init__(self, layer_sizes, activation="relu", out_activation="softmax",
+                 dtype=np.float64):
         self.layer_sizes = [int(s) for s in layer_sizes]
         n_hidden = len(self.layer_sizes) - 2
         if n_hidden < 0:
             raise ValueError("layer_sizes needs at least an input and an output size.")
-        if isinstance(activation, str):
-            activation = (activation,) * n_hidden
-        self.activations = tuple(activation)
+        self.activation = activation
+        self.activations = (activation,) * n_hidden if isinstance(activation, str) else (
+            tuple(activation))
         if len(self.activations) != n_hidden:
             raise ValueError(
                 f"Got {len(self.activations)} activations for {n_hidden} hidden layers."
@@ -88,15 +203,45 @@ class MLP:
         for name in self.activations:
             if name not in ACTIVATIONS:
                 raise ValueError(f"Unknown activation {name!r}; known: {sorted(ACTIVATIONS)}.")
-        if out_activation not in OUTPUTS:
-            raise ValueError(f"out_activation must be 'softmax' or 'logistic', got {out_activation!r}.")
+        if out_activation not in LOSS_OF_OUTPUT:
+            raise ValueError(
+                f"out_activation must be one of {sorted(LOSS_OF_OUTPUT)}, got {out_activation!r}."
+            )
         self.out_activation = out_activation
+        self.loss = LOSS_OF_OUTPUT[out_activation]
         self.dtype = np.dtype(dtype)
         shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         self.n_coefs = sum(a * b for a, b in shapes)
-        n_params = self.n_coefs + sum(self.layer_sizes[1:])
-        self.params = np.zeros(n_params, dtype=self.dtype)
-        self._bind()
+        self.params = np.zeros(self.n_coefs + sum(self.layer_sizes[1:]), dtype=self.dtype)
+        self.coefs, self.intercepts = self.unflatten(self.params)
+        self._work = None
+
+    @classmethod
+    def from_weights(cls, coefs, intercepts, activation="relu", out_activation="softmax",
+                     dtype=None):
+        """A network holding a copy of the given weights (e.g. an estimator's ``coefs_``).
+
+        Parameters
+        ----------
+        coefs, intercepts : sequence of array-like
+            ``coefs[i]`` of shape (fan_in, fan_out), ``intercepts[i]`` of shape (fan_out,),
+            consecutive layers chaining (``coefs[i + 1].shape[0] == coefs[i].shape[1]``).
+        dtype : numpy dtype, default=None
+            None is float32 when every array is float32, float64 otherwise.
+
+        Raises
+        ------
+        ValueError
+            If the shapes do not chain into a network.
+        """
+        coefs, intercepts = list(coefs), list(intercepts)
+        check_layer_shapes(coefs, intercepts)
+        if dtype is None:
+            all32 = all(np.asarray(p).dtype == np.float32 for p in coefs + intercepts)
+            dtype = np.float32 if all32 else np.float64
+        sizes = [np.shape(coefs[0])[0]] + [np.shape(W)[1] for W in coefs]
+        net = cls(sizes, activation, out_activation, dtype)
+        return net.set_weights(coefs, intercepts)
 
     # --- parameters ---------------------------------------------------------------
     def unflatten(self, flat):
@@ -120,38 +265,40 @@ class MLP:
             start += fan_out
         return coefs, intercepts
 
-    def _bind(self):
-        self.coefs, self.intercepts = self.unflatten(self.params)
-        self._capacity = 0  # work arrays are (re)allocated lazily, see _work_arrays
+    @property
+    def init_activations(self):
+        """The activation each layer's Glorot factor follows, one per layer.
 
-    def initialize(self, rng):
-        """Draw weights from N(0, (gain / sqrt(fan_in))^2) and zero the biases.
+        scikit-learn uses its one ``activation`` for every layer, the output layer
+        included; with one activation per hidden layer, each layer follows its own
+        and the output layer the last hidden one.
+        """
+        if isinstance(self.activation, str):
+            return [self.activation] * len(self.coefs)
+        return list(self.activations) + list(self.activations[-1:])
 
-        The gain of layer ``i`` is that of the activation applied to its input,
-        the one that shrank its input's variance: ``sqrt(2)`` after ReLU, 5/3
-        after tanh, ... (He et al. 2015, section 2.2). The first layer's input is
-        the data itself, with no activation, so its gain is 1 (He et al.'s
-        ``n_1 Var[w_1] = 1``). The tutorial uses the hidden gain for every layer;
-        gain 1 on the first layer measured 0.636 instead of 0.565 test accuracy
-        on benchmark (a) after 5 epochs (MLPClassifier: 0.598).
+    def initialize(self, rng, init="glorot_uniform"):
+        """Draw the initial weights and biases.
 
         Parameters
         ----------
-        rng : numpy.random.Generator or numpy.random.RandomState
+        rng : numpy.random.RandomState or numpy.random.Generator
             The only source of randomness.
+        init : {"glorot_uniform", "scaled_normal"}, default="glorot_uniform"
+            MLPClassifier's uniform draws, or the tutorial's N(0, (gain / sqrt(fan_in))^2)
+            weights with zero biases (see ``skmlp._init``).
 
         Returns
         -------
         self : MLP
         """
-        for i, W in enumerate(self.coefs):
-            gain = 1.0 if i == 0 else GAINS[self.activations[i - 1]]
-            W[...] = rng.normal(0.0, gain / np.sqrt(W.shape[0]), size=W.shape)
-        self.params[self.n_coefs :] = 0.0
-        return self
+        coefs = [np.empty(W.shape) for W in self.coefs]  # drawn in float64, then cast
+        intercepts = [np.empty(b.shape) for b in self.intercepts]
+        INITIALIZERS[init](rng, coefs, intercepts, self.init_activations)
+        return self.set_weights(coefs, intercepts)
 
-    def set_params_from(self, coefs, intercepts):
-        """Copy per-layer arrays (e.g. someone else's ``coefs_``) into ``params``."""
+    def set_weights(self, coefs, intercepts):
+        """Copy per-layer arrays (e.g. an estimator's ``coefs_``) into ``params``."""
         for dst, src in zip(self.coefs + self.intercepts, list(coefs) + list(intercepts)):
             if np.shape(dst) != np.shape(src):
                 raise ValueError(f"Parameter of shape {np.shape(src)} where {dst.shape} is expected.")
@@ -160,7 +307,7 @@ class MLP:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("coefs", "intercepts", "_work", "_grad"):  # views and scratch: rebuilt
+        for key in ("coefs", "intercepts", "_work"):  # views and scratch: rebuilt
             state.pop(key, None)
         state["dtype"] = self.dtype.name  # a plain string: skops then trusts the whole state
         return state
@@ -168,188 +315,158 @@ class MLP:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.dtype = np.dtype(self.dtype)
-        self._bind()
+        expected = self.n_coefs + sum(self.layer_sizes[1:])
+        if self.params.shape != (expected,):
+            raise ValueError(
+                f"Corrupt network state: {self.params.shape[0]} parameters for layer sizes "
+                f"{self.layer_sizes}, which need {expected}."
+            )
+        self.coefs, self.intercepts = self.unflatten(self.params)
+        self._work = None
 
     # --- prediction ---------------------------------------------------------------
     def logits(self, X):
-        """Forward pass without keeping intermediate layers.
+        """The last layer's pre-activation, shape (n_samples, n_outputs)."""
+        return forward(X, self.coefs, self.intercepts, self.activations)[-1]
 
-        Allocates its own arrays, so concurrent calls are safe.
-
-        Parameters
-        ----------
-        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_outputs)
-            Pre-activations of the output layer.
-        """
-        A = X
-        last = len(self.coefs) - 1
-        for i, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
-            Z = A @ W
-            Z += b
-            if i < last:
-                ACTIVATIONS[self.activations[i]](Z)
-            A = Z
-        return np.asarray(A)
-
-    def predict_proba(self, X):
-        """Output probabilities, shape (n_samples, n_outputs)."""
+    def predict(self, X):
+        """Output probabilities (or predicted values), shape (n_samples, n_outputs)."""
         return OUTPUTS[self.out_activation](self.logits(X))
 
     def predict_log_proba(self, X):
-        """Log of the output probabilities, from the logits (finite where probabilities underflow)."""
+        """Log of the output probabilities, from the logits (finite where they underflow)."""
         return LOG_OUTPUTS[self.out_activation](self.logits(X))
 
     # --- training -----------------------------------------------------------------
-    def _work_arrays(self, n, dropout=False):
+    def _work_arrays(self, n, masked=None):
         """Per-layer work arrays for ``n`` rows, allocated once and sliced per batch size.
 
-        The pre-dropout copies ``F`` exist only once dropout is used: a full-batch
-        (L-BFGS) fit would otherwise hold one more ``n x units`` array per layer.
+        The network owns them between calls (a fit runs thousands of batches);
+        :meth:`release` frees them. They grow when a larger batch comes. ``masked``
+        says which hidden layers have dropout: those, and GELU layers, get a
+        ``saved`` array (see :func:`forward`); the others get None.
         """
-        if n > self._capacity:
+        masked = tuple(masked or (False,) * len(self.activations))
+        keep = tuple(a in NEEDS_PREACTIVATION or m for a, m in zip(self.activations, masked))
+        w = self._work
+        if w is None or n > w["capacity"] or w["keep"] != keep:
+            n_rows = max(n, 0 if w is None else w["capacity"])
             units = self.layer_sizes[1:]
-            self._work = {
-                "A": [np.empty((n, u), self.dtype) for u in units],
-                "delta": [np.empty((n, u), self.dtype) for u in units[:-1]],
-                "Z": [np.empty((n, u), self.dtype) if a in NEEDS_PREACTIVATION else None
-                      for u, a in zip(units, self.activations)],
-                "F": None,
-                "ones": np.ones(n, self.dtype),
+            w = self._work = {
+                "capacity": n_rows,
+                "keep": keep,
+                "A": [np.empty((n_rows, u), self.dtype) for u in units],
+                "delta": [np.empty((n_rows, u), self.dtype) for u in units[:-1]],
+                "saved": [np.empty((n_rows, u), self.dtype) if k else None
+                          for u, k in zip(units, keep)],
                 "views": {},
             }
-            self._capacity = n
-        w = self._work
-        if dropout and w["F"] is None:
-            w["F"] = [np.empty((self._capacity, u), self.dtype) for u in self.layer_sizes[1:-1]]
-            w["views"].clear()
-        if (n, dropout) not in w["views"]:  # a fit sees at most two batch sizes: keep them
-            w["views"][n, dropout] = (
-                [a[:n] for a in w["A"]], [d[:n] for d in w["delta"]],
-                [z if z is None else z[:n] for z in w["Z"]],
-                [f[:n] for f in w["F"]] if dropout else None,
-                w["ones"][:n],
-            )
-        return w["views"][n, dropout]
+        if n not in w["views"]:  # a fit sees at most two batch sizes: keep them
+            w["views"][n] = tuple([None if a is None else a[:n] for a in w[key]]
+                                  for key in ("A", "delta", "saved"))
+        return w["views"][n]
 
-    def _grad_views(self, grad):
-        """Per-layer views of ``grad``, kept while the same gradient buffer comes back."""
-        if getattr(self, "_grad", (None,))[0] is not grad:
-            self._grad = (grad, self.unflatten(grad))
-        return self._grad[1]
+    def release(self):
+        """Free the work arrays (a fit does this when it ends)."""
+        self._work = None
 
-    def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, grad=None, masks=None,
-                  scratch=None):
-        """Cross-entropy loss with L2 penalty, and its gradient, by backpropagation.
+    def backprop(self, X, Y, sample_weight=None, alpha=0.0, *, grad, masks=None):
+        """Loss, and the raw gradient sums written into ``grad``, by backpropagation.
 
         Parameters
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
         Y : ndarray of shape (n_samples, n_outputs)
-            One-hot (softmax) or 0/1 (logistic) targets, in ``self.dtype``.
+            One-hot (softmax), 0/1 (logistic) or real (identity, exp) targets, in
+            ``self.dtype``.
         sample_weight : ndarray of shape (n_samples,), default=None
-            Per-sample weights; ``None`` means all ones.
         alpha : float, default=0.0
             L2 strength.
-        grad : ndarray of shape (n_params,), default=None
-            Where to write the gradient; allocated when ``None``.
+        grad : ndarray of shape (n_params,)
+            Receives ``A.T @ delta`` and ``sum(delta)`` per layer, not yet divided by
+            ``s`` nor holding the L2 term: :func:`finish_gradient` (or an optimizer's
+            fused step) does that.
         masks : list of (ndarray or None), default=None
-            Inverted-dropout masks, one per hidden layer, shape
-            ``(n_samples, units)``, already divided by the keep rate;
-            ``None`` for no dropout.
-        scratch : ndarray of shape (>= n_coefs,), default=None
-            Work space for the L2 term (an optimizer's, which is free while the
-            gradient is computed); allocated when ``None``.
+            Inverted-dropout multipliers per hidden layer, shape (n_samples, units).
 
         Returns
         -------
-        loss : float
+        loss : numpy.float64
+            ``LOSS(Y, P, sample_weight) + alpha / 2 * ||W||^2 / s``.
+        s : int or float
+            The number of samples, or the sum of their weights: what the gradient is
+            to be divided by. Zero means the batch weighs nothing: ``grad`` is then
+            left undefined and should not be used.
+        """
+        n = X.shape[0]
+        s = n if sample_weight is None else sample_weight.sum()
+        if s == 0:
+            return np.float64(0.0), s
+        masked = None if masks is None else [m is not None for m in masks]
+        layers, deltas, saved = self._work_arrays(n, masked)
+        A = forward(X, self.coefs, self.intercepts, self.activations, self.out_activation,
+                    layers=layers, saved=saved, masks=masks)
+        P = A[-1]
+        loss = np.float64(LOSSES[self.loss](Y, P, sample_weight))
+        W = self.params[: self.n_coefs]
+        loss += (0.5 * alpha) * np.float64(W @ W) / s
+        delta = _ops.output_error(P, Y, sample_weight)  # P - Y, in place
+        grad_coefs, grad_intercepts = self.unflatten(grad)
+        backward(A, delta, self.coefs, self.activations, grad_coefs, grad_intercepts, deltas,
+                 saved=saved, masks=masks)
+        return loss, s
+
+    def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, *, grad=None, masks=None):
+        """Loss with L2 penalty, and its gradient.
+
+        Parameters
+        ----------
+        X, Y, sample_weight, alpha, masks
+            As in :meth:`backprop`.
+        grad : ndarray of shape (n_params,), default=None
+            Where to write the gradient; allocated when None.
+
+        Returns
+        -------
+        loss : numpy.float64
         grad : ndarray of shape (n_params,)
-            Gradient laid out like ``params``.
+            Laid out like ``params``; zero for a batch whose weights sum to zero.
 
         Notes
         -----
         With ``s = sum(sample_weight)`` (``n_samples`` when unweighted), as in
         scikit-learn::
 
-            loss = (sum_i s_i * CE(y_i, p_i) + alpha / 2 * ||W||^2) / s
+            loss = LOSS(Y, P) + alpha / 2 * ||W||^2 / s
 
-        The error at the logits is ``(P - Y) * s_i / s`` (softmax and logistic
-        both pair with cross-entropy so that their Jacobians cancel), and it is
-        carried back by ``delta[i - 1] = (delta[i] @ W[i].T) * f'(Z[i])``.
-        A batch whose weights sum to zero carries no information: its loss and
-        gradient are zero.
+        With every output paired with its canonical loss, the error at the last
+        pre-activation is ``(P - Y) * sample_weight``; :func:`backward` carries it back
+        by ``delta[i - 1] = (delta[i] @ W[i].T) * f'(Z[i])``.
         """
-        n = X.shape[0]
-        if grad is None:
-            grad = np.empty_like(self.params)
-        s = float(n if sample_weight is None else sample_weight.sum())
-        if s <= 0:
+        grad = np.empty_like(self.params) if grad is None else grad
+        loss, s = self.backprop(X, Y, sample_weight, alpha, grad=grad, masks=masks)
+        if s == 0:
             grad[...] = 0
-            return 0.0, grad
-        A, deltas, Zs, Fs, ones = self._work_arrays(n, dropout=masks is not None)
-        A = [X] + A
-        last = len(self.coefs) - 1
-        # forward, keeping every layer's activation for the backward pass
-        for i, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
-            if isinstance(A[i], np.ndarray):
-                np.matmul(A[i], W, out=A[i + 1])
-            else:  # sparse input
-                A[i + 1][...] = A[i] @ W
-            A[i + 1] += b
-            if i == last:
-                break
-            act = self.activations[i]
-            if act in NEEDS_PREACTIVATION:
-                np.copyto(Zs[i], A[i + 1])
-                ACTIVATIONS[act](Zs[i], out=A[i + 1])
-            else:
-                ACTIVATIONS[act](A[i + 1])
-            if masks is not None and masks[i] is not None:
-                np.copyto(Fs[i], A[i + 1])  # f(Z) before dropout, for f'
-                A[i + 1] *= masks[i]
-        P = A[-1]
-        row_loss = OUTPUT_LOSSES[self.out_activation](P, Y)  # P now holds probabilities
-        W_flat = self.params[: self.n_coefs]
-        penalty = 0.5 * alpha * float(W_flat @ W_flat) if alpha else 0.0
-        if sample_weight is None:
-            loss = (float(row_loss.sum()) + penalty) / s
-        else:
-            loss = (float(row_loss @ sample_weight) + penalty) / s
+            return loss, grad
+        return loss, finish_gradient(grad, self.params, self.n_coefs, alpha, s)
 
-        # backward: the output error P - Y, pre-scaled by s_i / s so every gradient
-        # below comes out already divided by s
-        delta = P
-        delta -= Y
-        if sample_weight is None:
-            delta *= 1.0 / s
-        else:
-            delta *= (sample_weight / s)[:, None].astype(self.dtype, copy=False)
-        gW, gb = self._grad_views(grad)
-        for i in range(last, -1, -1):
-            if isinstance(A[i], np.ndarray):
-                np.matmul(A[i].T, delta, out=gW[i])
-            else:
-                gW[i][...] = A[i].T @ delta
-            # column sums as a GEMV, 3x faster than np.sum(axis=0). Only numpy's own BLAS is
-            # used: scipy ships a second OpenBLAS whose threads fight numpy's (10x slower).
-            np.matmul(ones, delta, out=gb[i])
-            if i == 0:
-                break
-            prev = deltas[i - 1]
-            np.matmul(delta, self.coefs[i].T, out=prev)
-            act = self.activations[i - 1]
-            if masks is not None and masks[i - 1] is not None:
-                prev *= masks[i - 1]
-                DERIVATIVES[act](Zs[i - 1] if act in NEEDS_PREACTIVATION else Fs[i - 1], prev)
-            else:
-                DERIVATIVES[act](Zs[i - 1] if act in NEEDS_PREACTIVATION else A[i], prev)
-            delta = prev
-        if alpha:
-            l2 = np.empty_like(W_flat) if scratch is None else scratch[: self.n_coefs]
-            np.multiply(W_flat, alpha / s, out=l2)
-            grad[: self.n_coefs] += l2
-        return loss, grad
+
+def check_layer_shapes(coefs, intercepts):
+    """Check that weight and bias arrays chain into a network; raise ValueError if not."""
+    if len(coefs) == 0 or len(coefs) != len(intercepts):
+        raise ValueError(
+            f"coefs_ and intercepts_ must be non-empty and of equal length; got {len(coefs)} "
+            f"and {len(intercepts)} arrays."
+        )
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        W_shape, b_shape = np.shape(W), np.shape(b)
+        if len(W_shape) != 2 or b_shape != (W_shape[1],):
+            raise ValueError(
+                f"coefs_[{i}] of shape {W_shape} and intercepts_[{i}] of shape {b_shape} do "
+                "not form a layer: expected (fan_in, fan_out) and (fan_out,)."
+            )
+        if i and W_shape[0] != np.shape(coefs[i - 1])[1]:
+            raise ValueError(
+                f"coefs_[{i}] has {W_shape[0]} rows but layer {i - 1} has "
+                f"{np.shape(coefs[i - 1])[1]} units."
+            )

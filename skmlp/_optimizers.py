@@ -1,23 +1,64 @@
 """Stochastic optimizers that update the flat parameter vector in place.
 
-Each optimizer keeps its state (velocity, first and second moments, step
-count) as flat arrays the size of ``params``, and one scratch array, so a step
-is a handful of whole-vector ufunc calls and allocates nothing. The learning
-rate schedules and stopping rules are scikit-learn's, so the two can be
-compared step for step.
+Each optimizer keeps its state (velocity, or first and second moments and a step
+count) as flat arrays the size of ``params``. The update formulas, learning-rate
+schedules and stopping rules are scikit-learn's (``_stochastic_optimizers.py``),
+operation for operation, so the two can be compared step for step.
+
+``step`` takes the gradient either finished (the default) or as raw sums with the
+L2 term and the division by the batch weight still to do (``alpha``, ``scale``): the
+training loop passes raw sums, so that the numba kernel (``skmlp._kernels``) can
+finish the gradient and update the parameters in one pass over memory. Without
+numba, or with it switched off, the numpy code below runs: the same numbers.
 """
 
 import numpy as np
 
+from . import _config
+from ._network import finish_gradient
 
-class SGD:
+
+class _Optimizer:
+    """What SGD and Adam share: a learning rate, a work array, and the stopping rule."""
+
+    def __init__(self, learning_rate_init):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self._scratch = None
+
+    def _work(self, like):
+        """A work array shaped like ``params``, kept between steps (see :meth:`release`)."""
+        if self._scratch is None or self._scratch.shape != like.shape:
+            self._scratch = np.empty_like(like)
+        return self._scratch
+
+    def release(self):
+        """Free the work array (a fit does this when it ends)."""
+        self._scratch = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_scratch"] = None
+        return state
+
+    def iteration_ends(self, time_step):
+        """End of an epoch; ``time_step`` is the number of samples seen so far."""
+
+    def trigger_stopping(self, msg, verbose):
+        """Training stalled: stop (True), or go on with a smaller step (False)."""
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGD(_Optimizer):
     """Stochastic gradient descent with (Nesterov) momentum.
 
     The update, as in scikit-learn::
 
         v      <- momentum * v - lr * g
         params <- params + v                              (classical momentum)
-        params <- params + momentum * v - lr * g          (Nesterov)
+        params <- params + (momentum * v - lr * g)        (Nesterov)
 
     Parameters
     ----------
@@ -26,12 +67,16 @@ class SGD:
     learning_rate_init : float, default=0.1
     lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
         ``"invscaling"`` sets ``lr = learning_rate_init / (t + 1) ** power_t``
-        after each epoch, ``t`` being the number of samples seen;
-        ``"adaptive"`` divides ``lr`` by 5 each time training stalls (see
-        ``trigger_stopping``).
+        after each epoch, ``t`` being the number of samples seen; ``"adaptive"``
+        divides ``lr`` by 5 each time training stalls (see ``trigger_stopping``).
     momentum : float, default=0.9
     nesterov : bool, default=True
     power_t : float, default=0.5
+
+    Attributes
+    ----------
+    velocity : ndarray of shape (n_params,)
+    learning_rate : float
 
     References
     ----------
@@ -41,31 +86,47 @@ class SGD:
 
     def __init__(self, n_params, dtype, learning_rate_init=0.1, lr_schedule="constant",
                  momentum=0.9, nesterov=True, power_t=0.5):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
+        super().__init__(learning_rate_init)
         self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros(n_params, dtype=dtype)
-        #: work space, free between steps (the network uses it for the L2 term)
-        self.scratch = np.empty(n_params, dtype=dtype)
 
-    def step(self, params, grad):
-        """Apply one update to ``params`` in place, given the gradient ``grad``."""
-        v, lr_g = self.velocity, self.scratch
-        np.multiply(grad, self.learning_rate, out=lr_g)
-        v *= self.momentum
+    def step(self, params, grad, *, alpha=0.0, scale=1, n_coefs=0):
+        """Update ``params`` in place.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        grad : ndarray of shape (n_params,)
+            The gradient; used as work space, so it is lost after the step.
+        alpha, scale, n_coefs : float, float, int
+            When given, ``grad`` holds raw sums and the gradient is
+            ``(grad + alpha * params) / scale`` on the first ``n_coefs`` entries (the
+            weights) and ``grad / scale`` on the rest.
+        """
+        dt = params.dtype.type
+        kernels = _config.kernels()
+        if kernels is not None:
+            kernels.sgd_step(params, grad, self.velocity, n_coefs, dt(alpha), dt(scale),
+                             dt(self.momentum), dt(self.learning_rate), self.nesterov)
+            return
+        if alpha or scale != 1:
+            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale))
+        v, lr_g = self.velocity, self._work(params)
+        np.multiply(grad, dt(self.learning_rate), out=lr_g)
+        v *= dt(self.momentum)
         v -= lr_g
         if self.nesterov:
-            params -= lr_g
-            np.multiply(v, self.momentum, out=lr_g)
-            params += lr_g
+            update = np.multiply(v, dt(self.momentum), out=grad)
+            update -= lr_g
+            params += update
         else:
             params += v
 
     def iteration_ends(self, time_step):
-        """End of an epoch; ``time_step`` is the number of samples seen so far."""
+        """After each epoch: the "invscaling" schedule's new rate."""
         if self.lr_schedule == "invscaling":
             self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
 
@@ -77,9 +138,7 @@ class SGD:
         is_stopping : bool
         """
         if self.lr_schedule != "adaptive":
-            if verbose:
-                print(msg + " Stopping.")
-            return True
+            return super().trigger_stopping(msg, verbose)
         if self.learning_rate <= 1e-6:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
@@ -90,15 +149,15 @@ class SGD:
         return False
 
 
-class Adam:
+class Adam(_Optimizer):
     """Adam: per-parameter steps from running moments of the gradient.
 
-    The update, as in the paper (and scikit-learn), with ``t`` the step count::
+    The update, as in the paper and scikit-learn, with ``t`` the step count::
 
         m      <- beta_1 * m + (1 - beta_1) * g
         v      <- beta_2 * v + (1 - beta_2) * g^2
         lr_t    = learning_rate_init * sqrt(1 - beta_2^t) / (1 - beta_1^t)
-        params <- params - lr_t * m / (sqrt(v) + epsilon)
+        params <- params + (-lr_t * m) / (sqrt(v) + epsilon)
 
     Parameters
     ----------
@@ -108,6 +167,15 @@ class Adam:
     beta_1, beta_2 : float, default=0.9, 0.999
     epsilon : float, default=1e-8
 
+    Attributes
+    ----------
+    m, v : ndarray of shape (n_params,)
+        First and second moment estimates.
+    t : int
+        Number of steps taken.
+    learning_rate : float
+        The last step's ``lr_t``.
+
     References
     ----------
     Kingma and Ba (2014). "Adam: A method for stochastic optimization."
@@ -116,43 +184,40 @@ class Adam:
 
     def __init__(self, n_params, dtype, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
+        super().__init__(learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
-        #: work space, free between steps (the network uses it for the L2 term)
-        self.scratch = np.empty(n_params, dtype=dtype)
 
-    def step(self, params, grad):
-        """Apply one update to ``params`` in place, given the gradient ``grad``."""
-        m, v, tmp = self.m, self.v, self.scratch
+    def step(self, params, grad, *, alpha=0.0, scale=1, n_coefs=0):
+        """Update ``params`` in place (arguments as in :meth:`SGD.step`)."""
         self.t += 1
-        # m += (1 - beta_1) (g - m) is beta_1 m + (1 - beta_1) g in one fewer pass
-        np.subtract(grad, m, out=tmp)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        np.multiply(grad, grad, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp
         self.learning_rate = (
-            self.learning_rate_init * np.sqrt(1.0 - self.beta_2**self.t) / (1.0 - self.beta_1**self.t)
+            self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.learning_rate
-        params -= tmp
-
-    def iteration_ends(self, time_step):
-        """End of an epoch: nothing to do for Adam."""
-
-    def trigger_stopping(self, msg, verbose):
-        """Training stalled: Adam always stops."""
-        if verbose:
-            print(msg + " Stopping.")
-        return True
+        dt = params.dtype.type
+        b1, b2, lr, eps = dt(self.beta_1), dt(self.beta_2), dt(self.learning_rate), dt(self.epsilon)
+        c1, c2 = dt(1 - self.beta_1), dt(1 - self.beta_2)
+        kernels = _config.kernels()
+        if kernels is not None:
+            kernels.adam_step(params, grad, self.m, self.v, n_coefs, dt(alpha), dt(scale),
+                              b1, c1, b2, c2, lr, eps)
+            return
+        if alpha or scale != 1:
+            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale))
+        m, v, tmp = self.m, self.v, self._work(params)
+        m *= b1
+        np.multiply(grad, c1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(grad, grad, out=tmp)
+        tmp *= c2
+        v += tmp
+        np.multiply(m, -lr, out=tmp)
+        denominator = np.sqrt(v, out=grad)
+        denominator += eps
+        tmp /= denominator
+        params += tmp

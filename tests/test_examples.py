@@ -24,16 +24,16 @@ def test_from_scratch_learns_digits(tmp_path):
     assert final_accuracy > 0.95
 
 
-def test_compare_with_sklearn_prints_table_and_saves_plot(tmp_path):
+def test_compare_with_sklearn_shows_the_same_model_and_saves_plot(tmp_path):
     pytest.importorskip("matplotlib")
-    png = EXAMPLES / "compare_with_sklearn.png"
-    png.unlink(missing_ok=True)
     out = run("compare_with_sklearn.py", tmp_path)
     rows = {line.split()[0]: line.split() for line in out.splitlines()
             if line.startswith(("skmlp ", "scikit-learn ")) and len(line.split()) == 5}
-    assert float(rows["skmlp"][1]) >= float(rows["scikit-learn"][1]) - 0.01
+    assert rows["skmlp"][1] == rows["scikit-learn"][1]  # accuracy
+    assert rows["skmlp"][3] == rows["scikit-learn"][3]  # epochs
+    assert "identical predictions: True" in out
     assert "fit time / scikit-learn fit time" in out
-    assert png.stat().st_size > 10_000
+    assert (tmp_path / "compare_with_sklearn.png").stat().st_size > 10_000
 
 
 def test_pipeline_gridsearch(tmp_path):
@@ -54,10 +54,12 @@ def test_out_of_core_learns_from_chunks(tmp_path):
     out = run("out_of_core.py", tmp_path)
     accuracies = [float(line.split("accuracy")[1]) for line in out.splitlines()
                   if line.startswith("pass")]
-    assert len(accuracies) == 2 and accuracies[-1] > 0.9
+    assert len(accuracies) == 2 and accuracies[-1] > 0.85
 
 
+@pytest.mark.slow
 def test_distributed_search_example(tmp_path):
+    """The one Dask test: GridSearchCV on a two-worker cluster scores as the local run."""
     pytest.importorskip("distributed")
     out = run("distributed_search.py", tmp_path)
     assert "ran on 2 Dask workers" in out

@@ -1,11 +1,8 @@
-"""It learns, and as well as MLPClassifier does with the same parameters."""
-
-import warnings
+"""It learns: known tasks, and as well as MLPClassifier with the same parameters."""
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -32,50 +29,47 @@ def test_digits_default_parameters_reach_097(digits_split):
     assert clf.n_iter_ < 200  # converged by the tol rule, not cut off
 
 
-DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer,
-            "digits": load_digits}
+def cv_accuracy(cls, X, y, seeds, **params):
+    return np.mean([
+        cross_val_score(make_pipeline(StandardScaler(), cls(random_state=seed, **params)), X, y,
+                        cv=StratifiedKFold(3, shuffle=True, random_state=seed)).mean()
+        for seed in seeds
+    ])
 
 
-@pytest.mark.parametrize("name", sorted(DATASETS))
+SMALL = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize("solver", ["adam", "lbfgs", "sgd"])
-def test_accuracy_within_001_of_mlpclassifier(name, solver):
-    """Cross-validated accuracy (5 folds x 3 seeds, so every sample is tested) against
-    MLPClassifier with the same parameters.
-
-    Known gap, iris with sgd: the tutorial's initialisation, std = gain / sqrt(fan_in),
-    gives iris's 4-input first layer weights 3.5x larger than MLPClassifier's Glorot scale;
-    on 150 samples sgd overfits by about 0.015. With Glorot-scale weights the gap disappears,
-    so it is the initialisation, not the training; README, "Differences".
-    """
-    X, y = DATASETS[name](return_X_y=True)
-    params = {"solver": solver, "max_iter": 1000}
+def test_cross_validated_accuracy_is_mlpclassifiers(name, solver):
+    """The same models, so the same accuracy: what a user comparing the two sees."""
+    X, y = SMALL[name](return_X_y=True)
+    params = {"solver": solver, "max_iter": 300}
     if solver != "lbfgs":
         params["learning_rate_init"] = 0.01
-    tolerance = 0.025 if (name, solver) == ("iris", "sgd") else 0.01
-    scores = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for cls in (MLPClassifierFromScratch, MLPClassifier):
-            scores[cls.__name__] = np.mean([
-                cross_val_score(
-                    make_pipeline(StandardScaler(), cls(random_state=seed, **params)), X, y,
-                    cv=StratifiedKFold(5, shuffle=True, random_state=seed),
-                ).mean()
-                for seed in range(3)
-            ])
-    assert scores["MLPClassifierFromScratch"] >= scores["MLPClassifier"] - tolerance, scores
+    ours = cv_accuracy(MLPClassifierFromScratch, X, y, [0], **params)
+    theirs = cv_accuracy(MLPClassifier, X, y, [0], **params)
+    assert ours == pytest.approx(theirs, abs=1e-12)
 
 
-def test_loss_curve_tracks_mlpclassifier_on_same_data(digits_split):
-    """Same loss definition (cross-entropy + alpha/2 ||W||^2 / n): after training both
-    reach comparable training losses."""
-    X_tr, _, y_tr, _ = digits_split
-    ours = MLPClassifierFromScratch(random_state=0, max_iter=30, tol=0)
-    theirs = MLPClassifier(random_state=0, max_iter=30, tol=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours.fit(X_tr, y_tr)
-        theirs.fit(X_tr, y_tr)
-    assert len(ours.loss_curve_) == len(theirs.loss_curve_) == 30
-    assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=0.5)
-    assert ours.loss_curve_[-1] < 0.1 * ours.loss_curve_[0]
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", ["adam", "lbfgs", "sgd"])
+def test_cross_validated_accuracy_on_digits_is_mlpclassifiers(solver):
+    X, y = load_digits(return_X_y=True)
+    params = {"solver": solver, "max_iter": 200}
+    ours = cv_accuracy(MLPClassifierFromScratch, X, y, [0, 1], **params)
+    theirs = cv_accuracy(MLPClassifier, X, y, [0, 1], **params)
+    assert ours >= theirs - 0.002, (ours, theirs)  # lbfgs may round apart over 200 steps
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_the_tutorials_initialisation_learns_as_well(name):
+    """init="scaled_normal" (N(0, gain^2 / fan_in), zero biases) is an alternative, not a
+    handicap: within 0.03 of the Glorot default on each small data set (adam)."""
+    X, y = SMALL[name](return_X_y=True)
+    params = {"max_iter": 300, "learning_rate_init": 0.01}
+    tutorial = cv_accuracy(MLPClassifierFromScratch, X, y, [0, 1], init="scaled_normal",
+                           **params)
+    glorot = cv_accuracy(MLPClassifierFromScratch, X, y, [0, 1], **params)
+    assert tutorial >= glorot - 0.03, (tutorial, glorot)

@@ -6,8 +6,10 @@ import pickle
 import numpy as np
 import pytest
 
+from sklearn.neural_network import MLPClassifier
+
 from skmlp import MLP
-from skmlp._activations import ACTIVATIONS, GAINS
+from skmlp._activations import ACTIVATIONS, GAINS, LOSS_OF_OUTPUT
 
 
 def hand_network():
@@ -27,7 +29,7 @@ def test_tiny_network_worked_by_hand():
     # Z2 = [0.7*1 + 0.1, 0.7*-1 - 0.1] = [0.8, -0.8]; softmax -> p0 = 1 / (1 + e^-1.6)
     p1 = 1.0 / (1.0 + math.exp(1.6))
     np.testing.assert_allclose(net.logits(X), [[0.8, -0.8]])
-    np.testing.assert_allclose(net.predict_proba(X), [[1 - p1, p1]])
+    np.testing.assert_allclose(net.predict(X), [[1 - p1, p1]])
     loss, grad = net.loss_grad(X, Y)
     assert loss == pytest.approx(math.log1p(math.exp(-1.6)))
     gW, gb = net.unflatten(grad)
@@ -64,8 +66,9 @@ def test_sample_weights_scale_like_scikit_learn():
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_initialisation_is_normal_with_gain_over_sqrt_fan_in(activation):
-    net = MLP([800, 400, 300, 200], activation).initialize(np.random.default_rng(0))
+def test_scaled_normal_initialisation_is_normal_with_gain_over_sqrt_fan_in(activation):
+    net = MLP([800, 400, 300, 200], activation).initialize(np.random.default_rng(0),
+                                                          "scaled_normal")
     # the first layer reads the data (gain 1); the others read `activation`'s output
     for W, gain in zip(net.coefs, [1.0, GAINS[activation], GAINS[activation]]):
         expected = gain / math.sqrt(W.shape[0])
@@ -76,16 +79,42 @@ def test_initialisation_is_normal_with_gain_over_sqrt_fan_in(activation):
     assert not net.params[net.n_coefs :].any()  # biases start at zero
 
 
-def test_initialisation_gain_follows_the_layer_input_activation():
-    net = MLP([500, 400, 300, 10], ("tanh", "relu")).initialize(np.random.default_rng(0))
+def test_scaled_normal_gain_follows_the_layer_input_activation():
+    net = MLP([500, 400, 300, 10], ("tanh", "relu")).initialize(np.random.default_rng(0),
+                                                                "scaled_normal")
     gains = [W.std() * math.sqrt(W.shape[0]) for W in net.coefs]
     np.testing.assert_allclose(gains, [1.0, 5 / 3, math.sqrt(2)], rtol=0.03)
 
 
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh", "identity"])
+def test_glorot_uniform_draws_mlpclassifiers_initial_weights(activation):
+    """The same RandomState gives MLPClassifier's _init_coef draws, bit for bit."""
+    sizes = [7, 5, 4, 3]
+    theirs = MLPClassifier(activation=activation)
+    theirs._random_state = np.random.RandomState(3)
+    expected = [theirs._init_coef(a, b, np.float64) for a, b in zip(sizes[:-1], sizes[1:])]
+    net = MLP(sizes, activation).initialize(np.random.RandomState(3))
+    for W, b, (W_ref, b_ref) in zip(net.coefs, net.intercepts, expected):
+        np.testing.assert_array_equal(W, W_ref)
+        np.testing.assert_array_equal(b, b_ref)
+    # drawn in float64, then cast, as there
+    net32 = MLP(sizes, activation, dtype=np.float32).initialize(np.random.RandomState(3))
+    np.testing.assert_array_equal(net32.coefs[0], expected[0][0].astype(np.float32))
+
+
+def test_glorot_factor_follows_each_layers_activation():
+    """Per-layer activations: a logistic layer gets factor 2, the others 6; the output
+    layer follows the last hidden one."""
+    net = MLP([300, 300, 300, 300], ("logistic", "relu")).initialize(np.random.RandomState(0))
+    bounds = [np.abs(W).max() for W in net.coefs]
+    np.testing.assert_allclose(bounds, [math.sqrt(2 / 600), math.sqrt(6 / 600),
+                                        math.sqrt(6 / 600)], rtol=0.01)
+
+
 def test_same_generator_seed_same_weights():
-    a = MLP([5, 7, 3]).initialize(np.random.default_rng(42))
-    b = MLP([5, 7, 3]).initialize(np.random.default_rng(42))
-    c = MLP([5, 7, 3]).initialize(np.random.RandomState(42))
+    a = MLP([5, 7, 3]).initialize(np.random.default_rng(42), "scaled_normal")
+    b = MLP([5, 7, 3]).initialize(np.random.default_rng(42), "scaled_normal")
+    c = MLP([5, 7, 3]).initialize(np.random.RandomState(42), "scaled_normal")
     np.testing.assert_array_equal(a.params, b.params)
     assert np.isfinite(c.params).all() and not np.array_equal(a.params, c.params)
 
@@ -113,7 +142,7 @@ def test_no_overflow_on_huge_inputs(out):
         net = MLP([4, 6, 3], activation, out).initialize(rng)
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             loss, grad = net.loss_grad(X, Y, alpha=0.1)
-            P = net.predict_proba(X)
+            P = net.predict(X)
             L = net.predict_log_proba(X)
         assert np.isfinite(loss) and np.isfinite(grad).all()
         assert np.isfinite(P).all() and np.isfinite(L).all()
@@ -124,7 +153,7 @@ def test_log_softmax_is_finite_where_softmax_underflows():
     net.coefs[0][...] = [[1000.0, -1000.0]]
     L = net.predict_log_proba(np.array([[1.0]]))
     np.testing.assert_allclose(L, [[0.0, -2000.0]])
-    assert net.predict_proba(np.array([[1.0]]))[0, 1] == 0.0  # what log() of it would lose
+    assert net.predict(np.array([[1.0]]))[0, 1] == 0.0  # what log() of it would lose
 
 
 def test_bad_architecture_is_rejected():
@@ -132,3 +161,29 @@ def test_bad_architecture_is_rejected():
         MLP([2, 3, 2], ("relu", "tanh"))
     with pytest.raises(ValueError, match="Unknown activation"):
         MLP([2, 3, 2], "swish")
+    with pytest.raises(ValueError, match="out_activation must be one of"):
+        MLP([2, 3, 2], "relu", "sigmoid")
+    with pytest.raises(ValueError, match=r"coefs_\[1\] has 4 rows but layer 0 has 3 units"):
+        MLP.from_weights([np.ones((2, 3)), np.ones((4, 2))], [np.ones(3), np.ones(2)])
+
+
+def test_a_pickled_network_with_the_wrong_number_of_parameters_does_not_load():
+    net = MLP([3, 4, 2])
+    state = net.__getstate__()
+    state["params"] = np.zeros(net.params.size + 1)
+    with pytest.raises(ValueError, match="Corrupt network state"):
+        MLP.__new__(MLP).__setstate__(state)
+
+
+@pytest.mark.parametrize("out", sorted(LOSS_OF_OUTPUT))
+def test_work_arrays_are_released_and_rebuilt(out):
+    rng = np.random.default_rng(0)
+    net = MLP([4, 6, 2], "gelu", out).initialize(rng)
+    X, Y = rng.normal(size=(10, 4)), rng.uniform(size=(10, 2))
+    first = net.loss_grad(X, Y)
+    assert net._work is not None and net._work["capacity"] == 10
+    net.release()
+    assert net._work is None
+    again = net.loss_grad(X, Y)  # rebuilt on demand, same numbers
+    assert first[0] == again[0]
+    np.testing.assert_array_equal(first[1], again[1])

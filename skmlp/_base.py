@@ -1,0 +1,581 @@
+"""The estimator layer MLPClassifierFromScratch and MLPRegressorFromScratch share.
+
+It holds what scikit-learn's ``BaseMultilayerPerceptron`` holds: the parameters and
+their constraints, the fitted state, the fit driver with its two solvers (minibatch
+epochs for sgd/adam, L-BFGS), and prediction through the network's forward pass. The
+subclasses add what differs: how targets are checked and encoded, the output
+function and loss, and the default validation score.
+
+State, said once: the fitted state is the attributes named in ``_FITTED_STATE`` (the
+public ones ending in ``_`` and a few private ones), and nothing else. A fit either
+succeeds or leaves every one of them as it was before the call (``_rollback``), and
+the estimator is fitted when ``coefs_`` exists. ``coefs_`` and ``intercepts_`` are the
+model: every fit starts from them (a copy, packed into the network's flat vector), so
+weights a user assigns are never lost, and every prediction reads them.
+"""
+
+import copy
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring, get_scorer
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._activations import ACTIVATIONS, LOSSES
+from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge
+from ._init import INITIALIZERS
+from ._interrupt import deferred_interrupt
+from ._network import MLP, check_layer_shapes, forward
+from ._optimizers import SGD, Adam
+from ._solvers import minimize_lbfgs, run_epoch
+from ._stopping import StoppingMonitor
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class _Diverged(Exception):
+    """Training produced a non-finite loss or weights (turned into a ValueError by fit)."""
+
+
+def _diverged_message(est, where):
+    return (
+        "Solver produced non-finite parameter weights: the training loss became non-finite "
+        f"{where}. The learning rate (learning_rate_init={est.learning_rate_init}) may be "
+        "too high, or the input data may contain large values and need to be preprocessed "
+        "(e.g. with StandardScaler)."
+    )
+
+
+class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
+    """Base class of the multi-layer perceptron estimators (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS)), tuple, list],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions(set(INITIALIZERS))],
+        "dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
+        "scoring": [str, callable, None],
+    }
+
+    #: Every attribute a fit sets. A failed fit restores exactly these; "fitted" means
+    #: ``coefs_`` exists. Subclasses add their target encoding.
+    _FITTED_STATE = (
+        "n_features_in_", "feature_names_in_", "coefs_", "intercepts_", "n_layers_",
+        "n_outputs_", "out_activation_", "n_iter_", "t_", "loss_", "loss_curve_",
+        "best_loss_", "validation_scores_", "validation_loss_curve_",
+        "best_validation_score_", "_no_improvement_count", "_optimizer", "_best_coefs",
+        "_best_intercepts", "_activations", "_hidden_layer_sizes",
+    )
+
+    # --- what subclasses provide --------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset, classes=None):
+        """Check ``X`` and ``y``; return ``X``, the encoded targets ``Y`` (2-D) and ``y``."""
+        raise NotImplementedError
+
+    def _validate_y_val(self, y_val, n_samples):
+        """Check validation targets against the fitted ones; return ``(Y_val, y_val)``."""
+        raise NotImplementedError
+
+    def _out_activation(self, Y):
+        """The output function for these encoded targets."""
+        raise NotImplementedError
+
+    def _default_score(self, y, P, sample_weight):
+        """The validation score of outputs ``P`` when ``scoring`` is None."""
+        raise NotImplementedError
+
+    def _extra_sample_weight(self, sample_weight, y):
+        """Hook for class weights; the base has none."""
+        return sample_weight
+
+    # --- fitted state ---------------------------------------------------------------------
+    def __sklearn_is_fitted__(self):
+        return "coefs_" in self.__dict__
+
+    @contextmanager
+    def _rollback(self):
+        """Leave the fitted state as it was if the body raises (Ctrl-C included).
+
+        Cheap: a fit never changes the arrays of the state it starts from (it trains a
+        copy of the weights, and a copy of the optimizer it continues), so references
+        and copies of the lists are all that needs keeping.
+        """
+        state = self.__dict__
+        saved = {k: list(state[k]) if isinstance(state[k], list) else state[k]
+                 for k in self._FITTED_STATE if k in state}
+        try:
+            yield
+        except BaseException:
+            for k in self._FITTED_STATE:
+                state.pop(k, None)
+            state.update(saved)
+            raise
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "coefs_" in state:  # a tampered or truncated file must not load as a model
+            self._check_weights()
+
+    def _check_weights(self):
+        """Check that ``coefs_``/``intercepts_`` form the fitted network; raise ValueError."""
+        coefs, intercepts = self.coefs_, self.intercepts_
+        check_layer_shapes(coefs, intercepts)
+        if np.shape(coefs[0])[0] != self.n_features_in_ or (
+                np.shape(coefs[-1])[1] != self.n_outputs_):
+            raise ValueError(
+                f"coefs_ maps {np.shape(coefs[0])[0]} inputs to {np.shape(coefs[-1])[1]} "
+                f"outputs; the model has {self.n_features_in_} features and "
+                f"{self.n_outputs_} outputs."
+            )
+        if len(coefs) - 1 != len(self._activations):
+            raise ValueError(
+                f"coefs_ has {len(coefs) - 1} hidden layers; the model was fitted with "
+                f"{len(self._activations)}."
+            )
+
+    # --- parameters -------------------------------------------------------------------------
+    def _check_params(self):
+        """What ``_parameter_constraints`` cannot say; returns the per-layer spec.
+
+        Returns
+        -------
+        hidden : list of int
+        activations : tuple of str, one per hidden layer
+        rates : list of float, the dropout rate of each hidden layer
+        """
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if not hasattr(sizes, "__iter__") else list(sizes)
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise InvalidParameterError(
+                f"The 'hidden_layer_sizes' parameter must hold positive integers, got {sizes}."
+            )
+        sizes = [int(s) for s in sizes]
+        acts = self.activation
+        acts = (acts,) * len(sizes) if isinstance(acts, str) else tuple(acts)
+        if len(acts) != len(sizes) or not all(isinstance(a, str) and a in ACTIVATIONS
+                                              for a in acts):
+            raise InvalidParameterError(
+                f"The 'activation' parameter must be one of {sorted(ACTIVATIONS)} or a tuple "
+                f"of them with one entry per hidden layer ({len(sizes)}); got "
+                f"{self.activation!r}."
+            )
+        rates = self.dropout
+        rates = [rates] * len(sizes) if isinstance(rates, Real) else list(rates)
+        if len(rates) != len(sizes) or not all(
+                isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1 for r in rates):
+            raise InvalidParameterError(
+                "The 'dropout' parameter must be a float in [0, 1) or a tuple of them with one "
+                f"entry per hidden layer ({len(sizes)}); got {self.dropout!r}."
+            )
+        if any(rates) and self.solver == "lbfgs":
+            raise InvalidParameterError(
+                "The 'dropout' parameter must be 0 with solver='lbfgs' (its line search needs "
+                "a deterministic loss); use solver='adam' or 'sgd'."
+            )
+        if isinstance(self.scoring, str) and self.scoring != "loss":
+            try:
+                get_scorer(self.scoring)
+            except ValueError as e:
+                raise InvalidParameterError(
+                    "The 'scoring' parameter must be None, 'loss', a scorer name or a "
+                    f"callable; got {self.scoring!r}."
+                ) from e
+        return sizes, acts, [float(r) for r in rates]
+
+    # --- fit --------------------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, validation=None, classes=None):
+        with self._rollback():
+            hidden, activations, rates = self._check_params()
+            if incremental and self.early_stopping:
+                raise ValueError("partial_fit does not support early_stopping=True")
+            first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
+            X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
+            sample_weight = self._sample_weight(sample_weight, X, y)
+            if validation is not None:
+                validation = self._validate_validation_data(*validation)
+            rng = check_random_state(self.random_state)
+            if first_pass:
+                net = self._initialize(X, Y, hidden, activations, rng)
+            else:
+                net = self._continue(X, Y, hidden, activations)
+            X = X.astype(net.dtype, copy=False)
+            previous_best = None if first_pass else self._previous_best(net)
+            # from here on, the estimator predicts with the weights being trained
+            self.coefs_, self.intercepts_ = net.coefs, net.intercepts
+            self._activations, self._hidden_layer_sizes = net.activations, hidden
+            self.n_layers_ = len(net.layer_sizes)
+            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+            # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
+            n_tasks = 1 if incremental else self.max_iter + (self.solver == "lbfgs")
+            context = self._init_callback_context(max_subtasks=n_tasks)
+            context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+            try:
+                if self.solver == "lbfgs":
+                    self._fit_lbfgs(net, X, Y, y, sample_weight, validation, context, metadata)
+                else:
+                    self._fit_stochastic(net, X, Y, y, sample_weight, rates, validation,
+                                         incremental, rng, context, metadata, previous_best)
+            except _Diverged as e:
+                raise ValueError(str(e)) from None
+            finally:
+                net.release()
+            if not np.isfinite(net.params).all():
+                raise ValueError(_diverged_message(self, "by the end of training"))
+            context.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                         reconstruction_attributes=self._reconstruction)
+        return self
+
+    def _sample_weight(self, sample_weight, X, y):
+        """Checked sample weights in ``X``'s dtype (times class weights), or None."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        return self._extra_sample_weight(sample_weight, y)
+
+    def _initialize(self, X, Y, hidden, activations, rng):
+        """A new network with initial weights, and the fitted state of a first fit."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.out_activation_ = self._out_activation(Y)
+        activation = self.activation if isinstance(self.activation, str) else activations
+        net = MLP([X.shape[1], *hidden, self.n_outputs_], activation, self.out_activation_,
+                  dtype=X.dtype).initialize(rng, self.init)
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        early_stopping = self.early_stopping and self.solver in _STOCHASTIC_SOLVERS
+        self.best_loss_ = None if early_stopping else np.inf
+        self.best_validation_score_ = -np.inf if early_stopping else None
+        self.validation_scores_ = [] if early_stopping else None
+        self.validation_loss_curve_ = [] if early_stopping else None
+        self._optimizer = self._best_coefs = self._best_intercepts = None
+        return net
+
+    def _continue(self, X, Y, hidden, activations):
+        """A network holding a copy of ``coefs_``/``intercepts_``, for warm start and partial_fit.
+
+        The architecture is that of ``coefs_`` (which may have been pruned or replaced
+        since the last fit); ``hidden_layer_sizes`` must not have changed, unless to
+        match it.
+        """
+        self._check_weights()
+        fitted = [np.shape(W)[1] for W in self.coefs_[:-1]]
+        if hidden != fitted and hidden != list(self._hidden_layer_sizes):
+            raise ValueError(
+                f"hidden_layer_sizes={tuple(hidden)} does not match the fitted network's "
+                f"hidden layers {tuple(fitted)}; warm_start and partial_fit continue the "
+                "fitted network. Fit without warm_start to change the architecture."
+            )
+        if Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs; the model was fitted with {self.n_outputs_}."
+            )
+        activation = self.activation if isinstance(self.activation, str) else activations
+        if not isinstance(activation, str) and len(activation) != len(fitted):
+            raise ValueError(
+                f"activation={self.activation!r} has {len(activation)} entries; the fitted "
+                f"network has {len(fitted)} hidden layers."
+            )
+        return MLP.from_weights(self.coefs_, self.intercepts_, activation, self.out_activation_)
+
+    def _validate_validation_data(self, X_val, y_val, sample_weight_val):
+        """``X_val``, ``y_val`` and their weights, checked before any training."""
+        try:
+            X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False,
+                                  dtype=(np.float64, np.float32))
+        except ValueError as e:
+            raise ValueError(f"X_val: {e}") from None
+        Y_val, y_val = self._validate_y_val(y_val, X_val.shape[0])
+        if sample_weight_val is not None:
+            try:
+                sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                         dtype=np.float64)
+            except ValueError as e:
+                raise ValueError(f"sample_weight_val: {e}") from None
+        return X_val, Y_val, y_val, sample_weight_val
+
+    def _previous_best(self, net):
+        """The best weights of an earlier early-stopping fit, flat, when not the live ones.
+
+        After an early-stopping fit MLPClassifier's ``coefs_`` *are* its best weights
+        (the same lists), so a warm start trains the old best in place: it follows the
+        live weights until the first improvement. Only a separate copy is returned.
+        """
+        best = getattr(self, "_best_coefs", None)
+        if best is None or best is self.coefs_:
+            return None
+        flat = [np.ravel(p) for p in list(best) + list(self._best_intercepts)]
+        if sum(p.size for p in flat) != net.params.size:  # the weights were replaced since
+            return None
+        return np.concatenate(flat).astype(net.dtype, copy=False)
+
+    def _make_optimizer(self, net, incremental):
+        """The optimizer to train with: the fitted one continued (a copy), or a new one."""
+        previous = getattr(self, "_optimizer", None)
+        size = None if previous is None else (
+            previous.velocity if isinstance(previous, SGD) else previous.m).size
+        if incremental and size == net.params.size:
+            return copy.deepcopy(previous)
+        if self.solver == "sgd":
+            return SGD(net.params.size, net.dtype, self.learning_rate_init, self.learning_rate,
+                       self.momentum, self.nesterovs_momentum, self.power_t)
+        return Adam(net.params.size, net.dtype, self.learning_rate_init, self.beta_1,
+                    self.beta_2, self.epsilon)
+
+    def _split_validation(self, n_samples, Y, sample_weight, rng):
+        """MLPClassifier's early-stopping split: the same call, the same draws.
+
+        Returns the training rows and the validation rows.
+        """
+        # stratified for classification with one output (binary), as MLPClassifier
+        stratify = Y if self._stratify_split() and Y.shape[1] == 1 else None
+        train, val = train_test_split(np.arange(n_samples), random_state=rng,
+                                      test_size=self.validation_fraction, stratify=stratify)
+        if len(val) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        return train, val
+
+    def _stratify_split(self):
+        return False
+
+    def _validation(self, net, X_val, Y_val, y_val, sw_val):
+        """``() -> (score, loss)`` of the live weights on the validation data."""
+        loss_fn = LOSSES[net.loss]
+        scorer = None
+        if self.scoring not in (None, "loss"):
+            scorer = check_scoring(self, scoring=self.scoring)
+
+        def validation():
+            P = forward(X_val, net.coefs, net.intercepts, net.activations,
+                        net.out_activation)[-1]
+            loss = np.float64(loss_fn(Y_val.astype(P.dtype), P, sw_val))
+            if self.scoring is None:
+                score = self._default_score(y_val, P, sw_val)
+            elif self.scoring == "loss":
+                score = -loss
+            else:
+                with warnings.catch_warnings():
+                    # X_val was validated already and lost its column names on the way
+                    warnings.filterwarnings("ignore", message="X does not have valid feature")
+                    kwargs = {} if sw_val is None else {"sample_weight": sw_val}
+                    score = float(scorer(self, X_val, y_val, **kwargs))
+            if np.isnan(score):
+                raise ValueError(
+                    f"The validation score is NaN (scoring={self.scoring!r}), so early stopping "
+                    "cannot compare epochs. This happens e.g. with 'roc_auc' when the "
+                    "validation data has one class: use more validation data "
+                    "(validation_fraction, or X_val), or another scoring."
+                )
+            return score, loss
+
+        return validation
+
+    def _reconstruction(self):
+        """The fitted state as it is now, for callbacks that score a ``fitted_estimator``.
+
+        A copy of the weights, so the snapshot does not move while training goes on.
+        """
+        return {"coefs_": [W.copy() for W in self.coefs_],
+                "intercepts_": [b.copy() for b in self.intercepts_]}
+
+    def _fit_stochastic(self, net, X, Y, y, sample_weight, rates, validation, incremental,
+                        rng, context, metadata, previous_best):
+        """sgd and adam: MLPClassifier's ``_fit_stochastic``, on the flat parameter vector."""
+        optimizer = self._optimizer = self._make_optimizer(net, incremental)
+        rows = None
+        if validation is None and self.early_stopping:
+            rows, val = self._split_validation(X.shape[0], Y, sample_weight, rng)
+            # the training rows stay in X (and in sample_weight), visited through `rows`
+            validation = (X[val], Y[val], y[val],
+                          None if sample_weight is None else sample_weight[val])
+        early_stopping = self.early_stopping and validation is not None
+        monitor = StoppingMonitor(
+            self, net.params, None if validation is None else self._validation(net, *validation),
+            early_stopping, previous_best)
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()  # row gathers are fast on CSR, slow on CSC
+        n_samples = X.shape[0] if rows is None else len(rows)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to "
+                    "be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        dropout, dropout_rng = None, None
+        if any(rates):
+            # masks come from a stream of their own, seeded from the main one, so without
+            # dropout nothing extra is drawn; t_ makes each partial_fit call's masks new
+            dropout = rates
+            dropout_rng = np.random.default_rng([rng.randint(2**31 - 1), self.t_])
+        sample_idx = np.arange(n_samples)
+        epoch_start = np.empty_like(net.params)  # the weights to go back to on Ctrl-C
+        self.n_iter_ = 0
+        epoch = None  # the callback sub-task of the epoch under way, if it has not ended
+        try:
+            for _ in range(self.max_iter):
+                np.copyto(epoch_start, net.params)
+                epoch = context.subcontext(task_name="epoch")
+                epoch.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=rng)
+                order = sample_idx if self.shuffle else None
+                if rows is not None:
+                    order = rows[sample_idx]
+                loss = run_epoch(net, optimizer, X, Y, sample_weight, batch_size,
+                                 alpha=self.alpha, order=order, dropout=dropout,
+                                 rng=dropout_rng)
+                with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
+                    if not np.isfinite(loss):
+                        if monitor.best is None:
+                            raise _Diverged(
+                                _diverged_message(self, f"in epoch {self.n_iter_ + 1}"))
+                        warnings.warn(
+                            f"Training diverged in epoch {self.n_iter_ + 1} (non-finite loss); "
+                            "keeping the best weights seen by early stopping.",
+                            ConvergenceWarning)
+                        break
+                    current, epoch = epoch, None
+                    if self._epoch_end(loss, n_samples, monitor, optimizer, current, X, y,
+                                       metadata, incremental):
+                        break
+        except KeyboardInterrupt:
+            if epoch is not None:  # the epoch did not finish: back to where it started
+                net.params[...] = epoch_start
+            warnings.warn(
+                "Training interrupted by user; keeping the weights of the last complete epoch."
+            )
+        if epoch is not None:
+            epoch.call_on_fit_task_end(estimator=self)  # an epoch that never finished
+        monitor.restore_best()
+        if early_stopping:  # as MLPClassifier: the best weights are the fitted ones
+            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
+        optimizer.release()
+
+    def _epoch_end(self, loss, n_samples, monitor, optimizer, epoch, X, y, metadata, incremental):
+        """An epoch's bookkeeping, in MLPClassifier's order; True when training should stop."""
+        self.n_iter_ += 1
+        self.loss_ = loss
+        self.t_ += n_samples
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
+        monitor.epoch_end(loss)
+        optimizer.iteration_ends(self.t_)
+        if epoch.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                      reconstruction_attributes=self._reconstruction):
+            return True  # a callback asked to stop after this epoch
+        if monitor.stalled():
+            what = "Validation score" if monitor.early_stopping else "Training loss"
+            msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+                what, self.tol, self.n_iter_no_change)
+            if optimizer.trigger_stopping(msg, self.verbose):
+                return True
+            monitor.reset_count()
+        if incremental:
+            return True
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
+                "hasn't converged yet." % self.max_iter,
+                ConvergenceWarning,
+            )
+        return False
+
+    def _fit_lbfgs(self, net, X, Y, y, sample_weight, validation, context, metadata):
+        """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``."""
+        monitor = StoppingMonitor(
+            self, net.params, None if validation is None else self._validation(net, *validation),
+            early_stopping=False)
+        Y = Y.astype(net.dtype)
+        bridge = LbfgsCallbackBridge(self, net, monitor, context, X, y, metadata,
+                                     self._reconstruction)
+        try:
+            result = minimize_lbfgs(net, X, Y, sample_weight, self.alpha, max_iter=self.max_iter,
+                                    max_fun=self.max_fun, tol=self.tol, callback=bridge,
+                                    verbose=self.verbose)
+        except KeyboardInterrupt:
+            net.params[...] = bridge.last_x
+            self.n_iter_ = bridge.n_iter
+            self.loss_ = net.loss_grad(X, Y, sample_weight, self.alpha)[0]
+            warnings.warn("Training interrupted by user; keeping the last L-BFGS iterate.")
+        else:
+            if not np.isfinite(result.fun):
+                raise _Diverged(_diverged_message(self, "during L-BFGS"))
+            if bridge.stopped:
+                self.n_iter_ = bridge.n_iter
+            else:
+                self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+            self.loss_ = np.float64(result.fun)
+        finally:
+            bridge.close()
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
+        return True
+
+    # --- prediction ---------------------------------------------------------------------
+    def _logits(self, X, check_input=True):
+        """The last layer's pre-activation for ``X``, shape (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        self._check_weights()
+        return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _validation_args(X_val, y_val, sample_weight_val):
+    """``(X_val, y_val, sample_weight_val)`` or None; they come together or not at all."""
+    if X_val is None and y_val is None:
+        if sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given without X_val and y_val.")
+        return None
+    if X_val is None or y_val is None:
+        raise ValueError("X_val and y_val must be given together.")
+    return X_val, y_val, sample_weight_val

@@ -1,0 +1,31 @@
+"""Ctrl-C during training: epochs are atomic.
+
+A fit catches ``KeyboardInterrupt`` and keeps the last complete epoch. An epoch is
+complete once its bookkeeping (counters, curves, best weights, callbacks) has run, so
+that short stretch must not be cut in half: :func:`deferred_interrupt` holds a Ctrl-C
+that arrives during it and delivers it right after.
+"""
+
+import signal
+import threading
+from contextlib import contextmanager
+
+
+@contextmanager
+def deferred_interrupt():
+    """Hold SIGINT during the block, then deliver it to whatever handled it before.
+
+    Only the main thread receives signals (and may install handlers); elsewhere this
+    does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)

@@ -1,0 +1,151 @@
+"""The solvers: one epoch of minibatch training, and L-BFGS on the flat parameter vector.
+
+Numpy (and, for L-BFGS, scipy) only. The caller decides the sample order and the
+stopping rule; this module turns batches into updates. Batches are scikit-learn's
+(``gen_batches`` over the running shuffle of the sample indices), so the same
+``RandomState`` sends the same samples through the same updates as MLPClassifier.
+"""
+
+import numpy as np
+import scipy.optimize
+from sklearn.utils import gen_batches
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+
+
+def dropout_masks(rng, n, net, rates):
+    """Inverted-dropout multipliers for one batch, or None when no layer drops.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+        Batch size.
+    net : MLP
+    rates : sequence of float
+        Drop probability per hidden layer.
+
+    Returns
+    -------
+    masks : list of (ndarray of shape (n, units) or None) or None
+        0 for a dropped unit, ``1 / (1 - rate)`` for a kept one, so the expected
+        activation is unchanged and prediction needs no rescaling.
+    """
+    if not any(rates):
+        return None
+    masks = []
+    for rate, units in zip(rates, net.layer_sizes[1:-1]):
+        if rate == 0:
+            masks.append(None)
+            continue
+        keep = rng.random((n, units)) >= rate
+        masks.append(keep.astype(net.dtype) * net.dtype.type(1.0 / (1.0 - rate)))
+    return masks
+
+
+def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, order=None,
+              dropout=None, rng=None):
+    """One pass over the data: forward, backprop and an update per batch.
+
+    Parameters
+    ----------
+    net : MLP
+    optimizer : SGD or Adam
+    X : {ndarray, sparse CSR matrix} of shape (n_rows, n_features)
+    Y : ndarray of shape (n_rows, n_outputs)
+        Targets, boolean or float; each batch is cast to ``net.dtype``.
+    sample_weight : ndarray of shape (n_rows,) or None
+    batch_size : int
+    alpha : float, default=0.0
+        L2 strength.
+    order : ndarray of int or None, default=None
+        The rows of ``X`` to visit, in order (a shuffle, a training split); None
+        visits every row in place, batch by batch, without copying.
+    dropout : sequence of float or None
+        Drop rate per hidden layer.
+    rng : numpy.random.Generator, required with dropout
+
+    Returns
+    -------
+    loss : numpy.float64
+        The batch losses averaged with the batch sizes as weights (scikit-learn's
+        ``loss_``). A batch whose weights sum to zero counts as loss 0 and makes no
+        update.
+    """
+    n_samples = X.shape[0] if order is None else len(order)
+    grad = np.empty_like(net.params)
+    dense = isinstance(X, np.ndarray)
+    # each batch is gathered into arrays allocated once: X itself is never copied whole
+    size = min(batch_size, n_samples)
+    X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
+    Y_buf = np.empty((size, Y.shape[1]), net.dtype)
+    total = 0.0
+    for batch in gen_batches(n_samples, batch_size):
+        idx = batch if order is None else order[batch]
+        if order is None:
+            X_b = X[batch]
+        elif dense:
+            # mode="clip": with the default mode numpy buffers `out` (the indices are valid)
+            X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
+        else:
+            X_b = X[idx]
+        m = X_b.shape[0]
+        Y_b = Y_buf[:m]
+        Y_b[...] = Y[idx]  # targets may be stored as booleans; the loss wants floats
+        sw_b = None if sample_weight is None else sample_weight[idx]
+        masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
+        loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
+        if s != 0:
+            optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
+        total += loss * (batch.stop - batch.start)
+    return total / n_samples
+
+
+def minimize_lbfgs(net, X, Y, sample_weight=None, alpha=0.0, *, max_iter=200, max_fun=15000,
+                   tol=1e-4, callback=None, verbose=False):
+    """Minimise the network's loss over its flat parameter vector with L-BFGS-B.
+
+    The call is MLPClassifier's: ``scipy.optimize.minimize`` with ``maxfun``,
+    ``maxiter`` and ``gtol``.
+
+    Parameters
+    ----------
+    net : MLP
+        Starts from, and is left at, ``net.params``.
+    X, Y, sample_weight, alpha
+        As in :meth:`MLP.loss_grad`, over the whole data set.
+    max_iter, max_fun : int
+        Limits on iterations and on loss evaluations.
+    tol : float
+        Stop when the largest gradient entry is below ``tol`` (``gtol``).
+    callback : callable, optional
+        Called with scipy's ``intermediate_result`` (``.x``, ``.fun``) after each
+        iteration; raising ``StopIteration`` ends the minimisation.
+    verbose : bool, default=False
+        scipy's own progress output, on the scipy versions that still have it.
+
+    Returns
+    -------
+    result : scipy.optimize.OptimizeResult
+    """
+    grad = np.empty_like(net.params)
+
+    def loss_grad(theta):
+        net.params[...] = theta
+        loss, g = net.loss_grad(X, Y, sample_weight, alpha, grad=grad)
+        return loss, g.astype(np.float64)
+
+    result = scipy.optimize.minimize(
+        loss_grad,
+        net.params.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        callback=callback,
+        options={
+            "maxfun": max_fun,
+            "maxiter": max_iter,
+            "gtol": tol,
+            **_get_additional_lbfgs_options_dict("iprint", 1 if verbose else -1),
+        },
+    )
+    net.params[...] = result.x
+    return result
