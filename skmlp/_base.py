@@ -17,9 +17,11 @@ weights a user assigns are never lost, and every prediction reads them.
 import copy
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring, get_scorer
@@ -44,6 +46,24 @@ from ._solvers import minimize_lbfgs, run_epoch
 from ._stopping import StoppingMonitor
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass
+class _FitData:
+    """What one call to fit or partial_fit trains on, and the callback task it reports to."""
+
+    X: object  # ndarray or sparse matrix, in the network's dtype
+    Y: np.ndarray  # encoded targets, (n_samples, n_outputs)
+    y: object  # the targets as given (labels), for scores and callbacks
+    sample_weight: object  # ndarray or None
+    context: object  # sklearn.callback context of the fit task
+
+    @property
+    def hook_args(self):
+        """What the callback hooks are given besides the estimator."""
+        metadata = None if self.sample_weight is None else {"sample_weight": self.sample_weight}
+        return {"X": self.X, "y": self.y, "metadata": metadata}
 
 
 class _Diverged(Exception):
@@ -238,24 +258,25 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             self.coefs_, self.intercepts_ = net.coefs, net.intercepts
             self._activations, self._hidden_layer_sizes = net.activations, hidden
             self.n_layers_ = len(net.layer_sizes)
-            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
             # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
             n_tasks = 1 if incremental else self.max_iter + (self.solver == "lbfgs")
             context = self._init_callback_context(max_subtasks=n_tasks)
-            context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+            data = _FitData(X, Y, y, sample_weight, context)
+            context.call_on_fit_task_begin(estimator=self, **data.hook_args)
             try:
                 if self.solver == "lbfgs":
-                    self._fit_lbfgs(net, X, Y, y, sample_weight, validation, context, metadata)
+                    self._fit_lbfgs(net, data, validation=validation)
                 else:
-                    self._fit_stochastic(net, X, Y, y, sample_weight, rates, validation,
-                                         incremental, rng, context, metadata, previous_best)
+                    self._fit_stochastic(net, data, rates=rates, validation=validation,
+                                         incremental=incremental, rng=rng,
+                                         previous_best=previous_best)
             except _Diverged as e:
                 raise ValueError(str(e)) from None
             finally:
                 net.release()
             if not np.isfinite(net.params).all():
                 raise ValueError(_diverged_message(self, "by the end of training"))
-            context.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+            context.call_on_fit_task_end(estimator=self, **data.hook_args,
                                          reconstruction_attributes=self._reconstruction)
         return self
 
@@ -414,15 +435,23 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
         return {"coefs_": [W.copy() for W in self.coefs_],
                 "intercepts_": [b.copy() for b in self.intercepts_]}
 
-    def _fit_stochastic(self, net, X, Y, y, sample_weight, rates, validation, incremental,
-                        rng, context, metadata, previous_best):
+    def _fit_stochastic(self, net, data, *, rates, validation, incremental, rng, previous_best):
         """sgd and adam: MLPClassifier's ``_fit_stochastic``, on the flat parameter vector."""
+        X, Y, sample_weight = data.X, data.Y, data.sample_weight
         optimizer = self._optimizer = self._make_optimizer(net, incremental)
         rows = None
         if validation is None and self.early_stopping:
             rows, val = self._split_validation(X.shape[0], Y, sample_weight, rng)
+            if sample_weight is not None:
+                for part, where in (("training", rows), ("validation", val)):
+                    if not np.any(sample_weight[where]):
+                        raise ValueError(
+                            f"The early-stopping split left the {part} part with sample "
+                            "weights that are all 0; change random_state or "
+                            "validation_fraction, or pass X_val and y_val."
+                        )
             # the training rows stay in X (and in sample_weight), visited through `rows`
-            validation = (X[val], Y[val], y[val],
+            validation = (X[val], Y[val], data.y[val],
                           None if sample_weight is None else sample_weight[val])
         early_stopping = self.early_stopping and validation is not None
         monitor = StoppingMonitor(
@@ -453,8 +482,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
         try:
             for _ in range(self.max_iter):
                 np.copyto(epoch_start, net.params)
-                epoch = context.subcontext(task_name="epoch")
-                epoch.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+                epoch = data.context.subcontext(task_name="epoch")
+                epoch.call_on_fit_task_begin(estimator=self, **data.hook_args)
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=rng)
                 order = sample_idx if self.shuffle else None
@@ -474,8 +503,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
                             ConvergenceWarning)
                         break
                     current, epoch = epoch, None
-                    if self._epoch_end(loss, n_samples, monitor, optimizer, current, X, y,
-                                       metadata, incremental):
+                    if self._epoch_end(loss, n_samples=n_samples, monitor=monitor,
+                                       optimizer=optimizer, epoch=current, data=data,
+                                       incremental=incremental):
                         break
         except KeyboardInterrupt:
             if epoch is not None:  # the epoch did not finish: back to where it started
@@ -490,7 +520,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
         optimizer.release()
 
-    def _epoch_end(self, loss, n_samples, monitor, optimizer, epoch, X, y, metadata, incremental):
+    def _epoch_end(self, loss, *, n_samples, monitor, optimizer, epoch, data, incremental):
         """An epoch's bookkeeping, in MLPClassifier's order; True when training should stop."""
         self.n_iter_ += 1
         self.loss_ = loss
@@ -499,7 +529,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
         monitor.epoch_end(loss)
         optimizer.iteration_ends(self.t_)
-        if epoch.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+        if epoch.call_on_fit_task_end(estimator=self, **data.hook_args,
                                       reconstruction_attributes=self._reconstruction):
             return True  # a callback asked to stop after this epoch
         if monitor.stalled():
@@ -519,14 +549,16 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             )
         return False
 
-    def _fit_lbfgs(self, net, X, Y, y, sample_weight, validation, context, metadata):
+    def _fit_lbfgs(self, net, data, *, validation):
         """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``."""
+        X, sample_weight = data.X, data.sample_weight
         monitor = StoppingMonitor(
             self, net.params, None if validation is None else self._validation(net, *validation),
             early_stopping=False)
-        Y = Y.astype(net.dtype)
-        bridge = LbfgsCallbackBridge(self, net, monitor, context, X, y, metadata,
-                                     self._reconstruction)
+        Y = data.Y.astype(net.dtype)
+        bridge = LbfgsCallbackBridge(self, net, monitor=monitor, context=data.context,
+                                     hook_args=data.hook_args,
+                                     reconstruction=self._reconstruction)
         try:
             result = minimize_lbfgs(net, X, Y, sample_weight, self.alpha, max_iter=self.max_iter,
                                     max_fun=self.max_fun, tol=self.tol, callback=bridge,
@@ -556,13 +588,30 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
         return True
 
     # --- prediction ---------------------------------------------------------------------
-    def _logits(self, X, check_input=True):
+    def _logits(self, X):
         """The last layer's pre-activation for ``X``, shape (n_samples, n_outputs)."""
         check_is_fitted(self)
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._check_X(X)
         self._check_weights()
         return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
+
+    def _check_X(self, X):
+        """``validate_data(self, X, reset=False)``, with a shortcut for plain float arrays.
+
+        A 2-D float32/float64 ndarray of the fitted width, for a model fitted without
+        feature names, needs none of validate_data's conversions: only its finiteness
+        is checked, as validate_data would (and not under ``assume_finite``). Anything
+        else, or anything that fails a check, goes through validate_data, which converts
+        it or raises its usual error. On one row this is most of predict's time.
+        """
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
+                and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
+                and "feature_names_in_" not in self.__dict__):
+            config = get_config()
+            if not config["array_api_dispatch"] and (
+                    config["assume_finite"] or np.isfinite(X.sum())):
+                return X
+        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -32,8 +32,8 @@ class LbfgsCallbackBridge:
     monitor : StoppingMonitor
     context : sklearn.callback CallbackContext
         The fit task's context.
-    X, y, metadata
-        What the callbacks are given.
+    hook_args : dict
+        What the callback hooks are given besides the estimator (X, y, metadata).
     reconstruction : callable
         Returns the fitted attributes of the current iterate, for callbacks that
         evaluate a fitted estimator.
@@ -48,10 +48,10 @@ class LbfgsCallbackBridge:
         A callback asked to stop.
     """
 
-    def __init__(self, estimator, net, monitor, context, X, y, metadata, reconstruction):
+    def __init__(self, estimator, net, *, monitor, context, hook_args, reconstruction):
         self.estimator, self.net, self.monitor = estimator, net, monitor
         self.context = context
-        self.kwargs = {"X": X, "y": y, "metadata": metadata}
+        self.kwargs = hook_args
         self.reconstruction = reconstruction
         self.last_x = net.params.copy()
         self.n_iter = 0

@@ -1,10 +1,12 @@
 """The estimator as a scikit-learn user meets it."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -329,3 +331,46 @@ def test_grid_search_over_pipeline_in_parallel(data):
     assert len(search.cv_results_["params"]) == 4
     assert search.best_score_ > 0.7
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+# --- predict's shortcut for plain float arrays keeps every check ---------------------------------
+def test_predict_shortcut_keeps_validate_datas_checks(data):
+    X, y = data
+    clf = MLPClassifierFromScratch((8,), random_state=0, max_iter=5).fit(X, y)
+    row = X[:1].copy()
+    # a list takes the validate_data road; the same numbers come out
+    np.testing.assert_array_equal(clf.predict_proba(row), clf.predict_proba(row.tolist()))
+    for dtype in (np.float32, np.float16, np.int64):  # converted as validate_data converts
+        np.testing.assert_allclose(clf.predict_proba(row.astype(dtype)),
+                                   clf.predict_proba(row.astype(dtype).astype(np.float64)),
+                                   rtol=1e-6)
+    np.testing.assert_array_equal(clf.predict_proba(np.asfortranarray(X)), clf.predict_proba(X))
+    with pytest.raises(ValueError, match="X has 9 features, but MLPClassifierFromScratch is "
+                                         "expecting 10 features as input"):
+        clf.predict_proba(row[:, :9])
+    bad = row.copy()
+    bad[0, 3] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict_proba(bad)
+    bad[0, 3] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        clf.predict(bad)
+    with sklearn.config_context(assume_finite=True):  # the check is skipped, as there
+        assert np.isnan(clf.predict_proba(np.full((1, 10), np.nan))).all()
+    with pytest.raises(ValueError, match="Found array with 0 sample"):
+        clf.predict_proba(row[:0])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        clf.predict_proba(row[0])
+
+
+def test_predict_shortcut_respects_feature_names(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = MLPClassifierFromScratch((8,), random_state=0, max_iter=5).fit(df, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict_proba(X[:1])
+    plain = MLPClassifierFromScratch((8,), random_state=0, max_iter=5).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature names anywhere: no warning
+        plain.predict_proba(X[:1])
