@@ -130,14 +130,17 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
         delta = prev
 
 
-def finish_gradient(grad, params, n_coefs, alpha, s):
+def finish_gradient(grad, params, n_coefs, alpha, s, scratch=None):
     """Turn raw gradient sums into the gradient of the mean loss, in place.
 
     ``g = (grad + alpha * W) / s`` for the weights and ``grad / s`` for the biases,
-    in scikit-learn's order.
+    in scikit-learn's order. ``scratch`` (at least ``n_coefs`` long) holds ``alpha * W``;
+    it is allocated when None.
     """
     if alpha:
-        grad[:n_coefs] += alpha * params[:n_coefs]
+        l2 = np.multiply(params[:n_coefs], alpha,
+                         out=None if scratch is None else scratch[:n_coefs])
+        grad[:n_coefs] += l2
     grad /= s
     return grad
 

@@ -112,9 +112,9 @@ class SGD(_Optimizer):
             kernels.sgd_step(params, grad, self.velocity, n_coefs, dt(alpha), dt(scale),
                              dt(self.momentum), dt(self.learning_rate), self.nesterov)
             return
-        if alpha or scale != 1:
-            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale))
         v, lr_g = self.velocity, self._work(params)
+        if alpha or scale != 1:
+            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale), scratch=lr_g)
         np.multiply(grad, dt(self.learning_rate), out=lr_g)
         v *= dt(self.momentum)
         v -= lr_g
@@ -206,9 +206,9 @@ class Adam(_Optimizer):
             kernels.adam_step(params, grad, self.m, self.v, n_coefs, dt(alpha), dt(scale),
                               b1, c1, b2, c2, lr, eps)
             return
-        if alpha or scale != 1:
-            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale))
         m, v, tmp = self.m, self.v, self._work(params)
+        if alpha or scale != 1:
+            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale), scratch=tmp)
         m *= b1
         np.multiply(grad, c1, out=tmp)
         m += tmp
