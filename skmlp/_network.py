@@ -23,18 +23,18 @@ error is weighted by the sample weights, the weight gradient is
 ``(A.T @ delta + alpha * W) / s`` and the bias gradient ``sum(delta) / s``, ``s``
 being the number (or total weight) of samples. Same numbers, to rounding.
 
-This module imports numpy only. ``X`` may also be a scipy sparse matrix: only
-``X @ W`` and ``X.T @ delta`` touch it.
+Numpy only (the elementwise steps in ``_ops``, which may hand them to the optional
+numba twins). ``X`` may also be a scipy sparse matrix: only ``X @ W`` and
+``X.T @ delta`` touch it.
 """
 
 import numpy as np
 
-from . import _ops
+from . import _config, _ops
 from ._activations import (
     ACTIVATIONS,
     LOG_OUTPUTS,
     LOSS_OF_OUTPUT,
-    LOSSES,
     NEEDS_PREACTIVATION,
     OUTPUTS,
 )
@@ -42,7 +42,7 @@ from ._init import INITIALIZERS
 
 
 def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=None,
-            saved=None, masks=None):
+            saved=None, masks=None, kernels=None):
     """The forward pass: every layer's activations, from the input ``X``.
 
     Parameters
@@ -63,6 +63,8 @@ def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=No
         GELU's pre-activation, or the activation before dropout.
     masks : list of (ndarray or None) or None, default=None
         Inverted-dropout multipliers per hidden layer (0 or ``1 / keep``).
+    kernels : module or None, default=None
+        ``skmlp._kernels``, for the fused bias-and-activation step.
 
     Returns
     -------
@@ -82,7 +84,7 @@ def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=No
         if i < last:
             keep = None if saved is None else saved[i]
             mask = None if masks is None else masks[i]
-            _ops.bias_activation(Z, b, activations[i], keep=keep, mask=mask)
+            _ops.bias_activation(Z, b, activations[i], keep=keep, mask=mask, kernels=kernels)
         else:
             Z += b
             if out_activation is not None:
@@ -92,7 +94,7 @@ def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=No
 
 
 def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, *,
-             saved=None, masks=None):
+             saved=None, masks=None, kernels=None):
     """Backpropagation: the raw gradient sums, layer by layer from the output.
 
     ``delta`` is the error at the last pre-activation. For each layer, from the last:
@@ -111,7 +113,7 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
     deltas : list of ndarray
         Work arrays for the hidden layers' errors, ``deltas[i]`` of shape
         (n_samples, units of hidden layer i + 1).
-    saved, masks
+    saved, masks, kernels
         As given to :func:`forward`.
     """
     for i in range(len(coefs) - 1, -1, -1):
@@ -119,14 +121,14 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
             np.matmul(A[i].T, delta, out=grad_coefs[i])
         else:
             grad_coefs[i][...] = A[i].T @ delta
-        _ops.column_sums(delta, grad_intercepts[i])
+        _ops.column_sums(delta, grad_intercepts[i], kernels=kernels)
         if i == 0:
             break
         prev = np.matmul(delta, coefs[i].T, out=deltas[i - 1])
         keep = None if saved is None else saved[i - 1]
         mask = None if masks is None else masks[i - 1]
         _ops.activation_derivative(A[i] if keep is None else keep, prev, activations[i - 1],
-                                   mask=mask)
+                                   mask=mask, kernels=kernels)
         delta = prev
 
 
@@ -407,16 +409,18 @@ class MLP:
             return np.float64(0.0), s
         masked = None if masks is None else [m is not None for m in masks]
         layers, deltas, saved = self._work_arrays(n, masked)
-        A = forward(X, self.coefs, self.intercepts, self.activations, self.out_activation,
-                    layers=layers, saved=saved, masks=masks)
-        P = A[-1]
-        loss = np.float64(LOSSES[self.loss](Y, P, sample_weight))
+        kernels = _config.kernels()
+        A = forward(X, self.coefs, self.intercepts, self.activations, layers=layers,
+                    saved=saved, masks=masks, kernels=kernels)
+        # the output, its loss, and the error P - Y, all in place of the logits
+        delta = A[-1]
+        loss = _ops.output_loss_error(delta, Y, sample_weight, s, self.out_activation,
+                                      self.loss, kernels=kernels)
         W = self.params[: self.n_coefs]
         loss += (0.5 * alpha) * np.float64(W @ W) / s
-        delta = _ops.output_error(P, Y, sample_weight)  # P - Y, in place
         grad_coefs, grad_intercepts = self.unflatten(grad)
         backward(A, delta, self.coefs, self.activations, grad_coefs, grad_intercepts, deltas,
-                 saved=saved, masks=masks)
+                 saved=saved, masks=masks, kernels=kernels)
         return loss, s
 
     def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, *, grad=None, masks=None):

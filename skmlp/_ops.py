@@ -1,16 +1,21 @@
-"""The elementwise steps of a training batch, in numpy: the reference implementation.
+"""The elementwise steps of a training batch: numpy reference, numba twin when given.
 
-Everything a batch does besides its matrix products is one of these few steps. Each is
-written here as plain numpy, in scikit-learn's order of operations; ``_kernels.py``
-has a numba twin of the same name that does the step in one pass over memory. Which
-one runs is decided per call by ``skmlp._config`` (numba when it is installed and not
-switched off).
+Everything a batch does besides its matrix products is one of these few steps. Each
+is written here in numpy, in scikit-learn's order of operations: this is the math to
+read. ``skmlp._kernels`` has a numba twin of each that does the step in one pass over
+memory; a step runs it when the caller passes the kernels module (``kernels=``, from
+``skmlp._config.kernels()``) and the twin covers the case (the four activations
+MLPClassifier has, the softmax and logistic outputs). Twins are bitwise equal to the
+numpy here, except where they call libm's ``exp`` instead of numpy's SIMD one (the
+softmax: a few ulp) and in the order they sum the loss (to rounding).
 """
 
-from ._activations import ACTIVATIONS, DERIVATIVES, NEEDS_PREACTIVATION
+import numpy as np
+
+from ._activations import ACTIVATIONS, DERIVATIVES, LOSSES, NEEDS_PREACTIVATION, OUTPUTS
 
 
-def bias_activation(Z, b, activation, *, keep=None, mask=None):
+def bias_activation(Z, b, activation, *, keep=None, mask=None, kernels=None):
     """``Z <- f(Z + b)`` in place, for a hidden layer; then inverted dropout.
 
     Parameters
@@ -25,7 +30,11 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None):
         nothing is to be kept (prediction).
     mask : ndarray of shape (n_samples, units) or None
         Dropout multipliers, 0 or ``1 / (1 - rate)``.
+    kernels : module or None
+        ``skmlp._kernels``, to run the numba twin.
     """
+    if kernels is not None and activation in kernels.ACTIVATIONS:
+        return kernels.bias_activation(Z, b, activation, keep=keep, mask=mask)
     Z += b
     if activation in NEEDS_PREACTIVATION and keep is not None:
         keep[...] = Z
@@ -39,31 +48,59 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None):
     return Z
 
 
-def activation_derivative(A, delta, activation, *, mask=None):
+def activation_derivative(A, delta, activation, *, mask=None, kernels=None):
     """``delta <- delta * mask * f'(Z)`` in place, ``f'`` written from the output ``A``.
 
     ``A`` is what :func:`bias_activation` kept when it kept something (GELU's
     pre-activation, the activation before dropout), the layer's output otherwise.
     """
+    if kernels is not None and activation in kernels.ACTIVATIONS:
+        return kernels.activation_derivative(A, delta, activation, mask=mask)
     if mask is not None:
         delta *= mask
     DERIVATIVES[activation](A, delta)
     return delta
 
 
-def output_error(P, Y, sample_weight=None):
-    """The error at the last pre-activation, ``(P - Y) * sample_weight``, in place of ``P``.
+def output_loss_error(Z, Y, sample_weight, s, out_activation, loss, *, kernels=None):
+    """The output, the loss, and the error at the last pre-activation, in place of ``Z``.
 
     Softmax with cross-entropy, logistic with binary cross-entropy, identity with
-    squared error and exp with the Poisson deviance are all canonical pairs, so the
-    output's Jacobian cancels the loss's and the error is just ``P - Y``.
+    squared error and exp with the Poisson deviance are all canonical pairs: the
+    output's Jacobian cancels the loss's, and the error is just
+    ``(P - Y) * sample_weight``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_outputs)
+        The last layer's pre-activation; overwritten with the error.
+    Y : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,) or None
+    s : int or float
+        ``n_samples``, or the sum of the sample weights.
+    out_activation, loss : str
+        Keys of ``OUTPUTS`` and ``LOSSES``.
+    kernels : module or None
+
+    Returns
+    -------
+    loss : numpy.float64
+        ``LOSSES[loss](Y, P, sample_weight)``: the (weighted) mean loss of the batch.
     """
+    if kernels is not None and out_activation in ("softmax", "logistic"):
+        fused = (kernels.softmax_loss_delta if out_activation == "softmax"
+                 else kernels.logistic_loss_delta)
+        return np.float64(fused(Z, Y, sample_weight)) / np.float64(s)
+    P = OUTPUTS[out_activation](Z)
+    value = np.float64(LOSSES[loss](Y, P, sample_weight))
     P -= Y
     if sample_weight is not None:
         P *= sample_weight.reshape(-1, 1)
-    return P
+    return value
 
 
-def column_sums(delta, out):
+def column_sums(delta, out, *, kernels=None):
     """``out[j] = sum_i delta[i, j]``: the raw bias gradient."""
+    if kernels is not None:
+        return kernels.column_sums(delta, out)
     return delta.sum(axis=0, out=out)

@@ -106,12 +106,12 @@ class SGD(_Optimizer):
             ``(grad + alpha * params) / scale`` on the first ``n_coefs`` entries (the
             weights) and ``grad / scale`` on the rest.
         """
-        dt = params.dtype.type
         kernels = _config.kernels()
         if kernels is not None:
-            kernels.sgd_step(params, grad, self.velocity, n_coefs, dt(alpha), dt(scale),
-                             dt(self.momentum), dt(self.learning_rate), self.nesterov)
+            kernels.sgd_step(params, grad, self.velocity, n_coefs, alpha, scale, self.momentum,
+                             self.learning_rate, self.nesterov)
             return
+        dt = params.dtype.type  # scalars in the parameters' dtype, as the kernel has them
         v, lr_g = self.velocity, self._work(params)
         if alpha or scale != 1:
             finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale), scratch=lr_g)
@@ -198,14 +198,15 @@ class Adam(_Optimizer):
         self.learning_rate = (
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
+        kernels = _config.kernels()
+        if kernels is not None:
+            kernels.adam_step(params, grad, self.m, self.v, n_coefs, alpha, scale, self.beta_1,
+                              self.beta_2, self.learning_rate, self.epsilon)
+            return
+        # scalars in the parameters' dtype: a float64 scalar would promote float32 arrays
         dt = params.dtype.type
         b1, b2, lr, eps = dt(self.beta_1), dt(self.beta_2), dt(self.learning_rate), dt(self.epsilon)
         c1, c2 = dt(1 - self.beta_1), dt(1 - self.beta_2)
-        kernels = _config.kernels()
-        if kernels is not None:
-            kernels.adam_step(params, grad, self.m, self.v, n_coefs, dt(alpha), dt(scale),
-                              b1, c1, b2, c2, lr, eps)
-            return
         m, v, tmp = self.m, self.v, self._work(params)
         if alpha or scale != 1:
             finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale), scratch=tmp)

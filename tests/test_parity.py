@@ -42,7 +42,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skmlp import MLPClassifierFromScratch
+from skmlp import MLPClassifierFromScratch, set_kernels
 
 Ours = MLPClassifierFromScratch
 SELF_CHECK = Ours is MLPClassifier
@@ -70,6 +70,17 @@ def one_blas_thread():
     processes share the cores. Both estimators run under the same limit."""
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture(scope="module", autouse=True, params=["kernels", "numpy"])
+def path(request):
+    """The whole module runs twice: with skmlp's numba kernels (when numba is installed)
+    and with the numpy reference. Parity must hold on both."""
+    if request.param == "kernels":
+        pytest.importorskip("numba")
+    previous = set_kernels(request.param == "kernels")
+    yield request.param
+    set_kernels(previous)
 
 
 # --- data -------------------------------------------------------------------------------------

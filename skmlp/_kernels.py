@@ -1,0 +1,689 @@
+"""Optional numba kernels: fused elementwise loops of the training step.
+
+Each kernel computes exactly the formula of its numpy twin (scikit-learn's
+``MLPClassifier`` order of operations), in one pass over memory instead of
+one pass per ufunc. Nothing is reassociated: no ``fastmath``, every scalar is
+passed in the arrays' dtype (a float64 scalar in a float32 loop would promote
+every operation; the wrappers cast with ``dtype.type(x)``), and the kernels
+are compiled with ``error_model="numpy"`` (numba's default error model checks
+every division for zero, which stops LLVM from vectorising the loop). Matrix
+products stay numpy's (BLAS); nothing here calls BLAS.
+
+How close each kernel is to numpy (``tests/test_kernels.py`` checks each):
+
+* bitwise equal: ``adam_step``, ``sgd_step``, ``bias_activation`` with
+  ``"identity"``, ``"relu"`` or ``"tanh"`` (numpy's own ``np.tanh``: libm's
+  scalar ``tanh`` would be ~20x slower) and the dropout part with any
+  activation, ``activation_derivative``, ``column_sums`` (numpy's
+  ``sum(axis=0)`` of a C-contiguous array adds row after row, starting from
+  ``0``; a single column it sums pairwise, and so does the kernel);
+* bitwise equal to ``scipy.special.expit`` (which scikit-learn uses; both call
+  libm's ``exp``), and so within a few ulp of numpy's SIMD ``np.exp``: the
+  ``"logistic"`` activation and ``logistic_loss_delta``'s ``delta``;
+* within a few ulp: the probabilities of ``softmax_loss_delta`` (libm's
+  ``exp``, numpy's order of the row sums);
+* to rounding: the loss values (float64 sums here, numpy's pairwise ones there).
+
+(A sum-of-squares kernel for the L2 penalty lost to BLAS's dot, 21 vs 14 us on
+203,264 float32 weights, and folding it into the optimizer step did not pay
+either: ``benchmarks/bench_kernels.py`` still measures both.)
+
+The module imports numba: import it only where numba is installed
+(``try: from . import _kernels``). Importing compiles nothing; each kernel is
+compiled on its first call for the dtypes it gets and the machine code is
+cached on disk (``cache=True``), so a later process only loads it.
+
+All kernels are serial and release the GIL. On this code's shapes (batches of
+~200 rows, ~10^5 parameters) ``parallel=True`` does not pay once BLAS's
+threads run between the calls, and it oversubscribes the cores under
+``n_jobs``: see ``benchmarks/bench_kernels.py``.
+
+Arrays are C-contiguous and of one float dtype (float32 or float64) per call,
+``Y``/``sample_weight``/``mask`` included: cast them once per fit, not per
+batch (the wrappers cast if needed, which allocates).
+"""
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "ACTIVATIONS",
+    "adam_step",
+    "sgd_step",
+    "bias_activation",
+    "activation_derivative",
+    "softmax_loss_delta",
+    "logistic_loss_delta",
+    "column_sums",
+]
+
+#: hidden activations the kernels know
+ACTIVATIONS = ("identity", "relu", "tanh", "logistic")
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+#: numpy's pairwise summation sums leaves of at most this many elements
+_PW_BLOCKSIZE = 128
+
+
+# ----------------------------------------------------------------------------------------
+# helpers (compiled into the kernels that call them)
+# ----------------------------------------------------------------------------------------
+@njit(**_JIT)
+def _pairwise_leaf(x, zero):
+    """numpy's pairwise sum of a run of ``len(x) <= 128`` elements.
+
+    Below 8 elements a plain loop from 0; otherwise eight accumulators
+    combined as ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))``, then the
+    ``n % 8`` last elements added one by one.
+    """
+    n = x.shape[0]
+    if n < 8:
+        res = zero
+        for k in range(n):
+            res += x[k]
+        return res
+    r0 = x[0]
+    r1 = x[1]
+    r2 = x[2]
+    r3 = x[3]
+    r4 = x[4]
+    r5 = x[5]
+    r6 = x[6]
+    r7 = x[7]
+    m = n - n % 8
+    for k in range(8, m, 8):
+        r0 += x[k]
+        r1 += x[k + 1]
+        r2 += x[k + 2]
+        r3 += x[k + 3]
+        r4 += x[k + 4]
+        r5 += x[k + 5]
+        r6 += x[k + 6]
+        r7 += x[k + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for k in range(m, n):
+        res += x[k]
+    return res
+
+
+@njit(**_JIT)
+def _pairwise_sum(x, zero):
+    """numpy's pairwise sum of the contiguous 1-d ``x`` (``zero``: 0 in x's dtype).
+
+    Exactly numpy's ``@TYPE@_pairwise_sum`` (``loops_utils.h.src``): runs of
+    at most 128 elements are leaves (``_pairwise_leaf``); a longer run is cut
+    after ``n2 = n // 2 - (n // 2) % 8`` elements, both parts summed the same
+    way and added. numpy recurses; this walks the same tree with an explicit
+    stack (numba's on-disk cache mishandles recursive functions: a segfault
+    when loaded).
+    """
+    n = x.shape[0]
+    if n <= _PW_BLOCKSIZE:
+        return _pairwise_leaf(x, zero)
+    # frames: start, length, state (0: new, 1: left part summed, 2: both summed)
+    f_lo = np.empty(64, np.int64)
+    f_n = np.empty(64, np.int64)
+    f_st = np.empty(64, np.int64)
+    vals = np.empty(64, x.dtype)
+    top = 0
+    nv = 0
+    f_lo[0] = 0
+    f_n[0] = n
+    f_st[0] = 0
+    while top >= 0:
+        c_lo = f_lo[top]
+        c_n = f_n[top]
+        if c_n <= _PW_BLOCKSIZE:
+            vals[nv] = _pairwise_leaf(x[c_lo:c_lo + c_n], zero)
+            nv += 1
+            top -= 1
+            continue
+        n2 = c_n // 2
+        n2 -= n2 % 8
+        st = f_st[top]
+        f_st[top] = st + 1
+        if st == 0:
+            top += 1
+            f_lo[top] = c_lo
+            f_n[top] = n2
+            f_st[top] = 0
+        elif st == 1:
+            top += 1
+            f_lo[top] = c_lo + n2
+            f_n[top] = c_n - n2
+            f_st[top] = 0
+        else:
+            nv -= 1
+            vals[nv - 1] = vals[nv - 1] + vals[nv]
+            top -= 1
+    return vals[0]
+
+
+# ----------------------------------------------------------------------------------------
+# optimizers
+# ----------------------------------------------------------------------------------------
+def _check_flat(params, n_coefs, *others):
+    # the kernels do not check bounds
+    if (any(a.shape != params.shape or a.dtype != params.dtype for a in others)
+            or not 0 <= n_coefs <= params.shape[0]):
+        raise ValueError("params, grad and the optimizer's state must have one shape and "
+                         "one dtype, and n_coefs <= len(params)")
+
+
+@njit(**_JIT)
+def _adam_kernel(params, grad, m, v, n_coefs, alpha, s, beta_1, one_m_b1, beta_2, one_m_b2,
+                 neg_lr_t, epsilon):
+    # weights, with the L2 term
+    for j in range(n_coefs):
+        g = (grad[j] + alpha * params[j]) / s
+        mj = beta_1 * m[j] + one_m_b1 * g
+        vj = beta_2 * v[j] + one_m_b2 * (g * g)
+        m[j] = mj
+        v[j] = vj
+        params[j] = params[j] + (neg_lr_t * mj) / (np.sqrt(vj) + epsilon)
+    # biases (slices, so the loop starts at 0 and vectorises)
+    p_b = params[n_coefs:]
+    g_b = grad[n_coefs:]
+    m_b = m[n_coefs:]
+    v_b = v[n_coefs:]
+    for j in range(p_b.shape[0]):
+        g = g_b[j] / s
+        mj = beta_1 * m_b[j] + one_m_b1 * g
+        vj = beta_2 * v_b[j] + one_m_b2 * (g * g)
+        m_b[j] = mj
+        v_b[j] = vj
+        p_b[j] = p_b[j] + (neg_lr_t * mj) / (np.sqrt(vj) + epsilon)
+
+
+def adam_step(params, grad, m, v, n_coefs, alpha, s, beta_1, beta_2, lr_t, epsilon):
+    """One Adam step in place on ``params``, ``m``, ``v``, from the raw gradient.
+
+    For every ``j`` (scikit-learn's order of operations; scalars in the arrays'
+    dtype, ``1 - beta`` computed in Python then cast)::
+
+        g         = grad[j]
+        g         = g + alpha * params[j]          (j < n_coefs: weights only)
+        g         = g / s
+        m[j]      = beta_1 * m[j] + (1 - beta_1) * g
+        v[j]      = beta_2 * v[j] + (1 - beta_2) * (g * g)
+        params[j] = params[j] + ((-lr_t) * m[j]) / (sqrt(v[j]) + epsilon)
+
+    Bitwise equal to the numpy reference::
+
+        g = grad.copy(); g[:n_coefs] += alpha * params[:n_coefs]; g /= s
+        m *= beta_1; m += (1 - beta_1) * g
+        v *= beta_2; v += (1 - beta_2) * (g * g)
+        params += (-lr_t * m) / (np.sqrt(v) + epsilon)
+
+    Parameters
+    ----------
+    params, grad, m, v : ndarray of shape (n_params,), C-contiguous, one float dtype
+        Flat parameters (weights first, then biases), the *raw* gradient
+        (``A.T @ delta`` and column sums of ``delta``: no L2 term, not divided
+        by ``s``), and Adam's moments. ``grad`` is only read.
+    n_coefs : int
+        Number of weights: ``params[:n_coefs]`` get the L2 term.
+    alpha : float
+        L2 penalty.
+    s : float
+        Batch size, or the sum of the batch's sample weights.
+    beta_1, beta_2, epsilon : float
+    lr_t : float
+        ``learning_rate_init * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, in float64.
+    """
+    _check_flat(params, n_coefs, grad, m, v)
+    t = params.dtype.type
+    _adam_kernel(params, grad, m, v, n_coefs, t(alpha), t(s), t(beta_1), t(1.0 - beta_1),
+                 t(beta_2), t(1.0 - beta_2), t(-lr_t), t(epsilon))
+
+
+@njit(**_JIT)
+def _sgd_kernel(params, grad, velocity, n_coefs, alpha, s, momentum, lr, nesterov):
+    p_b = params[n_coefs:]
+    g_b = grad[n_coefs:]
+    v_b = velocity[n_coefs:]
+    if nesterov:
+        for j in range(n_coefs):
+            g = (grad[j] + alpha * params[j]) / s
+            vel = momentum * velocity[j] - lr * g
+            velocity[j] = vel
+            params[j] = params[j] + (momentum * vel - lr * g)
+        for j in range(p_b.shape[0]):
+            g = g_b[j] / s
+            vel = momentum * v_b[j] - lr * g
+            v_b[j] = vel
+            p_b[j] = p_b[j] + (momentum * vel - lr * g)
+    else:
+        for j in range(n_coefs):
+            g = (grad[j] + alpha * params[j]) / s
+            vel = momentum * velocity[j] - lr * g
+            velocity[j] = vel
+            params[j] = params[j] + vel
+        for j in range(p_b.shape[0]):
+            g = g_b[j] / s
+            vel = momentum * v_b[j] - lr * g
+            v_b[j] = vel
+            p_b[j] = p_b[j] + vel
+
+
+def sgd_step(params, grad, velocity, n_coefs, alpha, s, momentum, lr, nesterov):
+    """One SGD-with-momentum step in place on ``params`` and ``velocity``.
+
+    For every ``j`` (scikit-learn's order; scalars in the arrays' dtype)::
+
+        g           = grad[j]
+        g           = g + alpha * params[j]        (j < n_coefs: weights only)
+        g           = g / s
+        velocity[j] = momentum * velocity[j] - lr * g
+        params[j]   = params[j] + (momentum * velocity[j] - lr * g)   (nesterov)
+        params[j]   = params[j] + velocity[j]                         (otherwise)
+
+    Bitwise equal to the numpy reference::
+
+        g = grad.copy(); g[:n_coefs] += alpha * params[:n_coefs]; g /= s
+        velocity[...] = momentum * velocity - lr * g
+        params += momentum * velocity - lr * g if nesterov else velocity
+
+    Parameters
+    ----------
+    params, grad, velocity : ndarray of shape (n_params,), C-contiguous, one float dtype
+        ``grad`` is the raw gradient (see ``adam_step``); it is only read.
+    n_coefs : int
+    alpha, s, momentum, lr : float
+    nesterov : bool
+    """
+    _check_flat(params, n_coefs, grad, velocity)
+    t = params.dtype.type
+    _sgd_kernel(params, grad, velocity, n_coefs, t(alpha), t(s), t(momentum), t(lr),
+                bool(nesterov))
+
+
+# ----------------------------------------------------------------------------------------
+# forward: Z <- f(Z + b), with optional inverted dropout
+# ----------------------------------------------------------------------------------------
+_IDENTITY, _RELU, _LOGISTIC, _TANH = 0, 1, 2, 3
+_KIND = {"identity": _IDENTITY, "relu": _RELU, "logistic": _LOGISTIC, "tanh": _TANH}
+
+
+@njit(**_JIT)
+def _bias_act(Z, b, kind, zero, one):
+    """``Z[i, j] = f(Z[i, j] + b[j])``, ``f`` by ``kind`` (tanh: identity here)."""
+    n, u = Z.shape
+    if kind == _RELU:
+        for i in range(n):
+            for j in range(u):
+                z = Z[i, j] + b[j]
+                # np.maximum(z, 0): z if z > 0 or z is NaN, else +0 (also for z = -0)
+                Z[i, j] = z if (z > zero or z != z) else zero
+    elif kind == _LOGISTIC:
+        for i in range(n):
+            for j in range(u):
+                # scipy.special.expit: 1 / (1 + exp(-z)), libm's exp
+                Z[i, j] = one / (one + np.exp(-(Z[i, j] + b[j])))
+    else:
+        for i in range(n):
+            for j in range(u):
+                Z[i, j] = Z[i, j] + b[j]
+
+
+@njit(**_JIT)
+def _dropout(Z, mask, keep, draws, rate, scale, zero):
+    """Inverted dropout of the activations ``Z`` (see ``bias_activation``)."""
+    n, u = Z.shape
+    if draws:
+        for i in range(n):
+            for j in range(u):
+                a = Z[i, j]
+                keep[i, j] = a
+                k = scale if mask[i, j] >= rate else zero
+                mask[i, j] = k
+                Z[i, j] = a * k
+    else:
+        for i in range(n):
+            for j in range(u):
+                a = Z[i, j]
+                keep[i, j] = a
+                Z[i, j] = a * mask[i, j]
+
+
+_EMPTY_2D = {}
+
+
+def _empty_2d(dtype):
+    e = _EMPTY_2D.get(dtype)
+    if e is None:
+        e = _EMPTY_2D[dtype] = np.empty((0, 0), dtype=dtype)
+    return e
+
+
+def bias_activation(Z, b, activation, *, keep=None, mask=None, rate=None):
+    """Add the bias and apply the activation in place: ``Z[i, j] = f(Z[i, j] + b[j])``.
+
+    ``f`` is ``np.maximum(z, 0)`` (``"relu"``: ``-0`` gives ``+0``, NaN stays
+    NaN; bitwise equal), ``scipy.special.expit`` = ``1 / (1 + exp(-z))``
+    (``"logistic"``; libm's ``exp``, as ``expit``: bitwise equal to it, and
+    within a few ulp of the same formula written with numpy's SIMD
+    ``np.exp``) or nothing (``"identity"``). ``"tanh"`` is numpy's own
+    ``np.tanh`` after the kernel's bias add (bitwise equal): numba would call
+    libm's scalar ``tanh``, some 20 times slower than numpy's SIMD one.
+    Other activations are not here: use numpy for them.
+
+    Inverted dropout, when ``mask`` is given: the activation before dropout
+    goes to ``keep`` (the derivative needs it), the dropped-out one to ``Z``.
+    ``mask`` holds either the multipliers (0 or ``1 / (1 - rate)``;
+    ``rate=None``), or, with ``rate``, uniform [0, 1) draws (numpy's
+    ``rng.random(out=mask)``, so the draws do not depend on numba) that the
+    kernel turns into the multipliers in place, a unit being kept when
+    ``mask >= rate``. Bitwise the numpy reference::
+
+        keep[...] = f(Z + b)
+        if rate is not None:                  # draws -> multipliers
+            scale = dtype.type(1.0 / (1.0 - rate))
+            mask[...] = np.where(mask >= rate, scale, 0)
+        np.multiply(keep, mask, out=Z)
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_units), C-contiguous, float32 or float64
+        ``A_prev @ W``; overwritten with the activations.
+    b : ndarray of shape (n_units,)
+    activation : {"identity", "relu", "tanh", "logistic"}
+    keep : ndarray of shape (n_samples, n_units), default=None
+        Receives ``f(Z + b)`` before dropout; required with ``mask``.
+    mask : ndarray of shape (n_samples, n_units), default=None
+        Dropout multipliers, or (with ``rate``) uniform draws, overwritten
+        with the multipliers.
+    rate : float in [0, 1), default=None
+        The dropout rate, when ``mask`` holds draws.
+
+    Returns
+    -------
+    Z
+    """
+    # the kernels do not check bounds: check the shapes here
+    if b.shape != Z.shape[1:] or b.dtype != Z.dtype:
+        raise ValueError(f"bias {b.dtype}{b.shape} for activations {Z.dtype}{Z.shape}")
+    if mask is not None:
+        if (keep is None or mask.shape != Z.shape or keep.shape != Z.shape
+                or mask.dtype != Z.dtype or keep.dtype != Z.dtype):
+            raise ValueError("dropout needs `mask` and `keep` of Z's shape and dtype")
+        if rate is not None and not 0.0 <= rate < 1.0:
+            raise ValueError("rate must be in [0, 1)")
+    t = Z.dtype.type
+    kind = _KIND[activation]
+    _bias_act(Z, b, kind, t(0), t(1))
+    if kind == _TANH:
+        # libm's tanh is scalar: numpy's SIMD tanh is ~20x faster (and is the reference)
+        np.tanh(Z, out=Z)
+    if mask is not None:
+        if rate is None:
+            _dropout(Z, mask, keep, False, t(0), t(1), t(0))
+        else:
+            _dropout(Z, mask, keep, True, t(rate), t(1.0 / (1.0 - rate)), t(0))
+    return Z
+
+
+# ----------------------------------------------------------------------------------------
+# backward: delta *= f'(z), from the activation A = f(z)
+# ----------------------------------------------------------------------------------------
+@njit(**_JIT)
+def _derivative(A, delta, kind, mask, zero, one):
+    """``delta *= mask`` (if any), then ``delta *= f'(z)`` from ``A = f(z)``, ``f`` by ``kind``."""
+    n, u = delta.shape
+    if mask.shape[0] != 0:
+        for i in range(n):
+            for j in range(u):
+                delta[i, j] = delta[i, j] * mask[i, j]
+    if kind == _RELU:
+        for i in range(n):
+            for j in range(u):
+                if A[i, j] == zero:
+                    delta[i, j] = zero
+    elif kind == _LOGISTIC:
+        for i in range(n):
+            for j in range(u):
+                a = A[i, j]
+                delta[i, j] = (delta[i, j] * a) * (one - a)
+    elif kind == _TANH:
+        for i in range(n):
+            for j in range(u):
+                a = A[i, j]
+                delta[i, j] = delta[i, j] * (one - a * a)
+
+
+def activation_derivative(A, delta, activation, mask=None):
+    """Multiply ``delta`` in place by ``f'(z)``, written with the activation ``A = f(z)``.
+
+    Bitwise equal to scikit-learn's ``inplace_*_derivative``, after the
+    dropout multiplier when ``mask`` is given::
+
+        delta *= mask                          (dropout: the multipliers left
+                                                by ``bias_activation``)
+        relu:      delta[A == 0] = 0
+        logistic:  delta *= A; delta *= 1 - A
+        tanh:      delta *= 1 - A**2
+        identity:  nothing
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_samples, n_units)
+        The activation *before* dropout (``keep`` of ``bias_activation``).
+    delta : ndarray of shape (n_samples, n_units), C-contiguous
+        The error signal, overwritten.
+    activation : {"identity", "relu", "tanh", "logistic"}
+    mask : ndarray of shape (n_samples, n_units), default=None
+
+    Returns
+    -------
+    delta
+    """
+    kind = _KIND[activation]
+    if A.shape != delta.shape or (mask is not None and mask.shape != delta.shape):
+        raise ValueError("A, delta and mask must have the same shape")
+    if mask is None:
+        if kind == _IDENTITY:
+            return delta
+        mask = _empty_2d(delta.dtype)
+    t = delta.dtype.type
+    _derivative(A, delta, kind, mask, t(0), t(1))
+    return delta
+
+
+# ----------------------------------------------------------------------------------------
+# output layer: probabilities, loss term, output error
+# ----------------------------------------------------------------------------------------
+@njit(**_JIT)
+def _softmax_loss_delta_kernel(Z, Y, w, eps, one_m_eps, zero):
+    n, K = Z.shape
+    weighted = w.shape[0] != 0
+    loss = 0.0
+    for i in range(n):
+        mx = Z[i, 0]
+        for k in range(1, K):
+            z = Z[i, k]
+            if z > mx or z != z:
+                mx = z
+        for k in range(K):
+            Z[i, k] = np.exp(Z[i, k] - mx)
+        total = zero + _pairwise_sum(Z[i], zero)
+        row = 0.0
+        for k in range(K):
+            p = Z[i, k] / total
+            y = Y[i, k]
+            if y != zero:
+                pc = p  # np.clip(p, eps, 1 - eps), NaN stays NaN
+                if pc < eps:
+                    pc = eps
+                if pc > one_m_eps:
+                    pc = one_m_eps
+                row += np.float64(y * np.log(pc))
+            if weighted:
+                Z[i, k] = (p - y) * w[i]
+            else:
+                Z[i, k] = p - y
+        if weighted:
+            loss += np.float64(w[i]) * row
+        else:
+            loss += row
+    return -loss
+
+
+def _targets(Z, Y, sample_weight):
+    """``Y`` and the weights (empty: none) as C-contiguous arrays of Z's dtype, shapes checked."""
+    dt = Z.dtype
+    Y = np.ascontiguousarray(Y, dtype=dt)
+    if Y.shape != Z.shape:
+        raise ValueError(f"Y of shape {Y.shape} for outputs of shape {Z.shape}")
+    if sample_weight is None:
+        return Y, np.empty(0, dtype=dt)
+    w = np.ascontiguousarray(sample_weight, dtype=dt)
+    if w.shape != Z.shape[:1]:
+        raise ValueError(f"sample_weight of shape {w.shape} for {Z.shape[0]} samples")
+    return Y, w
+
+
+def softmax_loss_delta(Z, Y, sample_weight=None):
+    """Softmax output, log-loss term and output error, in one pass per row, in place on ``Z``.
+
+    The probabilities are scikit-learn's ``inplace_softmax``::
+
+        Z -= Z.max(axis=1)[:, None]; np.exp(Z, out=Z); Z /= Z.sum(axis=1)[:, None]
+
+    with libm's ``exp`` (numpy's SIMD ``exp`` differs by 1 ulp on ~5 % of
+    inputs) and numpy's own pairwise order for the row sums (bitwise the same
+    sum of the same values), so ``P`` is equal to numpy's to ~2 ulp. Then::
+
+        loss  = -sum_i w_i * sum_k xlogy(Y[i, k], clip(P[i, k], eps, 1 - eps))
+        Z     = (P - Y) * w[:, None]              (the output error delta)
+
+    ``eps = np.finfo(dtype).eps``; ``xlogy(y, p)`` is ``y * log(p)``, and 0
+    where ``y == 0``; ``w = 1`` without weights. The log terms are computed in
+    the dtype and summed in float64 row after row (numpy sums pairwise: equal
+    to rounding). Divide by ``s`` for scikit-learn's loss.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_classes), C-contiguous
+        Logits, overwritten with ``delta``.
+    Y : ndarray of shape (n_samples, n_classes)
+        One-hot targets, in Z's dtype (other dtypes are cast: a copy).
+    sample_weight : ndarray of shape (n_samples,), default=None
+
+    Returns
+    -------
+    loss : float
+        The batch's (weighted) sum of log-losses, not divided by ``s``.
+    """
+    Y, w = _targets(Z, Y, sample_weight)
+    t = Z.dtype.type
+    eps = np.finfo(Z.dtype).eps
+    return _softmax_loss_delta_kernel(Z, Y, w, t(eps), t(1 - eps), t(0))
+
+
+@njit(**_JIT)
+def _logistic_loss_delta_kernel(Z, Y, w, eps, one_m_eps, zero, one):
+    n, K = Z.shape
+    weighted = w.shape[0] != 0
+    loss = 0.0
+    for i in range(n):
+        row = 0.0
+        for k in range(K):
+            p = one / (one + np.exp(-Z[i, k]))  # expit, libm's exp
+            pc = p  # np.clip(p, eps, 1 - eps), NaN stays NaN
+            if pc < eps:
+                pc = eps
+            if pc > one_m_eps:
+                pc = one_m_eps
+            y = Y[i, k]
+            term = zero
+            if y != zero:
+                term = y * np.log(pc)
+            y1 = one - y
+            if y1 != zero:
+                term = term + y1 * np.log(one - pc)
+            row += np.float64(term)
+            if weighted:
+                Z[i, k] = (p - y) * w[i]
+            else:
+                Z[i, k] = p - y
+        if weighted:
+            loss += np.float64(w[i]) * row
+        else:
+            loss += row
+    return -loss
+
+
+def logistic_loss_delta(Z, Y, sample_weight=None):
+    """Logistic output, binary log-loss term and output error, in place on ``Z``.
+
+    For binary and multilabel outputs (scikit-learn's ``binary_log_loss``)::
+
+        P     = expit(Z)                               (libm's exp: bitwise expit)
+        Pc    = clip(P, eps, 1 - eps)
+        loss  = -sum_i w_i * sum_k (xlogy(Y, Pc) + xlogy(1 - Y, 1 - Pc))[i, k]
+        Z     = (P - Y) * w[:, None]
+
+    The log terms are computed in the dtype (libm's ``log``: ~1 ulp from
+    numpy's) and summed in float64 row after row (numpy sums pairwise: equal
+    to rounding); ``delta`` is bitwise ``expit(Z) - Y`` (times ``w``).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_outputs), C-contiguous
+        Logits, overwritten with ``delta``.
+    Y : ndarray of shape (n_samples, n_outputs)
+        0/1 targets, in Z's dtype (other dtypes are cast: a copy).
+    sample_weight : ndarray of shape (n_samples,), default=None
+
+    Returns
+    -------
+    loss : float
+        The batch's (weighted) sum, not divided by ``s``.
+    """
+    Y, w = _targets(Z, Y, sample_weight)
+    t = Z.dtype.type
+    eps = np.finfo(Z.dtype).eps
+    return _logistic_loss_delta_kernel(Z, Y, w, t(eps), t(1 - eps), t(0), t(1))
+
+
+# ----------------------------------------------------------------------------------------
+# bias gradient
+# ----------------------------------------------------------------------------------------
+@njit(**_JIT)
+def _column_sums_kernel(delta, out, zero):
+    n, u = delta.shape
+    if u == 1:
+        # a single column is contiguous: numpy sums it pairwise
+        out[0] = zero + _pairwise_sum(delta.ravel(), zero)
+        return
+    for j in range(u):
+        out[j] = zero
+    for i in range(n):
+        for j in range(u):
+            out[j] = out[j] + delta[i, j]
+
+
+def column_sums(delta, out):
+    """``out[j] = sum_i delta[i, j]``: the raw bias gradient, bitwise ``np.sum(delta, axis=0)``.
+
+    numpy reduces axis 0 of a C-contiguous array row by row
+    (``out = 0; out += delta[0]; out += delta[1]; ...``: its iterator keeps
+    the contiguous axis inner), and so does the kernel; a single column
+    (``n_units == 1``) numpy sums with its pairwise summation, and so does the
+    kernel.
+
+    Parameters
+    ----------
+    delta : ndarray of shape (n_samples, n_units), C-contiguous
+    out : ndarray of shape (n_units,)
+        E.g. the bias part of the flat gradient vector.
+
+    Returns
+    -------
+    out
+    """
+    if out.shape != delta.shape[1:]:
+        raise ValueError(f"out of shape {out.shape} for delta of shape {delta.shape}")
+    _column_sums_kernel(delta, out, delta.dtype.type(0))
+    return out

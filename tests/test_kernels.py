@@ -1,0 +1,480 @@
+"""The numba kernels against the numpy formulas they replace (scikit-learn's order).
+
+Bitwise (``assert_bitwise``: same bits, so ``-0`` vs ``+0`` and NaN count)
+where the kernel does the same operations in the same order; within a few ulp
+where numba's libm ``exp``/``tanh``/``log`` meet numpy's SIMD ones.
+"""
+
+import ctypes
+import ctypes.util
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_max_ulp
+
+pytest.importorskip("numba")
+from scipy.special import expit, xlogy  # noqa: E402
+
+from skmlp import _kernels as K  # noqa: E402
+
+DTYPES = [np.float32, np.float64]
+_UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+
+
+def assert_bitwise(actual, desired):
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert actual.dtype == desired.dtype and actual.shape == desired.shape
+    u = _UINT[actual.dtype]
+    bad = actual.view(u) != desired.view(u)
+    assert not bad.any(), (
+        f"{bad.sum()} of {bad.size} differ, e.g. {actual[bad][:3]} vs {desired[bad][:3]}"
+    )
+
+
+def _sprinkle(a, rng, big):
+    """Put zeros, negative zeros and large magnitudes at random places of ``a``."""
+    flat = a.reshape(-1)
+    for value in (0.0, -0.0, big, -big):
+        flat[rng.integers(0, flat.size, max(1, flat.size // 50))] = value
+    return a
+
+
+def _flat_problem(rng, dt, n=2000, n_coefs=1500):
+    params = _sprinkle(rng.standard_normal(n).astype(dt), rng, 1e3)
+    grad = _sprinkle((rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 2, n)).astype(dt), rng, 1e4)
+    return params, grad, n_coefs
+
+
+def _g_ref(params, grad, n_coefs, alpha, s):
+    g = grad.copy()
+    g[:n_coefs] += alpha * params[:n_coefs]
+    g /= s
+    return g
+
+
+# ---------------------------------------------------------------------------------------
+# optimizers
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", DTYPES)
+def test_adam_step_bitwise(dt, rng):
+    params, grad, n_coefs = _flat_problem(rng, dt)
+    m = rng.standard_normal(params.size).astype(dt) * dt(0.1)
+    v = (rng.standard_normal(params.size) ** 2).astype(dt) * dt(0.01)
+    v[:7] = 0.0  # sqrt(0) + eps
+    alpha, s, b1, b2, eps, t = 1e-4, 200.0, 0.9, 0.999, 1e-8, 3
+    lr_t = 1e-3 * np.sqrt(1 - b2**t) / (1 - b1**t)
+    P, M, V = params.copy(), m.copy(), v.copy()
+    K.adam_step(P, grad, M, V, n_coefs, alpha, s, b1, b2, lr_t, eps)
+    # the numpy reference, scalars in the dtype
+    c = np.dtype(dt).type
+    g = _g_ref(params, grad, n_coefs, c(alpha), c(s))
+    m *= c(b1)
+    m += c(1 - b1) * g
+    v *= c(b2)
+    v += c(1 - b2) * (g * g)
+    params += (-c(lr_t) * m) / (np.sqrt(v) + c(eps))
+    assert_bitwise(M, m)
+    assert_bitwise(V, v)
+    assert_bitwise(P, params)
+
+
+def test_adam_step_float32_promotion_would_show(rng):
+    # the bitwise test above can tell a float32 loop from one promoted to float64
+    params, grad, n_coefs = _flat_problem(rng, np.float32)
+    m, v = np.zeros_like(params), np.zeros_like(params)
+    P, M, V = params.copy(), m.copy(), v.copy()
+    K.adam_step(P, grad, M, V, n_coefs, 1e-4, 200.0, 0.9, 0.999, 1e-3, 1e-8)
+    g64 = _g_ref(params.astype(np.float64), grad.astype(np.float64), n_coefs, 1e-4, 200.0)
+    v64 = (1 - 0.999) * (g64 * g64)
+    promoted = params + (-1e-3 * ((1 - 0.9) * g64)) / (np.sqrt(v64) + 1e-8)
+    assert not np.array_equal(P, promoted.astype(np.float32))
+    assert not np.array_equal(V, v64.astype(np.float32))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_step_bitwise(dt, nesterov, rng):
+    params, grad, n_coefs = _flat_problem(rng, dt)
+    vel = rng.standard_normal(params.size).astype(dt) * dt(0.01)
+    alpha, s, mom, lr = 1e-3, 37.5, 0.9, 0.1
+    P, Vel = params.copy(), vel.copy()
+    K.sgd_step(P, grad, Vel, n_coefs, alpha, s, mom, lr, nesterov)
+    c = np.dtype(dt).type
+    g = _g_ref(params, grad, n_coefs, c(alpha), c(s))
+    vel[...] = c(mom) * vel - c(lr) * g
+    params += c(mom) * vel - c(lr) * g if nesterov else vel
+    assert_bitwise(Vel, vel)
+    assert_bitwise(P, params)
+
+
+# ---------------------------------------------------------------------------------------
+# forward
+# ---------------------------------------------------------------------------------------
+def _logits(rng, dt, shape=(50, 37), big=1e4):
+    Z = (rng.standard_normal(shape) * 4).astype(dt)
+    return _sprinkle(Z, rng, big)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_bias_relu_identity_bitwise(dt, rng):
+    Z = _logits(rng, dt)
+    b = rng.standard_normal(Z.shape[1]).astype(dt)
+    b[:3] = 0.0
+    Z[0, :3] = [-0.0, np.nan, -np.nan]  # -0 + 0 = +0; NaN must propagate, sign and all
+    b[3] = -0.0
+    Z[1, 3] = -0.0  # -0 + -0 = -0, and relu(-0) is +0 in numpy
+    Z[2, 4] = -b[4]  # an exact zero
+    Zr, Zi = Z.copy(), Z.copy()
+    K.bias_activation(Zr, b, "relu")
+    K.bias_activation(Zi, b, "identity")
+    ref = Z + b
+    assert_bitwise(Zi, ref)
+    assert_bitwise(Zr, np.maximum(ref, 0))
+    assert np.isnan(Zr[0, 1]) and np.signbit(Zr[0, 2]) and not np.signbit(Zr[1, 3])
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_bias_logistic_tanh(dt, rng):
+    Z = _logits(rng, dt, big=1e3)
+    Z[0, :4] = [-0.0, 100.0, -100.0, -800.0]
+    b = rng.standard_normal(Z.shape[1]).astype(dt)
+    b[:4] = 0.0
+    Zl, Zt = Z.copy(), Z.copy()
+    K.bias_activation(Zl, b, "logistic")
+    K.bias_activation(Zt, b, "tanh")
+    ref = Z + b
+    # scipy's expit is 1 / (1 + exp(-z)) with libm's exp, as the kernel
+    assert_bitwise(Zl, expit(ref))
+    # numpy's own exp is SIMD, not libm: measured up to 4 ulp apart (float32);
+    # allow a little more for other SIMD targets
+    with np.errstate(over="ignore"):
+        assert_array_max_ulp(Zl, 1 / (1 + np.exp(-ref)), maxulp=6)
+    # tanh is numpy's np.tanh after the kernel's bias add
+    assert_bitwise(Zt, np.tanh(ref))
+    assert Zt.dtype == Zl.dtype == dt
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("activation", K.ACTIVATIONS)
+def test_bias_activation_dropout(dt, activation, rng):
+    Z = _logits(rng, dt)
+    b = rng.standard_normal(Z.shape[1]).astype(dt)
+    rate = 0.3
+    draws = np.empty(Z.shape, dtype=dt)
+    np.random.default_rng(5).random(out=draws, dtype=dt)  # numpy's draws, numba or not
+    draws.reshape(-1)[:5] = dt(rate)  # u == rate keeps
+    Zn = Z.copy()
+    K.bias_activation(Zn, b, activation)  # f(z) without dropout
+    scale = dt(1.0 / (1.0 - rate))
+    multipliers = np.where(draws >= rate, scale, dt(0)).astype(dt)
+    # mask of draws, converted in place
+    mask, keep, Zk = draws.copy(), np.empty_like(Z), Z.copy()
+    K.bias_activation(Zk, b, activation, keep=keep, mask=mask, rate=rate)
+    assert_bitwise(keep, Zn)
+    assert_bitwise(mask, multipliers)
+    assert_bitwise(Zk, Zn * multipliers)
+    assert (mask.reshape(-1)[:5] == scale).all()
+    # mask of multipliers, left as it is
+    keep2, Zm = np.empty_like(Z), Z.copy()
+    K.bias_activation(Zm, b, activation, keep=keep2, mask=multipliers)
+    assert_bitwise(keep2, Zn)
+    assert_bitwise(Zm, Zk)
+
+
+# ---------------------------------------------------------------------------------------
+# backward
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("activation", K.ACTIVATIONS)
+@pytest.mark.parametrize("dropout", [False, True])
+def test_activation_derivative_bitwise(dt, activation, dropout, rng):
+    A = _logits(rng, dt, big=1e3)
+    A[A < 0] = 0.0  # relu outputs: plenty of exact zeros ...
+    A[0, :2] = -0.0  # ... and negative ones, which == 0 too
+    if activation == "logistic":
+        A = expit(A - 4).astype(dt)
+    elif activation == "tanh":
+        A = np.tanh(A - 4).astype(dt)
+    delta = _sprinkle((rng.standard_normal(A.shape) * 3).astype(dt), rng, 1e5)
+    mask = None
+    if dropout:
+        mask = np.where(rng.random(A.shape) >= 0.5, dt(2.0), dt(0.0)).astype(dt)
+    D = delta.copy()
+    K.activation_derivative(A, D, activation, mask=mask)
+    ref = delta.copy()
+    if dropout:
+        ref *= mask
+    if activation == "relu":
+        ref[A == 0] = 0
+    elif activation == "logistic":
+        ref *= A
+        ref *= 1 - A
+    elif activation == "tanh":
+        ref *= 1 - A**2
+    assert_bitwise(D, ref)
+    if activation != "identity" or dropout:
+        assert not np.array_equal(D, delta)
+
+
+# ---------------------------------------------------------------------------------------
+# output layer
+# ---------------------------------------------------------------------------------------
+def _libm_exp(dt):
+    """Elementwise libm exp (expf for float32), as numba calls it."""
+    if dt == np.float64:
+        return np.vectorize(math.exp, otypes=[np.float64])
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm.expf.restype, libm.expf.argtypes = ctypes.c_float, [ctypes.c_float]
+    return np.vectorize(lambda x: libm.expf(x), otypes=[np.float32])
+
+
+def _softmax_ref(Z, exp):
+    """scikit-learn's inplace_softmax, with the given exp."""
+    X = Z.copy()
+    X -= X.max(axis=1)[:, None]
+    X[...] = exp(X)
+    X /= X.sum(axis=1)[:, None]
+    return X
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("n_classes", [3, 10, 130])
+def test_softmax_probabilities(dt, n_classes, rng):
+    Z = (rng.standard_normal((60, n_classes)) * 5).astype(dt)
+    Z[0, :2] = [300.0, -300.0]
+    P = Z.copy()
+    loss = K.softmax_loss_delta(P, np.zeros_like(Z))  # Y = 0: delta is P itself
+    assert loss == 0.0
+    # same max, same subtraction, numpy's pairwise row sums: bitwise with libm's exp
+    assert_bitwise(P, _softmax_ref(Z, _libm_exp(dt)))
+    # numpy's SIMD exp: measured up to 6 ulp apart (float32, 130 classes)
+    assert_array_max_ulp(P, _softmax_ref(Z, np.exp), maxulp=8)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_softmax_loss_delta(dt, weighted, rng):
+    n, k = 200, 10
+    Z = (rng.standard_normal((n, k)) * 3).astype(dt)
+    Z[0, :2] = [60.0, -60.0]  # a probability clipped at eps
+    y = rng.integers(0, k, n)
+    y[0] = 1
+    Y = np.eye(k, dtype=dt)[y]
+    w = rng.uniform(0.5, 2.0, n).astype(dt) if weighted else None
+    D = Z.copy()
+    loss = K.softmax_loss_delta(D, Y, w)
+    P = _softmax_ref(Z, np.exp)
+    eps = np.finfo(dt).eps
+    terms = xlogy(Y, np.clip(P, eps, 1 - eps)).sum(axis=1)
+    ref_loss = -(terms if w is None else w * terms).astype(np.float64).sum()
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6 if dt == np.float32 else 1e-13)
+    ref_delta = P - Y
+    if w is not None:
+        ref_delta *= w[:, None]
+    # ulp distance is meaningless where P - Y cancels: absolute, at P's scale
+    np.testing.assert_allclose(D, ref_delta, rtol=0, atol=4 * eps)
+    # and exactly (P_libm - Y) * w
+    P_libm = _softmax_ref(Z, _libm_exp(dt))
+    exact = P_libm - Y
+    if w is not None:
+        exact *= w[:, None]
+    assert_bitwise(D, exact)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_logistic_loss_delta(dt, weighted, rng):
+    n, k = 200, 3
+    Z = (rng.standard_normal((n, k)) * 4).astype(dt)
+    Z[0, :2] = [50.0, -50.0]
+    Y = (rng.random((n, k)) < 0.5).astype(dt)
+    w = rng.uniform(0.5, 2.0, n).astype(dt) if weighted else None
+    D = Z.copy()
+    loss = K.logistic_loss_delta(D, Y, w)
+    P = expit(Z)
+    eps = np.finfo(dt).eps
+    Pc = np.clip(P, eps, 1 - eps)
+    terms = (xlogy(Y, Pc) + xlogy(1 - Y, 1 - Pc)).sum(axis=1)
+    ref_loss = -(terms if w is None else w * terms).astype(np.float64).sum()
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6 if dt == np.float32 else 1e-13)
+    ref_delta = P - Y
+    if w is not None:
+        ref_delta *= w[:, None]
+    assert_bitwise(D, ref_delta)
+
+
+# ---------------------------------------------------------------------------------------
+# bias gradient
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize(
+    "shape", [(200, 256), (200, 10), (200, 1), (1000, 1), (7, 3), (1, 5), (300, 2)]
+)
+def test_column_sums_bitwise(dt, shape, rng):
+    # a spread of magnitudes, so another order of the additions changes the bits
+    delta = (rng.standard_normal(shape) * 10.0 ** rng.uniform(-2, 2, shape)).astype(dt)
+    if shape[1] > 1:
+        delta[:, 0] = -0.0  # numpy starts from +0: the column sums to +0
+        delta[0, 1] = np.nan
+    out = np.full(shape[1], 7.0, dtype=dt)
+    K.column_sums(delta, out)
+    assert_bitwise(out, np.sum(delta, axis=0))
+    # row after row, or (a single column) pairwise, and these differ here
+    seq = np.zeros(shape[1], dt)
+    for row in delta:
+        seq += row
+    if shape[1] > 1:
+        assert_bitwise(out, seq)
+    elif shape[0] > 8:
+        assert out[0] != seq[0]
+        zeros = np.full(shape, -0.0, dtype=dt)
+        K.column_sums(zeros, out)
+        assert_bitwise(out, np.sum(zeros, axis=0))  # +0
+
+
+def test_shapes_and_dtypes_are_checked():
+    # the kernels do not check bounds: the wrappers must refuse what would overrun
+    p = np.zeros(10)
+    with pytest.raises(ValueError):
+        K.adam_step(p, np.zeros(9), np.zeros(10), np.zeros(10), 5, 0.0, 1.0, 0.9, 0.999, 1e-3, 1e-8)
+    with pytest.raises(ValueError):
+        K.adam_step(p, p.copy(), p.copy(), p.astype(np.float32), 5, 0.0, 1.0, 0.9, 0.999, 1e-3,
+                    1e-8)
+    with pytest.raises(ValueError):
+        K.sgd_step(p, p.copy(), p.copy(), 11, 0.0, 1.0, 0.9, 0.1, True)
+    Z = np.zeros((4, 3))
+    with pytest.raises(ValueError):
+        K.bias_activation(Z, np.zeros(2), "relu")
+    b, good = np.zeros(3), np.zeros((4, 3))
+    with pytest.raises(ValueError):
+        K.bias_activation(Z, b, "relu", mask=np.zeros((4, 2)), keep=good, rate=0.5)
+    with pytest.raises(ValueError):
+        K.bias_activation(Z, b, "relu", mask=good.copy(), keep=good, rate=1.0)
+    with pytest.raises(ValueError):
+        K.bias_activation(Z, b, "relu", mask=good.copy())  # no keep
+    with pytest.raises(ValueError):
+        K.activation_derivative(np.zeros((4, 2)), Z, "relu")
+    with pytest.raises(ValueError):
+        K.softmax_loss_delta(Z, np.zeros((4, 2)))
+    with pytest.raises(ValueError):
+        K.logistic_loss_delta(Z, np.zeros((4, 3)), np.ones(5))
+    with pytest.raises(ValueError):
+        K.column_sums(Z, np.zeros(4))
+
+
+# ---------------------------------------------------------------------------------------
+# the kernels as the training loop calls them: each _ops step with and without its twin,
+# and whole fits with kernels on and off
+# ---------------------------------------------------------------------------------------
+from sklearn.datasets import make_classification, make_multilabel_classification  # noqa: E402
+
+from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, _ops, set_kernels  # noqa: E402
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("activation", list(K.ACTIVATIONS))
+@pytest.mark.parametrize("dropout", [False, True])
+def test_ops_steps_equal_their_numpy_reference(dt, activation, dropout, rng):
+    Z0 = _logits(rng, dt, big=30.0)
+    b = rng.standard_normal(Z0.shape[1]).astype(dt)
+    mask = ((rng.random(Z0.shape) >= 0.3) / dt(0.7)).astype(dt) if dropout else None
+    outs = []
+    for kernels in (None, K):
+        Z, keep = Z0.copy(), np.empty_like(Z0) if dropout else None
+        _ops.bias_activation(Z, b, activation, keep=keep, mask=mask, kernels=kernels)
+        delta = rng.standard_normal(Z.shape).astype(dt) if not outs else outs[0][2].copy()
+        start = delta.copy()
+        _ops.activation_derivative(Z if keep is None else keep, delta, activation, mask=mask,
+                                   kernels=kernels)
+        sums = np.empty(Z.shape[1], dt)
+        _ops.column_sums(delta, sums, kernels=kernels)
+        outs.append((Z, delta, start, sums))
+    (Z_np, d_np, _, s_np), (Z_k, d_k, _, s_k) = outs
+    if activation == "logistic":  # expit (libm exp) in both, computed alike
+        assert_array_max_ulp(Z_k, Z_np, maxulp=0)
+    else:
+        assert_bitwise(Z_k, Z_np)
+    if dropout:  # a dropped unit's error is -0.0 in one and +0.0 in the other
+        np.testing.assert_array_equal(d_k, d_np)
+    else:
+        assert_bitwise(d_k, d_np)
+    assert_bitwise(s_k, s_np)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("out", ["softmax", "logistic"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_output_loss_error_equals_its_numpy_reference(dt, out, weighted, rng):
+    Z0 = _logits(rng, dt, shape=(64, 5), big=50.0)
+    if out == "softmax":
+        Y = np.eye(5, dtype=dt)[rng.integers(0, 5, 64)]
+    else:
+        Y = rng.integers(0, 2, (64, 5)).astype(dt)
+    sw = rng.uniform(0.1, 3.0, 64).astype(dt) if weighted else None
+    s = 64 if sw is None else sw.sum()
+    loss_name = "log_loss" if out == "softmax" else "binary_log_loss"
+    Z_np, Z_k = Z0.copy(), Z0.copy()
+    loss_np = _ops.output_loss_error(Z_np, Y, sw, s, out, loss_name)
+    loss_k = _ops.output_loss_error(Z_k, Y, sw, s, out, loss_name, kernels=K)
+    rtol = 1e-12 if dt == np.float64 else 1e-5
+    assert loss_k == pytest.approx(loss_np, rel=rtol)
+    if out == "logistic":
+        assert_bitwise(Z_k, Z_np)  # expit - Y, times the weight, in both
+    else:  # libm's exp against numpy's SIMD exp
+        np.testing.assert_allclose(Z_k, Z_np, rtol=0, atol=8 * np.finfo(dt).eps)
+
+
+def _fit_both(make, X, y):
+    models = []
+    for enabled in (False, True):
+        previous = set_kernels(enabled)
+        try:
+            models.append(make().fit(X, y))
+        finally:
+            set_kernels(previous)
+    return models
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("target", ["binary", "multilabel", "multiclass"])
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh", "gelu"])
+def test_fits_with_kernels_on_and_off_agree(solver, target, activation):
+    """Bitwise where every step is (logistic outputs); to rounding with softmax, whose
+    exp is libm's in the kernel and numpy's SIMD one in the reference."""
+    if target == "multilabel":
+        X, y = make_multilabel_classification(n_samples=120, n_features=8, n_classes=3,
+                                              random_state=0)
+    else:
+        X, y = make_classification(n_samples=120, n_features=8, n_informative=5,
+                                   n_classes=2 if target == "binary" else 3, random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+
+    def make():
+        return MLPClassifierFromScratch((12, 7), activation=activation, solver=solver,
+                                        max_iter=15, batch_size=32, random_state=0)
+
+    off, on = _fit_both(make, X, y)
+    assert on.n_iter_ == off.n_iter_
+    for a, b in zip(on.coefs_ + on.intercepts_, off.coefs_ + off.intercepts_):
+        if target == "multiclass" or solver == "lbfgs":  # lbfgs also sees the loss's rounding
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        else:
+            assert_bitwise(a, b)
+    np.testing.assert_allclose(on.loss_curve_, off.loss_curve_,
+                               rtol=1e-9 if solver == "lbfgs" else 1e-12)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_regressor_fits_with_kernels_on_and_off_are_bitwise_equal(loss, rng):
+    """Regression outputs have no twin: only the hidden layers and Adam run in numba."""
+    X = rng.standard_normal((100, 6))
+    y = np.exp(X[:, 0]) if loss == "poisson" else X @ rng.standard_normal(6)
+
+    def make():
+        return MLPRegressorFromScratch(loss=loss, hidden_layer_sizes=(10,), max_iter=10,
+                                       batch_size=16, random_state=0)
+
+    off, on = _fit_both(make, X, y)
+    for a, b in zip(on.coefs_ + on.intercepts_, off.coefs_ + off.intercepts_):
+        assert_bitwise(a, b)
