@@ -40,7 +40,7 @@ docs_train, docs_test, y_train, y_test = train_test_split(docs, labels, stratify
                                                           random_state=0)
 
 model = make_pipeline(TfidfVectorizer(),
-                      MLPClassifierFromScratch((32,), alpha=1e-2, early_stopping=True, random_state=0))
+                      MLPClassifierFromScratch((32,), alpha=1e-2, random_state=0))
 model.fit(docs_train, y_train)
 X_train = model[0].transform(docs_train)
 print(f"TF-IDF matrix: {type(X_train).__name__}, shape {X_train.shape}, "

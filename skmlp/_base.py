@@ -126,8 +126,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
         """Check ``X`` and ``y``; return ``X``, the encoded targets ``Y`` (2-D) and ``y``."""
         raise NotImplementedError
 
-    def _validate_y_val(self, y_val, n_samples):
-        """Check validation targets against the fitted ones; return ``(Y_val, y_val)``."""
+    def _validate_y_val(self, y_val, n_samples, n_outputs):
+        """Check validation targets against the training ones; return ``(Y_val, y_val)``."""
         raise NotImplementedError
 
     def _out_activation(self, Y):
@@ -246,7 +246,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
             sample_weight = self._sample_weight(sample_weight, X, y)
             if validation is not None:
-                validation = self._validate_validation_data(*validation)
+                validation = self._validate_validation_data(*validation, n_outputs=Y.shape[1])
             rng = check_random_state(self.random_state)
             if first_pass:
                 net = self._initialize(X, Y, hidden, activations, rng)
@@ -332,14 +332,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             )
         return MLP.from_weights(self.coefs_, self.intercepts_, activation, self.out_activation_)
 
-    def _validate_validation_data(self, X_val, y_val, sample_weight_val):
+    def _validate_validation_data(self, X_val, y_val, sample_weight_val, *, n_outputs):
         """``X_val``, ``y_val`` and their weights, checked before any training."""
         try:
             X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False,
                                   dtype=(np.float64, np.float32))
         except ValueError as e:
             raise ValueError(f"X_val: {e}") from None
-        Y_val, y_val = self._validate_y_val(y_val, X_val.shape[0])
+        Y_val, y_val = self._validate_y_val(y_val, X_val.shape[0], n_outputs)
         if sample_weight_val is not None:
             try:
                 sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
@@ -476,12 +476,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
             dropout = rates
             dropout_rng = np.random.default_rng([rng.randint(2**31 - 1), self.t_])
         sample_idx = np.arange(n_samples)
-        epoch_start = np.empty_like(net.params)  # the weights to go back to on Ctrl-C
+        # what to go back to if Ctrl-C cuts an epoch short: its starting weights and optimizer
+        epoch_start, optimizer_start = np.empty_like(net.params), None
         self.n_iter_ = 0
         epoch = None  # the callback sub-task of the epoch under way, if it has not ended
         try:
             for _ in range(self.max_iter):
                 np.copyto(epoch_start, net.params)
+                optimizer_start = optimizer.checkpoint(into=optimizer_start)
                 epoch = data.context.subcontext(task_name="epoch")
                 epoch.call_on_fit_task_begin(estimator=self, **data.hook_args)
                 if self.shuffle:
@@ -510,6 +512,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
         except KeyboardInterrupt:
             if epoch is not None:  # the epoch did not finish: back to where it started
                 net.params[...] = epoch_start
+                optimizer.restore(optimizer_start)
             warnings.warn(
                 "Training interrupted by user; keeping the weights of the last complete epoch."
             )

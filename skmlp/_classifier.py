@@ -479,7 +479,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         Y[np.arange(len(k)), k] = True
         return Y
 
-    def _validate_y_val(self, y_val, n_samples):
+    def _validate_y_val(self, y_val, n_samples, n_outputs):
         y_val = np.asarray(y_val) if not hasattr(y_val, "toarray") else y_val.toarray()
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = column_or_1d(y_val, warn=True)

@@ -21,6 +21,10 @@ from ._network import finish_gradient
 class _Optimizer:
     """What SGD and Adam share: a learning rate, a work array, and the stopping rule."""
 
+    #: the state a step changes: arrays, then scalars (see ``checkpoint``)
+    _STATE_ARRAYS = ()
+    _STATE_SCALARS = ("learning_rate",)
+
     def __init__(self, learning_rate_init):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
@@ -35,6 +39,27 @@ class _Optimizer:
     def release(self):
         """Free the work array (a fit does this when it ends)."""
         self._scratch = None
+
+    def checkpoint(self, into=None):
+        """A copy of the state the steps change, to :meth:`restore` later.
+
+        ``into``, an earlier checkpoint, is overwritten instead of allocating anew (a fit
+        takes one at the start of every epoch, to undo an epoch cut short by Ctrl-C).
+        """
+        if into is None:
+            into = {name: np.empty_like(getattr(self, name)) for name in self._STATE_ARRAYS}
+        for name in self._STATE_ARRAYS:
+            np.copyto(into[name], getattr(self, name))
+        for name in self._STATE_SCALARS:
+            into[name] = getattr(self, name)
+        return into
+
+    def restore(self, checkpoint):
+        """Go back to the state of a :meth:`checkpoint`."""
+        for name in self._STATE_ARRAYS:
+            np.copyto(getattr(self, name), checkpoint[name])
+        for name in self._STATE_SCALARS:
+            setattr(self, name, checkpoint[name])
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -83,6 +108,8 @@ class SGD(_Optimizer):
     Sutskever, Martens, Dahl and Hinton (2013). "On the importance of
     initialization and momentum in deep learning." ICML.
     """
+
+    _STATE_ARRAYS = ("velocity",)
 
     def __init__(self, n_params, dtype, learning_rate_init=0.1, lr_schedule="constant",
                  momentum=0.9, nesterov=True, power_t=0.5):
@@ -181,6 +208,9 @@ class Adam(_Optimizer):
     Kingma and Ba (2014). "Adam: A method for stochastic optimization."
     arXiv:1412.6980.
     """
+
+    _STATE_ARRAYS = ("m", "v")
+    _STATE_SCALARS = ("learning_rate", "t")
 
     def __init__(self, n_params, dtype, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8):

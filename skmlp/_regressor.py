@@ -260,15 +260,15 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
                 "regression (loss='poisson')."
             )
 
-    def _validate_y_val(self, y_val, n_samples):
+    def _validate_y_val(self, y_val, n_samples, n_outputs):
         y_val = check_array(y_val, ensure_2d=False, dtype="numeric", input_name="y_val")
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = column_or_1d(y_val, warn=True)
         outputs = 1 if y_val.ndim == 1 else y_val.shape[1]
-        if y_val.shape[0] != n_samples or outputs != self.n_outputs_:
+        if y_val.shape[0] != n_samples or outputs != n_outputs:
             raise ValueError(
                 f"y_val of shape {y_val.shape} does not fit X_val ({n_samples} samples) and "
-                f"the model's {self.n_outputs_} output(s)."
+                f"y's {n_outputs} output(s)."
             )
         self._check_poisson(y_val, "y_val")
         return (y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val), y_val
@@ -282,6 +282,11 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         if not np.isfinite(pred).all():
             return np.nan
         return r2_score(y, pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = self.loss == "poisson"
+        return tags
 
     def _values(self, P):
         return P.ravel() if P.shape[1] == 1 else P
