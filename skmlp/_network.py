@@ -416,8 +416,12 @@ class MLP:
         delta = A[-1]
         loss = _ops.output_loss_error(delta, Y, sample_weight, s, self.out_activation,
                                       self.loss, kernels=kernels)
-        W = self.params[: self.n_coefs]
-        loss += (0.5 * alpha) * np.float64(W @ W) / s
+        # layer by layer, as scikit-learn sums it: L-BFGS's line search sees every bit
+        values = 0
+        for W in self.coefs:
+            W = W.ravel()
+            values += np.dot(W, W)
+        loss += (0.5 * alpha) * np.float64(values) / s
         grad_coefs, grad_intercepts = self.unflatten(grad)
         backward(A, delta, self.coefs, self.activations, grad_coefs, grad_intercepts, deltas,
                  saved=saved, masks=masks, kernels=kernels)

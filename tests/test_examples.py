@@ -64,3 +64,14 @@ def test_distributed_search_example(tmp_path):
     out = run("distributed_search.py", tmp_path)
     assert "ran on 2 Dask workers" in out
     assert "same scores as the local run: True" in out
+
+
+def test_regression_matches_mlpregressor(tmp_path):
+    out = run("regression.py", tmp_path)
+    rows = [line.split() for line in out.splitlines()
+            if line.startswith(("squared_error", "poisson")) and len(line.split()) == 5]
+    assert len(rows) == 4
+    for ours, theirs in zip(rows[::2], rows[1::2]):
+        assert ours[2] == theirs[2] and ours[4] == theirs[4]  # R^2 and epochs
+        assert float(ours[2]) > 0.3
+    assert out.count("largest weight difference") == 2
