@@ -16,6 +16,7 @@ weights a user assigns are never lost, and every prediction reads them.
 
 import copy
 import warnings
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -79,7 +80,7 @@ def _diverged_message(est, where):
     )
 
 
-class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
+class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     """Base class of the multi-layer perceptron estimators (not for direct use)."""
 
     _parameter_constraints: dict = {
@@ -122,21 +123,21 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator):
     )
 
     # --- what subclasses provide --------------------------------------------------------
+    @abstractmethod
     def _validate_input(self, X, y, incremental, reset, classes=None):
         """Check ``X`` and ``y``; return ``X``, the encoded targets ``Y`` (2-D) and ``y``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _validate_y_val(self, y_val, n_samples, n_outputs):
         """Check validation targets against the training ones; return ``(Y_val, y_val)``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _out_activation(self, Y):
         """The output function for these encoded targets."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _default_score(self, y, P, sample_weight):
         """The validation score of outputs ``P`` when ``scoring`` is None."""
-        raise NotImplementedError
 
     def _extra_sample_weight(self, sample_weight, y):
         """Hook for class weights; the base has none."""

@@ -10,50 +10,72 @@ import textwrap
 import threading
 import tracemalloc
 import warnings
+from collections import Counter
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import MLPClassifierFromScratch
+# the errors skmlp may raise (test_state.KNOWN_ERRORS) and the fitted-state snapshot, shared
+# with the state machines
+from test_state import BATCH_SIZE_WARNING, Snapshot, known_error
+
+from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
 
 # --- property: any small problem, any valid parameters ---------------------------------------
-LABELS = {"int": lambda k: np.arange(k) * 3 - 2, "str": lambda k: np.array([f"c{i}" for i in range(k)]),
+LABELS = {"int": lambda k: np.arange(k) * 3 - 2,
+          "str": lambda k: np.array([f"c{i}" for i in range(k)]),
           "bool": lambda k: np.array([False, True])[:k]}
 
 
 @st.composite
 def problems(draw):
-    n = draw(st.integers(1, 50))
-    d = draw(st.integers(1, 10))
+    """A small classification problem with at least two classes, and valid parameters."""
     label_kind = draw(st.sampled_from(sorted(LABELS)))
-    k = draw(st.integers(1, 2 if label_kind == "bool" else 5))
+    k = draw(st.integers(2, 2 if label_kind == "bool" else 5))
+    n = draw(st.integers(max(k, 4), 50))
+    d = draw(st.integers(1, 10))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
-    scale = 10.0 ** draw(st.integers(-6, 6))
-    X = rng.normal(size=(n, d)) * scale
-    dtype = draw(st.sampled_from(["float32", "float64", "int"]))
+    exponent = draw(st.integers(-6, 6))
+    X = rng.normal(size=(n, d)) * 10.0 ** exponent
+    # Runs that diverge hit known skmlp bugs (xfail below: they warn of overflow, or end
+    # with finite weights whose outputs overflow), so none here that may: no
+    # learning_rate_init=10 as before; sgd (whose steps grow with the inputs) at 0.1 for
+    # inputs up to 1, at 1e-3 up to 10; adam (steps bounded by the rate) at 1 for inputs up
+    # to 1; float32 only for inputs up to 1 and rates up to 0.1. Adam and lbfgs take the
+    # extreme inputs.
+    solver = draw(st.sampled_from(["adam", "sgd", "lbfgs"] if exponent <= 1 else
+                                  ["adam", "lbfgs"]))
+    rates = ([1e-3, 0.1, 1.0] if solver != "sgd" else [1e-3, 0.1]) if exponent <= 0 else (
+        [1e-3, 0.1] if solver != "sgd" else [1e-3])
+    learning_rate_init = draw(st.sampled_from(rates))
+    float32_ok = exponent <= 0 and learning_rate_init <= 0.1
+    dtype = draw(st.sampled_from(["float32", "float64", "int"] if float32_ok else
+                                 ["float64", "int"]))
     X = np.round(X).astype(np.int64) if dtype == "int" else X.astype(dtype)
-    y = LABELS[label_kind](k)[rng.integers(0, k, n)]
+    y = LABELS[label_kind](k)[rng.permutation(np.arange(n) % k)]  # every class present
+    if draw(st.integers(0, 9)) == 0:
+        y = y[:, None]  # a column vector: DataConversionWarning, as MLPClassifier
     sw = None
     if draw(st.booleans()):
         sw = rng.choice([0.0, 0.5, 1.0, 3.0], size=n)
     if draw(st.booleans()):
         X = sp.csr_matrix(X) if draw(st.booleans()) else sp.csc_matrix(X)
     params = dict(
-        solver=draw(st.sampled_from(["adam", "sgd", "lbfgs"])),
+        solver=solver,
         hidden_layer_sizes=draw(st.sampled_from([(3,), (5, 4)])),
         batch_size=draw(st.sampled_from(["auto", 1, 7, 64])),
         early_stopping=draw(st.booleans()),
         warm_start=draw(st.booleans()),
         max_iter=draw(st.integers(1, 8)),
-        learning_rate_init=draw(st.sampled_from([1e-3, 0.1, 10.0])),
+        learning_rate_init=learning_rate_init,
         activation=draw(st.sampled_from(["relu", "logistic", "tanh", "identity", "gelu"])),
         random_state=seed,
     )
@@ -62,6 +84,12 @@ def problems(draw):
 
 
 def assert_usable(clf, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # predicting warns of nothing
+        _assert_usable(clf, X, y)
+
+
+def _assert_usable(clf, X, y):
     P = clf.predict_proba(X)
     assert np.isfinite(P).all()
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-5)
@@ -69,31 +97,163 @@ def assert_usable(clf, X, y):
     assert set(np.unique(clf.predict(X))) <= set(np.unique(y))
 
 
+def _n_train(n, params, sequence):
+    """The rows a stochastic solver trains on: early stopping holds out ceil(fraction * n)."""
+    if params["early_stopping"] and sequence != "partial_fit":
+        return n - int(np.ceil(0.1 * n))  # validation_fraction=0.1, as train_test_split
+    return n
+
+
+def _check_warnings(caught, *, clipped, column):
+    """ConvergenceWarning is fine; MLPClassifier's batch-size warning exactly when the
+    batch size is clipped, DataConversionWarning exactly for a column-vector y (each only
+    when the call got that far: ``clipped`` and ``column`` are None when it need not have);
+    any other warning fails."""
+    seen = {"clip": False, "column": False}
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            continue
+        if w.category is UserWarning and str(w.message) == BATCH_SIZE_WARNING:
+            assert clipped is not False, "batch-size warning although nothing was clipped"
+            seen["clip"] = True
+        elif issubclass(w.category, DataConversionWarning):
+            assert column is not False, f"DataConversionWarning for a 1-D y: {w.message}"
+            seen["column"] = True
+        else:
+            raise AssertionError(f"unexpected {w.category.__name__}: {w.message}")
+    assert not clipped or seen["clip"], "batch_size > n_samples without MLPClassifier's warning"
+    assert not column or seen["column"], "column-vector y without a DataConversionWarning"
+
+
+#: how the examples of the property test end (the test prints them and checks that most fit)
+OUTCOMES = Counter()
+
+
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(problems())
-def test_fit_either_raises_value_error_or_returns_a_usable_model(problem):
+def _fit_either_raises_a_known_error_or_returns_a_usable_model(problem):
     X, y, sw, params, sequence = problem
     clf = MLPClassifierFromScratch(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # any warning but ConvergenceWarning fails the test
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            if sequence == "partial_fit" and params["solver"] != "lbfgs":
-                clf.set_params(early_stopping=False)
-                for _ in range(2):
-                    clf.partial_fit(X, y, classes=np.unique(y), sample_weight=sw)
+    if sequence == "partial_fit" and params["solver"] != "lbfgs":
+        clf.set_params(early_stopping=False)
+        calls = [lambda: clf.partial_fit(X, y, classes=np.unique(y), sample_weight=sw)] * 2
+    else:
+        sequence = "fit" if sequence == "partial_fit" else sequence
+        calls = [lambda: clf.fit(X, y, sample_weight=sw)] * (2 if sequence == "fit_twice" else 1)
+    stochastic = params["solver"] != "lbfgs"
+    batch = params["batch_size"]
+    clips = stochastic and batch != "auto" and batch > _n_train(X.shape[0], params, sequence)
+    for call in calls:
+        before = Snapshot(clf)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                call()
+            except Exception as e:  # noqa: BLE001 -- anything not in KNOWN_ERRORS re-raises
+                name = known_error(e)
+                if name is None:
+                    raise
+                error = e
             else:
-                clf.fit(X, y, sample_weight=sw)
-                if sequence == "fit_twice":
-                    clf.fit(X, y, sample_weight=sw)
-        except ValueError as e:
-            assert str(e)  # a message that says what is wrong
+                error = None
+        # a failed call may have stopped before the warnings' causes: they may then be absent
+        _check_warnings(caught, clipped=clips if error is None else (None if clips else False),
+                        column=(y.ndim == 2) if error is None else (None if y.ndim == 2 else False))
+        if error is not None:
+            event(f"{sequence}: rejected: {name}")
+            OUTCOMES[f"{sequence}: rejected: {name}"] += 1
+            before.assert_unchanged(clf)  # the fitted state as before this call
             if not hasattr(clf, "coefs_"):
                 with pytest.raises(NotFittedError):
                     clf.predict(X)
+            else:
+                assert_usable(clf, X, y)
             return
-        assert_usable(clf, X, y)
+    event(f"{sequence}: ok")
+    OUTCOMES[f"{sequence}: ok"] += 1
+    assert_usable(clf, X, y)
+
+
+def test_fit_either_raises_value_error_or_returns_a_usable_model():
+    """Any small problem, any valid parameters: a usable model, or an error from the known
+    list (tests/test_state.py) that leaves the estimator as it was."""
+    OUTCOMES.clear()
+    _fit_either_raises_a_known_error_or_returns_a_usable_model()
+    print("\nproperty test outcomes:", dict(OUTCOMES.most_common()))
+    ok = sum(v for k, v in OUTCOMES.items() if k.endswith(": ok"))
+    assert ok >= 0.75 * sum(OUTCOMES.values()), OUTCOMES  # most examples reach a fitted model
+
+
+# --- skmlp bugs the property tests found (xfail until fixed) -------------------------------------
+@pytest.mark.xfail(strict=True, reason="skmlp bug: fit checks only that the weights are "
+                   "finite, so a diverged run (loss 2.4e107) is returned as a fitted model "
+                   "whose predict_proba is NaN, with numpy overflow warnings")
+def test_diverging_fit_returns_weights_whose_outputs_overflow():
+    X = np.array([[12.57302211], [-13.21048633], [64.04226504], [10.49001172]])
+    clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity",
+                                   learning_rate_init=1.0, max_iter=7, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning, and the overflow of the bug
+        try:
+            clf.fit(X, [1, 0, 0, 1])
+        except ValueError as e:  # the fix may be the usual "non-finite" error
+            assert "non-finite" in str(e)
+            return
+        P = clf.predict_proba(X)
+    assert np.isfinite(P).all()  # today: all NaN
+
+
+@pytest.mark.xfail(strict=True, reason="skmlp bug: the same in float32, at inputs of 1e5: "
+                   "finite float32 weights whose forward pass overflows float32")
+def test_float32_fit_returns_weights_whose_outputs_overflow():
+    X = np.array([[125730.22], [-132104.86], [640422.6], [104900.12]], dtype=np.float32)
+    clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity",
+                                   learning_rate_init=0.1, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            clf.fit(X, [1, 0, 0, 1])
+        except ValueError as e:
+            assert "non-finite" in str(e)
+            return
+        P = clf.predict_proba(X)
+    assert np.isfinite(P).all()  # today: all NaN
+
+
+@pytest.mark.xfail(strict=True, reason="skmlp bug: the same with the Poisson loss (weights of "
+                   "at most 35, training loss_ 700.9): exp outputs overflow to inf on the "
+                   "training data")
+def test_poisson_fit_returns_weights_whose_outputs_overflow():
+    rng = np.random.default_rng(94)
+    X = rng.normal(size=(37, 5))
+    y = (np.exp(0.5 * X @ rng.normal(size=(5, 1)) / np.sqrt(5))
+         + 0.1 * rng.random((37, 1))).ravel()
+    reg = MLPRegressorFromScratch(loss="poisson", hidden_layer_sizes=(3,), solver="sgd",
+                                  activation="identity", max_iter=1, learning_rate_init=0.001,
+                                  batch_size=8, random_state=222)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            reg.fit(X, y)
+        except ValueError as e:
+            assert "non-finite" in str(e)
+            return
+        pred = reg.predict(X)
+    assert np.isfinite(pred).all()  # today: inf for most rows
+
+
+@pytest.mark.xfail(strict=True, reason="skmlp bug: a diverging fit emits numpy RuntimeWarnings "
+                   "(overflow / invalid value in matmul) before its clear 'non-finite "
+                   "parameter weights' ValueError")
+def test_diverging_fit_raises_without_runtime_warnings():
+    X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
+    clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity", batch_size=1,
+                                   learning_rate_init=0.001, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="non-finite parameter weights"):
+            clf.fit(X, [1, 0, 0, 1])
 
 
 # --- faults -----------------------------------------------------------------------------------
