@@ -123,10 +123,16 @@ def _check_warnings(caught, *, clipped, column):
             raise AssertionError(f"unexpected {w.category.__name__}: {w.message}")
     assert not clipped or seen["clip"], "batch_size > n_samples without MLPClassifier's warning"
     assert not column or seen["column"], "column-vector y without a DataConversionWarning"
+    for kind in ("clip", "column"):
+        if seen[kind]:
+            event(f"warned: {kind}")
+            WARNED[kind] += 1
 
 
-#: how the examples of the property test end (the test prints them and checks that most fit)
+#: how the examples of the property test end (the test prints them and checks that most fit),
+#: and how many calls gave the expected warnings
 OUTCOMES = Counter()
+WARNED = Counter()
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,
@@ -179,8 +185,10 @@ def test_fit_either_raises_value_error_or_returns_a_usable_model():
     """Any small problem, any valid parameters: a usable model, or an error from the known
     list (tests/test_state.py) that leaves the estimator as it was."""
     OUTCOMES.clear()
+    WARNED.clear()
     _fit_either_raises_a_known_error_or_returns_a_usable_model()
-    print("\nproperty test outcomes:", dict(OUTCOMES.most_common()))
+    print("\nproperty test outcomes:", dict(OUTCOMES.most_common()),
+          "\ncalls with the batch-size warning / DataConversionWarning:", dict(WARNED))
     ok = sum(v for k, v in OUTCOMES.items() if k.endswith(": ok"))
     assert ok >= 0.75 * sum(OUTCOMES.values()), OUTCOMES  # most examples reach a fitted model
 
