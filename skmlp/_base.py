@@ -37,12 +37,13 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._activations import ACTIVATIONS, LOSSES
+from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
 from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge
 from ._init import INITIALIZERS
 from ._interrupt import deferred_interrupt
 from ._network import MLP, check_layer_shapes, forward
 from ._optimizers import SGD, Adam
+from ._solvers import QUIET_FP as _QUIET_FP
 from ._solvers import minimize_lbfgs, run_epoch
 from ._stopping import StoppingMonitor
 
@@ -71,13 +72,13 @@ class _Diverged(Exception):
     """Training produced a non-finite loss or weights (turned into a ValueError by fit)."""
 
 
-def _diverged_message(est, where):
+def _diverged_message(est, what):
     return (
-        "Solver produced non-finite parameter weights: the training loss became non-finite "
-        f"{where}. The learning rate (learning_rate_init={est.learning_rate_init}) may be "
-        "too high, or the input data may contain large values and need to be preprocessed "
-        "(e.g. with StandardScaler)."
+        f"Solver produced non-finite parameter weights: {what}. The learning rate "
+        f"(learning_rate_init={est.learning_rate_init}) may be too high, or the input data may "
+        "contain large values and need to be preprocessed (e.g. with StandardScaler)."
     )
+
 
 
 class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
@@ -151,13 +152,13 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _rollback(self):
         """Leave the fitted state as it was if the body raises (Ctrl-C included).
 
-        Cheap: a fit never changes the arrays of the state it starts from (it trains a
-        copy of the weights, and a copy of the optimizer it continues), so references
-        and copies of the lists are all that needs keeping.
+        Cheap: a fit never changes in place an object of the state it starts from (it
+        trains a copy of the weights and of the optimizer it continues, and builds new
+        lists), so the references are all that needs keeping; restoring them also keeps
+        which attributes share an object (``_best_coefs is coefs_`` after early stopping).
         """
         state = self.__dict__
-        saved = {k: list(state[k]) if isinstance(state[k], list) else state[k]
-                 for k in self._FITTED_STATE if k in state}
+        saved = {k: state[k] for k in self._FITTED_STATE if k in state}
         try:
             yield
         except BaseException:
@@ -247,7 +248,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
             sample_weight = self._sample_weight(sample_weight, X, y)
             if validation is not None:
-                validation = self._validate_validation_data(*validation, n_outputs=Y.shape[1])
+                validation = self._validate_validation_data(*validation,
+                                                            n_outputs=Y.shape[1])
             rng = check_random_state(self.random_state)
             if first_pass:
                 net = self._initialize(X, Y, hidden, activations, rng)
@@ -276,7 +278,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             finally:
                 net.release()
             if not np.isfinite(net.params).all():
-                raise ValueError(_diverged_message(self, "by the end of training"))
+                raise ValueError(_diverged_message(self, "they are not all finite"))
+            if not _outputs_finite(net, X):
+                raise ValueError(_diverged_message(
+                    self, "they are finite, but the network's outputs on the training data "
+                          "are not"))
             context.call_on_fit_task_end(estimator=self, **data.hook_args,
                                          reconstruction_attributes=self._reconstruction)
         return self
@@ -323,7 +329,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             )
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(
-                f"y has {Y.shape[1]} outputs; the model was fitted with {self.n_outputs_}."
+                f"y has {Y.shape[1]} outputs; the model was fitted with {self.n_outputs_}, and "
+                "warm_start and partial_fit continue the fitted model."
+            )
+        if self._out_activation(Y) != self.out_activation_:
+            raise ValueError(
+                f"The fitted model's output is {self.out_activation_!r}; the parameters now ask "
+                f"for {self._out_activation(Y)!r} (loss changed?). warm_start and partial_fit "
+                "continue the fitted model: fit without warm_start to change it."
             )
         activation = self.activation if isinstance(self.activation, str) else activations
         if not isinstance(activation, str) and len(activation) != len(fitted):
@@ -377,15 +390,22 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         return Adam(net.params.size, net.dtype, self.learning_rate_init, self.beta_1,
                     self.beta_2, self.epsilon)
 
-    def _split_validation(self, n_samples, Y, sample_weight, rng):
+    def _split_validation(self, n_samples, Y, rng):
         """MLPClassifier's early-stopping split: the same call, the same draws.
 
         Returns the training rows and the validation rows.
         """
         # stratified for classification with one output (binary), as MLPClassifier
         stratify = Y if self._stratify_split() and Y.shape[1] == 1 else None
-        train, val = train_test_split(np.arange(n_samples), random_state=rng,
-                                      test_size=self.validation_fraction, stratify=stratify)
+        try:
+            train, val = train_test_split(np.arange(n_samples), random_state=rng,
+                                          test_size=self.validation_fraction, stratify=stratify)
+        except ValueError as e:  # scikit-learn's message, and where it comes from
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
+                f"of the data{' stratified by class' if stratify is not None else ''}, and "
+                f"cannot: {e}"
+            ) from None
         if len(val) < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size "
@@ -404,8 +424,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             scorer = check_scoring(self, scoring=self.scoring)
 
         def validation():
-            P = forward(X_val, net.coefs, net.intercepts, net.activations,
-                        net.out_activation)[-1]
+            with np.errstate(**_QUIET_FP):
+                P = forward(X_val, net.coefs, net.intercepts, net.activations,
+                            net.out_activation)[-1]
             loss = np.float64(loss_fn(Y_val.astype(P.dtype), P, sw_val))
             if self.scoring is None:
                 score = self._default_score(y_val, P, sw_val)
@@ -442,7 +463,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         optimizer = self._optimizer = self._make_optimizer(net, incremental)
         rows = None
         if validation is None and self.early_stopping:
-            rows, val = self._split_validation(X.shape[0], Y, sample_weight, rng)
+            rows, val = self._split_validation(X.shape[0], Y, rng)
             if sample_weight is not None:
                 for part, where in (("training", rows), ("validation", val)):
                     if not np.any(sample_weight[where]):
@@ -498,8 +519,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
                     if not np.isfinite(loss):
                         if monitor.best is None:
-                            raise _Diverged(
-                                _diverged_message(self, f"in epoch {self.n_iter_ + 1}"))
+                            raise _Diverged(_diverged_message(
+                                self, f"the training loss became non-finite in epoch "
+                                      f"{self.n_iter_ + 1}"))
                         warnings.warn(
                             f"Training diverged in epoch {self.n_iter_ + 1} (non-finite loss); "
                             "keeping the best weights seen by early stopping.",
@@ -574,7 +596,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             warnings.warn("Training interrupted by user; keeping the last L-BFGS iterate.")
         else:
             if not np.isfinite(result.fun):
-                raise _Diverged(_diverged_message(self, "during L-BFGS"))
+                raise _Diverged(_diverged_message(
+                    self, "the training loss became non-finite during L-BFGS"))
             if bridge.stopped:
                 self.n_iter_ = bridge.n_iter
             else:
@@ -597,7 +620,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         check_is_fitted(self)
         X = self._check_X(X)
         self._check_weights()
-        return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
+        with np.errstate(**_QUIET_FP):  # an overflow is reported by _finite, clearly
+            return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
+
+    def _outputs(self, X):
+        """The network's outputs for ``X``: probabilities, or predicted values."""
+        Z = self._logits(X)
+        with np.errstate(**_QUIET_FP):
+            return _finite(OUTPUTS[self.out_activation_](Z))
 
     def _check_X(self, X):
         """``validate_data(self, X, reset=False)``, with a shortcut for plain float arrays.
@@ -632,3 +662,30 @@ def _validation_args(X_val, y_val, sample_weight_val):
     if X_val is None or y_val is None:
         raise ValueError("X_val and y_val must be given together.")
     return X_val, y_val, sample_weight_val
+
+
+def _outputs_finite(net, X, n_rows=1000):
+    """Whether the network's outputs on the first ``n_rows`` rows of ``X`` are finite.
+
+    Finite weights can still overflow the forward pass (a run that blew up between its
+    last loss and its last update); a fit must not present such a model as fitted.
+    """
+    with np.errstate(**_QUIET_FP):
+        P = forward(X[:n_rows], net.coefs, net.intercepts, net.activations,
+                    net.out_activation)[-1]
+    return bool(np.isfinite(P).all())
+
+
+def _finite(P):
+    """``P``, the estimator's outputs; a ValueError rather than NaN or inf.
+
+    Weights too large for the inputs (a training run that diverged, weights assigned by
+    hand, inputs far outside the training range) overflow the forward pass. Under
+    ``assume_finite`` nothing is checked, as for the input.
+    """
+    if not (get_config()["assume_finite"] or np.isfinite(P).all()):
+        raise ValueError(
+            "The network's outputs for X are not finite: its weights are too large for these "
+            "inputs (did training diverge, or are the inputs far outside the training range?)."
+        )
+    return P

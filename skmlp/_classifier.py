@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._activations import OUTPUTS
-from ._base import BaseMLPFromScratch, _validation_args
+from ._base import _QUIET_FP, BaseMLPFromScratch, _finite, _validation_args
 
 # [tiny, 1 - eps/2] and its log, per float type, computed once (predict on one row is
 # dominated by fixed per-call costs)
@@ -334,8 +334,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        Z = self._logits(X)
-        return self._labels(OUTPUTS[self.out_activation_](Z))
+        return self._labels(self._outputs(X))
 
     def predict_proba(self, X):
         """Probability of each class, ordered as ``classes_``.
@@ -554,10 +553,12 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         return self._label_binarizer.inverse_transform(P)
 
     def _proba(self, Z):
-        """Class probabilities from logits (``Z`` is overwritten)."""
+        """Class probabilities, shape (n_samples, n_classes), from the logits ``Z``."""
         if len(self.classes_) == 1:  # trained to say "not the one class": P(it) is 1
             return np.ones_like(Z)
-        if Z.shape[1] == 1:  # binary: [sigmoid(-z), sigmoid(z)], not 1 - p, which rounds to 0
-            return _open_unit_interval(np.hstack([OUTPUTS["logistic"](-Z),
-                                                  OUTPUTS["logistic"](Z)]))
-        return _open_unit_interval(OUTPUTS[self.out_activation_](Z))
+        with np.errstate(**_QUIET_FP):
+            if Z.shape[1] == 1:  # binary: [sigmoid(-z), sigmoid(z)], not 1 - p, which rounds
+                P = np.hstack([OUTPUTS["logistic"](-Z), OUTPUTS["logistic"](Z)])
+            else:
+                P = OUTPUTS[self.out_activation_](Z)
+        return _open_unit_interval(_finite(P))

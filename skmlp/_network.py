@@ -306,7 +306,8 @@ class MLP:
         """Copy per-layer arrays (e.g. an estimator's ``coefs_``) into ``params``."""
         for dst, src in zip(self.coefs + self.intercepts, list(coefs) + list(intercepts)):
             if np.shape(dst) != np.shape(src):
-                raise ValueError(f"Parameter of shape {np.shape(src)} where {dst.shape} is expected.")
+                raise ValueError(
+                    f"Parameter of shape {np.shape(src)} where {dst.shape} is expected.")
             dst[...] = src
         return self
 

@@ -13,7 +13,6 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
-from ._activations import OUTPUTS
 from ._base import BaseMLPFromScratch, _validation_args
 
 
@@ -206,8 +205,7 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        Z = self._logits(X)
-        return self._values(OUTPUTS[self.out_activation_](Z))
+        return self._values(self._outputs(X))
 
     def to_sklearn(self):
         """Return a fitted ``sklearn.neural_network.MLPRegressor`` with this model.
@@ -250,6 +248,7 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        y = _numeric(y, "y")
         self._check_poisson(y, "y")
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
 
@@ -261,7 +260,8 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
             )
 
     def _validate_y_val(self, y_val, n_samples, n_outputs):
-        y_val = check_array(y_val, ensure_2d=False, dtype="numeric", input_name="y_val")
+        y_val = _numeric(check_array(y_val, ensure_2d=False, dtype="numeric",
+                                     input_name="y_val"), "y_val")
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = column_or_1d(y_val, warn=True)
         outputs = 1 if y_val.ndim == 1 else y_val.shape[1]
@@ -290,3 +290,16 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
 
     def _values(self, P):
         return P.ravel() if P.shape[1] == 1 else P
+
+
+def _numeric(y, name):
+    """``y`` as numbers: strings that read as numbers are converted, others refused."""
+    if y.dtype.kind in "biuf":
+        return y
+    try:
+        return y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be numeric for a regressor; got values of dtype {y.dtype}, e.g. "
+            f"{np.ravel(y)[:3].tolist()}."
+        ) from None

@@ -11,6 +11,10 @@ import scipy.optimize
 from sklearn.utils import gen_batches
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 
+#: numpy's floating-point warnings while training: a run that overflows is reported by the
+#: callers' divergence checks, with a message that says what to do, not by numpy's warnings.
+QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
+
 
 def dropout_masks(rng, n, net, rates):
     """Inverted-dropout multipliers for one batch, or None when no layer drops.
@@ -79,24 +83,25 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
     X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
     Y_buf = np.empty((size, Y.shape[1]), net.dtype)
     total = 0.0
-    for batch in gen_batches(n_samples, batch_size):
-        idx = batch if order is None else order[batch]
-        if order is None:
-            X_b = X[batch]
-        elif dense:
-            # mode="clip": with the default mode numpy buffers `out` (the indices are valid)
-            X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
-        else:
-            X_b = X[idx]
-        m = X_b.shape[0]
-        Y_b = Y_buf[:m]
-        Y_b[...] = Y[idx]  # targets may be stored as booleans; the loss wants floats
-        sw_b = None if sample_weight is None else sample_weight[idx]
-        masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
-        loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
-        if s != 0:
-            optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
-        total += loss * (batch.stop - batch.start)
+    with np.errstate(**QUIET_FP):  # an overflow shows as a non-finite loss, reported clearly
+        for batch in gen_batches(n_samples, batch_size):
+            idx = batch if order is None else order[batch]
+            if order is None:
+                X_b = X[batch]
+            elif dense:
+                # mode="clip": with the default mode numpy buffers `out` (indices are valid)
+                X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
+            else:
+                X_b = X[idx]
+            m = X_b.shape[0]
+            Y_b = Y_buf[:m]
+            Y_b[...] = Y[idx]  # targets may be stored as booleans; the loss wants floats
+            sw_b = None if sample_weight is None else sample_weight[idx]
+            masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
+            loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
+            if s != 0:
+                optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
+            total += loss * (batch.stop - batch.start)
     return total / n_samples
 
 
@@ -131,7 +136,8 @@ def minimize_lbfgs(net, X, Y, sample_weight=None, alpha=0.0, *, max_iter=200, ma
 
     def loss_grad(theta):
         net.params[...] = theta
-        loss, g = net.loss_grad(X, Y, sample_weight, alpha, grad=grad)
+        with np.errstate(**QUIET_FP):  # a non-finite loss is reported by the caller
+            loss, g = net.loss_grad(X, Y, sample_weight, alpha, grad=grad)
         return loss, g.astype(np.float64)
 
     result = scipy.optimize.minimize(

@@ -315,9 +315,9 @@ BAD_INPUT = {
     "inf-y": ("single", lambda X, y: (X, _inf(y)), "Input y contains infinity"),
     "negative-y-poisson": ("counts", lambda X, y: (X, _negative(y)), NEGATIVE_Y),
     "2d-y-on-1-output": ("single", lambda X, y: (X, np.column_stack([y, y])),
-                         "y has 2 outputs; the model was fitted with 1."),
+                         "y has 2 outputs; the model was fitted with 1, and warm_start"),
     "1d-y-on-2-outputs": ("multi", lambda X, y: (X, y[:, 0]),
-                          "y has 1 outputs; the model was fitted with 2."),
+                          "y has 1 outputs; the model was fitted with 2, and warm_start"),
     "wrong-n-features": ("single", lambda X, y: (X[:, :7], y),
                          "X has 7 features, but MLPRegressorFromScratch is expecting 10 "
                          "features as input."),
