@@ -4,6 +4,7 @@ joblib and skops, pandas, metadata routing, and scikit-learn's callbacks."""
 import io
 import pickle
 import re
+from collections import Counter
 from pathlib import Path
 import warnings
 
@@ -296,3 +297,44 @@ def test_exception_in_a_callback_hook_leaves_the_estimator_consistent(data):
     restored = pickle.loads(before)
     np.testing.assert_array_equal(clf.predict_proba(X), restored.predict_proba(X))
     assert clf.loss_curve_ == restored.loss_curve_
+
+
+class TaskLedger(StopAfter):
+    """Counts the tasks begun and ended, by name."""
+
+    def __init__(self):
+        super().__init__(10**9)
+        self.begun, self.ended = Counter(), Counter()
+
+    def on_fit_task_begin(self, estimator, context):
+        self.begun[context.task_name] += 1
+
+    def on_fit_task_end(self, estimator, context):
+        self.ended[context.task_name] += 1
+        return False
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_ctrl_c_leaves_no_callback_task_open(data, solver, monkeypatch):
+    """Every task begun is ended, also when Ctrl-C stops training mid-epoch."""
+    import skmlp._base as base_module
+    from skmlp import MLP
+
+    X, y = data
+    calls = {"n": 0}
+    target, name = (base_module, "run_epoch") if solver == "adam" else (MLP, "loss_grad")
+    real = getattr(target, name)
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, interrupted)
+    ledger = TaskLedger()
+    clf = MLPClassifierFromScratch(solver=solver, max_iter=50, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.set_callbacks(ledger).fit(X, y)
+    assert sum(ledger.begun.values()) > 2
+    assert ledger.begun == ledger.ended

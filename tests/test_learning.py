@@ -57,10 +57,10 @@ def test_cross_validated_accuracy_is_mlpclassifiers(name, solver):
 @pytest.mark.parametrize("solver", ["adam", "lbfgs", "sgd"])
 def test_cross_validated_accuracy_on_digits_is_mlpclassifiers(solver):
     X, y = load_digits(return_X_y=True)
-    params = {"solver": solver, "max_iter": 200}
-    ours = cv_accuracy(MLPClassifierFromScratch, X, y, [0, 1], **params)
-    theirs = cv_accuracy(MLPClassifier, X, y, [0, 1], **params)
-    assert ours >= theirs - 0.002, (ours, theirs)  # lbfgs may round apart over 200 steps
+    params = {"solver": solver, "max_iter": 100}
+    ours = cv_accuracy(MLPClassifierFromScratch, X, y, [0], **params)
+    theirs = cv_accuracy(MLPClassifier, X, y, [0], **params)
+    assert ours >= theirs - 0.002, (ours, theirs)  # lbfgs may round apart over 100 steps
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
