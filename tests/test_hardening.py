@@ -17,6 +17,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sklearn import config_context
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -45,20 +46,12 @@ def problems(draw):
     rng = np.random.default_rng(seed)
     exponent = draw(st.integers(-6, 6))
     X = rng.normal(size=(n, d)) * 10.0 ** exponent
-    # Runs that diverge hit known skmlp bugs (xfail below: they warn of overflow, or end
-    # with finite weights whose outputs overflow), so none here that may: no
-    # learning_rate_init=10 as before; sgd (whose steps grow with the inputs) at 0.1 for
-    # inputs up to 1, at 1e-3 up to 10; adam (steps bounded by the rate) at 1 for inputs up
-    # to 1; float32 only for inputs up to 1 and rates up to 0.1. Adam and lbfgs take the
-    # extreme inputs.
-    solver = draw(st.sampled_from(["adam", "sgd", "lbfgs"] if exponent <= 1 else
-                                  ["adam", "lbfgs"]))
-    rates = ([1e-3, 0.1, 1.0] if solver != "sgd" else [1e-3, 0.1]) if exponent <= 0 else (
-        [1e-3, 0.1] if solver != "sgd" else [1e-3])
-    learning_rate_init = draw(st.sampled_from(rates))
-    float32_ok = exponent <= 0 and learning_rate_init <= 0.1
-    dtype = draw(st.sampled_from(["float32", "float64", "int"] if float32_ok else
-                                 ["float64", "int"]))
+    # every solver at every input scale, and learning rates up to 10: runs that diverge
+    # (sgd on large inputs above all, in float32 sooner) must end in the divergence error
+    # with the estimator as it was, without numpy's overflow warnings
+    solver = draw(st.sampled_from(["adam", "sgd", "lbfgs"]))
+    learning_rate_init = draw(st.sampled_from([1e-3, 0.1, 1.0, 10.0]))
+    dtype = draw(st.sampled_from(["float32", "float64", "int"]))
     X = np.round(X).astype(np.int64) if dtype == "int" else X.astype(dtype)
     y = LABELS[label_kind](k)[rng.permutation(np.arange(n) % k)]  # every class present
     if draw(st.integers(0, 9)) == 0:
@@ -193,46 +186,45 @@ def test_fit_either_raises_value_error_or_returns_a_usable_model():
     assert ok >= 0.75 * sum(OUTCOMES.values()), OUTCOMES  # most examples reach a fitted model
 
 
-# --- skmlp bugs the property tests found (xfail until fixed) -------------------------------------
-@pytest.mark.xfail(strict=True, reason="skmlp bug: fit checks only that the weights are "
-                   "finite, so a diverged run (loss 2.4e107) is returned as a fitted model "
-                   "whose predict_proba is NaN, with numpy overflow warnings")
+# --- skmlp bugs the property tests found, fixed: regression tests ------------------------------
+#: the divergence error of a fit whose weights are finite but too large for the training data
+OUTPUTS_DIVERGED = (r"^Solver produced non-finite parameter weights: they are finite, but the "
+                    r"network's outputs on the training data are not\. The learning rate")
+
+
+def _fit_fails_cleanly(est, X, y, match):
+    """``est.fit(X, y)`` raises ``match``, without numpy's RuntimeWarnings, and leaves
+    ``est`` unfitted."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow warnings: a bug
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(ValueError, match=match):
+            est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
 def test_diverging_fit_returns_weights_whose_outputs_overflow():
+    """Once a fitted model whose predict_proba was NaN (its loss 2.4e107): the weights are
+    finite, their outputs on the training data are not, and fit says so."""
     X = np.array([[12.57302211], [-13.21048633], [64.04226504], [10.49001172]])
     clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity",
                                    learning_rate_init=1.0, max_iter=7, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning, and the overflow of the bug
-        try:
-            clf.fit(X, [1, 0, 0, 1])
-        except ValueError as e:  # the fix may be the usual "non-finite" error
-            assert "non-finite" in str(e)
-            return
-        P = clf.predict_proba(X)
-    assert np.isfinite(P).all()  # today: all NaN
+    _fit_fails_cleanly(clf, X, [1, 0, 0, 1], OUTPUTS_DIVERGED)
 
 
-@pytest.mark.xfail(strict=True, reason="skmlp bug: the same in float32, at inputs of 1e5: "
-                   "finite float32 weights whose forward pass overflows float32")
 def test_float32_fit_returns_weights_whose_outputs_overflow():
+    """The same in float32, at inputs of 1e5: finite float32 weights whose forward pass
+    overflows float32."""
     X = np.array([[125730.22], [-132104.86], [640422.6], [104900.12]], dtype=np.float32)
     clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity",
                                    learning_rate_init=0.1, max_iter=2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            clf.fit(X, [1, 0, 0, 1])
-        except ValueError as e:
-            assert "non-finite" in str(e)
-            return
-        P = clf.predict_proba(X)
-    assert np.isfinite(P).all()  # today: all NaN
+    _fit_fails_cleanly(clf, X, [1, 0, 0, 1], OUTPUTS_DIVERGED)
 
 
-@pytest.mark.xfail(strict=True, reason="skmlp bug: the same with the Poisson loss (weights of "
-                   "at most 35, training loss_ 700.9): exp outputs overflow to inf on the "
-                   "training data")
 def test_poisson_fit_returns_weights_whose_outputs_overflow():
+    """The same with the Poisson loss (weights of at most 35, training loss_ 700.9): the
+    exp output overflowed to inf on the training data."""
     rng = np.random.default_rng(94)
     X = rng.normal(size=(37, 5))
     y = (np.exp(0.5 * X @ rng.normal(size=(5, 1)) / np.sqrt(5))
@@ -240,28 +232,41 @@ def test_poisson_fit_returns_weights_whose_outputs_overflow():
     reg = MLPRegressorFromScratch(loss="poisson", hidden_layer_sizes=(3,), solver="sgd",
                                   activation="identity", max_iter=1, learning_rate_init=0.001,
                                   batch_size=8, random_state=222)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            reg.fit(X, y)
-        except ValueError as e:
-            assert "non-finite" in str(e)
-            return
-        pred = reg.predict(X)
-    assert np.isfinite(pred).all()  # today: inf for most rows
+    _fit_fails_cleanly(reg, X, y, OUTPUTS_DIVERGED)
 
 
-@pytest.mark.xfail(strict=True, reason="skmlp bug: a diverging fit emits numpy RuntimeWarnings "
-                   "(overflow / invalid value in matmul) before its clear 'non-finite "
-                   "parameter weights' ValueError")
 def test_diverging_fit_raises_without_runtime_warnings():
+    """Once numpy's overflow warnings came before the divergence error."""
     X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
     clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity", batch_size=1,
                                    learning_rate_init=0.001, max_iter=2, random_state=0)
+    _fit_fails_cleanly(clf, X, [1, 0, 0, 1], r"^Solver produced non-finite parameter weights: "
+                                             r"the training loss became non-finite in epoch 2")
+
+
+@pytest.mark.parametrize("est", [MLPClassifierFromScratch, MLPRegressorFromScratch])
+def test_predictions_that_overflow_are_an_error(est):
+    """Weights too large for the inputs: predict (and predict_proba, predict_log_proba)
+    raise a ValueError that says so, not NaN or inf with numpy's warnings; under
+    ``assume_finite`` nothing is checked, as for the input."""
+    X, y = make_classification(n_samples=40, n_features=4, n_classes=3, n_informative=3,
+                               n_redundant=0, random_state=0)  # softmax: inf - inf is NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = est(hidden_layer_sizes=(3,), activation="identity", max_iter=5,
+                    random_state=0).fit(X, y)
+    model.coefs_ = [W * 1e200 for W in model.coefs_]  # finite, but 1e400 at the output
+    methods = ["predict"] + (["predict_proba", "predict_log_proba"]
+                             if hasattr(model, "predict_proba") else [])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        with pytest.raises(ValueError, match="non-finite parameter weights"):
-            clf.fit(X, [1, 0, 0, 1])
+        for method in methods:
+            with pytest.raises(ValueError, match=r"^The network's outputs for X are not "
+                                                 r"finite: its weights are too large"):
+                getattr(model, method)(X)
+    with config_context(assume_finite=True), np.errstate(all="ignore"):
+        out = getattr(model, methods[-1])(X)
+    assert out.shape[0] == len(X)  # unchecked: whatever the overflow gave
 
 
 # --- faults -----------------------------------------------------------------------------------
@@ -270,14 +275,15 @@ def test_diverging_run_ends_in_clear_error_or_finite_predictions():
     for lr in (1e2, 1e6):
         clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=lr, momentum=0.99,
                                        max_iter=30, random_state=0)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no overflow warnings on the way
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
                 clf.fit(X * 1e6, y)
             except ValueError as e:
                 assert "learning rate" in str(e)
                 continue
-        assert np.isfinite(clf.predict_proba(X)).all()
+            assert np.isfinite(clf.predict_proba(X * 1e6)).all()
 
 
 SIGINT_CHILD = textwrap.dedent("""
