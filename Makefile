@@ -18,11 +18,15 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/python examples/compare_with_sklearn.py
 
+# Two pytest workers, one for each core of the CI machines; each runs its BLAS on one
+# thread (two workers with two OpenBLAS threads each spin against each other: 1.8x slower).
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: install
-	$(BIN)/python -m pytest
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 -m "not slow"
 
 lint: install
 	$(BIN)/ruff check skmlp tests examples benchmarks

@@ -14,7 +14,6 @@ model: every fit starts from them (a copy, packed into the network's flat vector
 weights a user assigns are never lost, and every prediction reads them.
 """
 
-import copy
 import warnings
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
@@ -380,10 +379,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _make_optimizer(self, net, incremental):
         """The optimizer to train with: the fitted one continued (a copy), or a new one."""
         previous = getattr(self, "_optimizer", None)
-        size = None if previous is None else (
-            previous.velocity if isinstance(previous, SGD) else previous.m).size
-        if incremental and size == net.params.size:
-            return copy.deepcopy(previous)
+        if incremental and previous is not None and previous.n_params == net.params.size:
+            # a copy, in the network's dtype (weights assigned as float32 train in float32)
+            return previous.copy(dtype=net.dtype)
         if self.solver == "sgd":
             return SGD(net.params.size, net.dtype, self.learning_rate_init, self.learning_rate,
                        self.momentum, self.nesterovs_momentum, self.power_t)
@@ -427,9 +425,13 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             with np.errstate(**_QUIET_FP):
                 P = forward(X_val, net.coefs, net.intercepts, net.activations,
                             net.out_activation)[-1]
-            loss = np.float64(loss_fn(Y_val.astype(P.dtype), P, sw_val))
+                if not np.isfinite(P).all():
+                    raise _Diverged(_diverged_message(
+                        self, "the network's outputs on the validation data became non-finite"))
+                loss = np.float64(loss_fn(Y_val.astype(P.dtype), P, sw_val))
             if self.scoring is None:
-                score = self._default_score(y_val, P, sw_val)
+                with np.errstate(**_QUIET_FP):  # huge finite outputs may overflow R^2's squares
+                    score = self._default_score(y_val, P, sw_val)
             elif self.scoring == "loss":
                 score = -loss
             else:
@@ -517,20 +519,22 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                                  alpha=self.alpha, order=order, dropout=dropout,
                                  rng=dropout_rng)
                 with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
-                    if not np.isfinite(loss):
-                        if monitor.best is None:
+                    try:
+                        if not np.isfinite(loss):
                             raise _Diverged(_diverged_message(
                                 self, f"the training loss became non-finite in epoch "
                                       f"{self.n_iter_ + 1}"))
-                        warnings.warn(
-                            f"Training diverged in epoch {self.n_iter_ + 1} (non-finite loss); "
-                            "keeping the best weights seen by early stopping.",
-                            ConvergenceWarning)
+                        stop = self._epoch_end(loss, n_samples=n_samples, monitor=monitor,
+                                               optimizer=optimizer, epoch=epoch, data=data,
+                                               incremental=incremental)
+                    except _Diverged as e:
+                        if monitor.best is None:  # nothing worth keeping
+                            raise
+                        warnings.warn(f"{e} Keeping the best weights seen by early stopping.",
+                                      ConvergenceWarning)
                         break
-                    current, epoch = epoch, None
-                    if self._epoch_end(loss, n_samples=n_samples, monitor=monitor,
-                                       optimizer=optimizer, epoch=current, data=data,
-                                       incremental=incremental):
+                    epoch = None  # ended by _epoch_end
+                    if stop:
                         break
         except KeyboardInterrupt:
             if epoch is not None:  # the epoch did not finish: back to where it started

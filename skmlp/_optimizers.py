@@ -12,6 +12,8 @@ finish the gradient and update the parameters in one pass over memory. Without
 numba, or with it switched off, the numpy code below runs: the same numbers.
 """
 
+import copy
+
 import numpy as np
 
 from . import _config
@@ -53,6 +55,19 @@ class _Optimizer:
         for name in self._STATE_SCALARS:
             into[name] = getattr(self, name)
         return into
+
+    @property
+    def n_params(self):
+        """Length of the parameter vector the state is for."""
+        return getattr(self, self._STATE_ARRAYS[0]).size
+
+    def copy(self, dtype=None):
+        """An independent copy, its state arrays cast to ``dtype`` when given."""
+        other = copy.copy(self)
+        for name in self._STATE_ARRAYS:
+            setattr(other, name, getattr(self, name).astype(dtype or getattr(self, name).dtype))
+        other._scratch = None
+        return other
 
     def restore(self, checkpoint):
         """Go back to the state of a :meth:`checkpoint`."""

@@ -156,7 +156,9 @@ def test_dataframe_feature_names(data):
         clf.predict(X)
     with pytest.raises(ValueError, match="feature names should match"):
         clf.predict(df.rename(columns={"f0": "other"}))
-    np.testing.assert_array_equal(clf.predict(df), clf.predict(X))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        without_names = clf.predict(X)
+    np.testing.assert_array_equal(clf.predict(df), without_names)
 
 
 def test_sample_weight_routed_through_pipeline_and_grid_search(data):

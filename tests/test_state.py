@@ -263,12 +263,6 @@ SKLEARN_DIFFERENCES = {
         "at learning_rate_init >= 1 amplify such differences step after step (1e-8 to 1e-5 "
         "in the probabilities after a few epochs, none with SKMLP_DISABLE_NUMBA=1). Below 1 "
         "the models agree to 1e-6."),
-    "skmlp bug: NaN validation score for outputs that overflow": Difference(
-        None, "NaN validation score", r"^ok",
-        "KNOWN SKMLP BUG (test_diverging_early_stopping_regression_reports_divergence, "
-        "xfail): a regressor with early stopping whose validation outputs overflow fails "
-        "with 'The validation score is NaN (scoring=None)', blaming the scoring, where "
-        "MLPRegressor goes on (a NaN score never improves) and returns a model."),
     "hidden_layer_sizes changed under warm_start": Difference(
         "hidden_layer_sizes changed", "hidden_layer_sizes changed",
         r"^ok$|^AttributeError: 'NoneType' object has no attribute 'dtype'|^ValueError: ",
@@ -360,14 +354,9 @@ BATCH_SIZE_WARNING = ("Got `batch_size` less than 1 or larger than sample size. 
 
 
 #: where numpy's floating-point RuntimeWarnings may come from, by step: score() of finite
-#: predictions of 1e200 ("huge" weights) overflows in scikit-learn's r2_score; a regressor
-#: training with early stopping warns from its validation loss and R^2, the known skmlp bug
-#: of test_diverging_early_stopping_regression_without_runtime_warnings (xfail; remove
-#: "early stopping regression" with the fix)
+#: predictions of 1e200 ("huge" weights) overflows in scikit-learn's r2_score
 FP_WARNING_SOURCES = {
     "score": (os.path.join("sklearn", "metrics", ""),),
-    "early stopping regression": (os.path.join("sklearn", "metrics", ""),
-                                  os.path.join("skmlp", "_activations.py")),
 }
 FP_WARNINGS = ("overflow encountered", "invalid value encountered", "divide by zero encountered")
 
@@ -552,8 +541,6 @@ class _MLPMachine(RuleBasedStateMachine):
             else:
                 outcome = "ok"
         fp_sources = FP_WARNING_SOURCES["score"] if op == "score" else ()
-        if trains and self.name == "regressor" and est.early_stopping:
-            fp_sources = FP_WARNING_SOURCES["early stopping regression"]  # the skmlp bug
         check_warnings(caught, fp_sources)
         if DISCOVER is not None:
             self.history.append(f"{op}: {outcome} (synced={self.synced}, hazards="
@@ -719,21 +706,6 @@ class _MLPMachine(RuleBasedStateMachine):
             if not cold:
                 self.fit(n, seed + 1, sw)
 
-    def _stale_optimizer_dtype(self):
-        """Whether a partial_fit would continue an optimizer whose state is of another float
-        type than the weights (after ``assign_weights("all float32")``): the known skmlp
-        bug of ``test_partial_fit_after_weights_converted_to_float32`` (xfail), which fails
-        with an internal ValueError of the optimizer kernels. Remove with the fix."""
-        opt = getattr(self.est, "_optimizer", None) if self.fitted else None
-        if opt is None:
-            return False
-        state = opt.velocity if hasattr(opt, "velocity") else opt.m
-        weights = list(self.est.coefs_) + list(self.est.intercepts_)
-        all32 = all(np.asarray(p).dtype == np.float32 for p in weights)
-        return (state.dtype != (np.float32 if all32 else np.float64)
-                and state.size == sum(np.size(p) for p in weights))
-
-    @precondition(lambda self: not self._stale_optimizer_dtype())
     @rule(n=N_SAMPLES, seed=SEEDS, sw=SAMPLE_WEIGHTS, data=st.data())
     def partial_fit(self, n, seed, sw, data):
         """partial_fit; with lbfgs, mostly after set_params(solver="adam" or "sgd") (a user
@@ -1294,13 +1266,7 @@ def test_poisson_regressor_rejects_string_targets_with_a_value_error(loss):
         MLPRegressorFromScratch(loss=loss, hidden_layer_sizes=(3,), max_iter=1).fit(X, y)
 
 
-# --- skmlp bugs the machines found (xfail until fixed) -----------------------------------------
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="skmlp bug: after coefs_ and intercepts_ are all "
-                   "converted to float32 the network trains in float32, but partial_fit "
-                   "continues the fitted optimizer, whose state is float64, and the optimizer "
-                   "kernel fails with 'params, grad and the optimizer's state must have one "
-                   "shape and one dtype' (MLPClassifier/MLPRegressor train on)")
+# --- more skmlp bugs the machines found, fixed: regression tests -------------------------------
 @pytest.mark.parametrize("est", [MLPClassifierFromScratch(hidden_layer_sizes=(3,), max_iter=2,
                                                           random_state=0),
                                  MLPRegressorFromScratch(hidden_layer_sizes=(3,), max_iter=2,
@@ -1313,20 +1279,11 @@ def test_partial_fit_after_weights_converted_to_float32(est):
         est.fit(X, y)
         est.coefs_ = [W.astype(np.float32) for W in est.coefs_]
         est.intercepts_ = [b.astype(np.float32) for b in est.intercepts_]
-        before = Snapshot(est)
-        try:
-            est.partial_fit(X, y)
-        except ValueError:
-            before.assert_unchanged(est)  # rolled back, at least
-            raise
+        est.partial_fit(X, y)
+    assert all(W.dtype == np.float32 for W in est.coefs_)  # trains on in float32
     assert np.isfinite(est.predict(X).astype(float)).all()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="skmlp bug: early stopping's validation loss (skmlp/_activations.py) "
-                   "and R^2 (sklearn's r2_score) are computed outside np.errstate, so a "
-                   "regression run that blows up warns of overflow (even when fit then "
-                   "succeeds with the best weights)")
 def test_diverging_early_stopping_regression_without_runtime_warnings():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(30, 3)) * 10
@@ -1339,14 +1296,9 @@ def test_diverging_early_stopping_regression_without_runtime_warnings():
         reg.fit(X, y)  # the training loss reaches 4.6e82; the best weights are kept
     assert np.isfinite(reg.predict(X)).all()
     overflow = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-    assert not overflow  # today: "overflow encountered in square", twice
+    assert not overflow  # it was "overflow encountered in square", twice
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="skmlp bug: a Poisson run with early stopping whose validation "
-                   "outputs overflow fails with 'The validation score is NaN (scoring=None) "
-                   "... This happens e.g. with roc_auc when the validation data has one class', "
-                   "not the divergence error (MLPRegressor returns a model)")
 def test_diverging_early_stopping_regression_reports_divergence():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 2))
@@ -1355,7 +1307,7 @@ def test_diverging_early_stopping_regression_reports_divergence():
                                   activation="identity", max_iter=2, learning_rate_init=1.0,
                                   early_stopping=True, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the other bug, above
+        warnings.simplefilter("error", RuntimeWarning)  # none leak out either
         try:
             reg.fit(X, y)
         except ValueError as e:  # a clear error that says what happened, or ...
