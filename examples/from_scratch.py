@@ -42,4 +42,5 @@ for epoch in range(30):
         total += loss * len(batch)
     if epoch % 5 == 4:
         accuracy = np.mean(net.predict(X_test).argmax(axis=1) == y_test)
-        print(f"epoch {epoch + 1:2d}  loss {total / len(X_train):.4f}  test accuracy {accuracy:.3f}")
+        loss = total / len(X_train)
+        print(f"epoch {epoch + 1:2d}  loss {loss:.4f}  test accuracy {accuracy:.3f}")

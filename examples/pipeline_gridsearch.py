@@ -33,4 +33,5 @@ print("best parameters:", search.best_params_)
 print(f"best cross-validated accuracy: {search.best_score_:.4f}")
 print(f"test accuracy of the refitted best pipeline: {search.score(X_test, y_test):.4f}")
 scores = cross_val_score(search.best_estimator_, X, y, cv=5)
-print(f"5-fold accuracy of the best pipeline on all data: {scores.mean():.4f} +- {scores.std():.4f}")
+print(f"5-fold accuracy of the best pipeline on all data: "
+      f"{scores.mean():.4f} +- {scores.std():.4f}")

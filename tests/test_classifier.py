@@ -19,7 +19,6 @@ import skmlp._base as base_module
 from skmlp import MLP, MLPClassifierFromScratch
 
 
-
 # --- targets and inputs ---------------------------------------------------------------
 def test_string_labels_binary():
     X, y = make_classification(n_samples=120, n_features=5, random_state=0)
@@ -77,7 +76,8 @@ def test_sparse_input_trains_like_dense(data, fmt, solver):
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_float32_trains_and_predicts_in_float32(data, solver):
     X, y = data
-    clf = MLPClassifierFromScratch(solver=solver, random_state=0, max_iter=30).fit(X.astype(np.float32), y)
+    clf = MLPClassifierFromScratch(solver=solver, random_state=0, max_iter=30)
+    clf.fit(X.astype(np.float32), y)
     assert all(W.dtype == np.float32 for W in clf.coefs_ + clf.intercepts_)
     assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
     ref = MLPClassifierFromScratch(solver=solver, random_state=0, max_iter=30).fit(X, y)
@@ -155,7 +155,7 @@ def test_verbose_prints_one_line_per_epoch(data, solver, capsys):
     X, y = data
     clf = MLPClassifierFromScratch(solver=solver, max_iter=5, verbose=True,
                                              random_state=0).fit(X, y)
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("Iteration")]
+    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("Iteration")]
     assert len(lines) == clf.n_iter_ == len(clf.loss_curve_)
     assert lines[-1] == "Iteration %d, loss = %.8f" % (clf.n_iter_, clf.loss_curve_[-1])
 

@@ -4,9 +4,9 @@ joblib and skops, pandas, metadata routing, and scikit-learn's callbacks."""
 import io
 import pickle
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
-import warnings
 
 import joblib
 import numpy as np
@@ -20,8 +20,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
-
-
 
 TARGETS = {
     "multiclass": lambda X, y: y,
@@ -129,7 +127,8 @@ def test_skops_round_trip_trusts_only_skmlp_types_and_the_readme_lists_them(data
     models = []
     for solver in ("adam", "sgd", "lbfgs"):
         models.append((MLPClassifierFromScratch((8,), solver=solver, max_iter=5), *data))
-        models.append((MLPRegressorFromScratch(hidden_layer_sizes=(8,), solver=solver, max_iter=5), *regression))
+        reg = MLPRegressorFromScratch(hidden_layer_sizes=(8,), solver=solver, max_iter=5)
+        models.append((reg, *regression))
     seen = set()
     for est, X, y in models:
         est.fit(X, y)

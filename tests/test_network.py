@@ -5,7 +5,6 @@ import pickle
 
 import numpy as np
 import pytest
-
 from sklearn.neural_network import MLPClassifier
 
 from skmlp import MLP
@@ -43,7 +42,8 @@ def test_tiny_network_worked_by_hand():
     # L2: + alpha/2 ||W||^2 / n to the loss and + alpha W / n to the weight gradients
     loss_a, grad_a = net.loss_grad(X, Y, alpha=0.5)
     assert loss_a == pytest.approx(loss + 0.25 * 6.55)
-    np.testing.assert_allclose(grad_a[: net.n_coefs], grad[: net.n_coefs] + 0.5 * net.params[: net.n_coefs])
+    k = net.n_coefs
+    np.testing.assert_allclose(grad_a[:k], grad[:k] + 0.5 * net.params[:k])
     np.testing.assert_allclose(grad_a[net.n_coefs :], grad[net.n_coefs :])
 
 
