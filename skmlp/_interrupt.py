@@ -16,9 +16,12 @@ def deferred_interrupt():
     """Hold SIGINT during the block, then deliver it to whatever handled it before.
 
     Only the main thread receives signals (and may install handlers); elsewhere this
-    does nothing.
+    does nothing. Nor does it where the handler in place was not installed from Python
+    (``getsignal`` returns None, e.g. in an embedding application): it could not be put
+    back.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):
         yield
         return
     received = []

@@ -459,3 +459,15 @@ def test_fit_on_read_only_memmap_without_copying_it(tmp_path, solver):
     # 20000 x 16 activation and error per layer (~5 MB): X itself was never copied
     assert peak < 0.25 * X.nbytes, (peak, X.nbytes)
     assert np.isfinite(clf.predict_proba(X_ro)).all()
+
+
+def test_sigint_handler_not_installed_from_python_is_left_alone(monkeypatch):
+    # signal.signal would return None for it, and putting None back raises TypeError
+    monkeypatch.setattr(signal, "getsignal", lambda signum: None)
+    installed = []
+    monkeypatch.setattr(signal, "signal", lambda *args: installed.append(args))
+    X, y = make_classification(n_samples=60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifierFromScratch((5,), max_iter=3, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 3 and installed == []
