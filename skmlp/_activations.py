@@ -115,8 +115,10 @@ def tanh_derivative(A, delta):
 def relu_derivative(A, delta):
     """``f'(z) = 0`` where ``A == 0``, else 1."""
     # scikit-learn writes delta[A == 0] = 0. Multiplying by the mask is 7x faster than
-    # that masked assignment and gives the same numbers (NaN in A keeps its delta, as
-    # there); adding 0.0 turns the -0.0 that negative deltas leave into scikit-learn's +0.
+    # that masked assignment and gives the same numbers for finite deltas (NaN in A keeps
+    # its delta, as there); adding 0.0 turns the -0.0 that negative deltas leave into
+    # scikit-learn's +0. An infinite delta where A == 0 gives NaN here (0 there): only in
+    # a run that has diverged already, which fit reports either way.
     np.multiply(delta, A != 0, out=delta)
     delta += 0.0
 

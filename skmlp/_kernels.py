@@ -14,7 +14,9 @@ How close each kernel is to numpy (``tests/test_kernels.py`` checks each):
 * bitwise equal: ``adam_step``, ``sgd_step``, ``bias_activation`` with
   ``"identity"``, ``"relu"`` or ``"tanh"`` (numpy's own ``np.tanh``: libm's
   scalar ``tanh`` would be ~20x slower) and the dropout part with any
-  activation, ``activation_derivative``, ``column_sums`` (numpy's
+  activation, ``activation_derivative`` (for finite deltas: an infinite delta
+  where ReLU's output is 0 gives 0 here, as in scikit-learn, and NaN in the
+  numpy twin), ``column_sums`` (numpy's
   ``sum(axis=0)`` of a C-contiguous array adds row after row, starting from
   ``0``; a single column it sums pairwise, and so does the kernel);
 * bitwise equal to ``scipy.special.expit`` (which scikit-learn uses; both call
@@ -328,23 +330,14 @@ def _bias_act(Z, b, kind, zero, one):
 
 
 @njit(**_JIT)
-def _dropout(Z, mask, keep, draws, rate, scale, zero):
+def _dropout(Z, mask, keep):
     """Inverted dropout of the activations ``Z`` (see ``bias_activation``)."""
     n, u = Z.shape
-    if draws:
-        for i in range(n):
-            for j in range(u):
-                a = Z[i, j]
-                keep[i, j] = a
-                k = scale if mask[i, j] >= rate else zero
-                mask[i, j] = k
-                Z[i, j] = a * k
-    else:
-        for i in range(n):
-            for j in range(u):
-                a = Z[i, j]
-                keep[i, j] = a
-                Z[i, j] = a * mask[i, j]
+    for i in range(n):
+        for j in range(u):
+            a = Z[i, j]
+            keep[i, j] = a
+            Z[i, j] = a * mask[i, j]
 
 
 _EMPTY_2D = {}
@@ -357,7 +350,7 @@ def _empty_2d(dtype):
     return e
 
 
-def bias_activation(Z, b, activation, *, keep=None, mask=None, rate=None):
+def bias_activation(Z, b, activation, *, keep=None, mask=None):
     """Add the bias and apply the activation in place: ``Z[i, j] = f(Z[i, j] + b[j])``.
 
     ``f`` is ``np.maximum(z, 0)`` (``"relu"``: ``-0`` gives ``+0``, NaN stays
@@ -371,16 +364,10 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, rate=None):
 
     Inverted dropout, when ``mask`` is given: the activation before dropout
     goes to ``keep`` (the derivative needs it), the dropped-out one to ``Z``.
-    ``mask`` holds either the multipliers (0 or ``1 / (1 - rate)``;
-    ``rate=None``), or, with ``rate``, uniform [0, 1) draws (numpy's
-    ``rng.random(out=mask)``, so the draws do not depend on numba) that the
-    kernel turns into the multipliers in place, a unit being kept when
-    ``mask >= rate``. Bitwise the numpy reference::
+    ``mask`` holds the multipliers (0 or ``1 / (1 - rate)``, drawn by numpy, so
+    the draws do not depend on numba). Bitwise the numpy reference::
 
         keep[...] = f(Z + b)
-        if rate is not None:                  # draws -> multipliers
-            scale = dtype.type(1.0 / (1.0 - rate))
-            mask[...] = np.where(mask >= rate, scale, 0)
         np.multiply(keep, mask, out=Z)
 
     Parameters
@@ -392,10 +379,7 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, rate=None):
     keep : ndarray of shape (n_samples, n_units), default=None
         Receives ``f(Z + b)`` before dropout; required with ``mask``.
     mask : ndarray of shape (n_samples, n_units), default=None
-        Dropout multipliers, or (with ``rate``) uniform draws, overwritten
-        with the multipliers.
-    rate : float in [0, 1), default=None
-        The dropout rate, when ``mask`` holds draws.
+        Dropout multipliers.
 
     Returns
     -------
@@ -408,8 +392,6 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, rate=None):
         if (keep is None or mask.shape != Z.shape or keep.shape != Z.shape
                 or mask.dtype != Z.dtype or keep.dtype != Z.dtype):
             raise ValueError("dropout needs `mask` and `keep` of Z's shape and dtype")
-        if rate is not None and not 0.0 <= rate < 1.0:
-            raise ValueError("rate must be in [0, 1)")
     t = Z.dtype.type
     kind = _KIND[activation]
     _bias_act(Z, b, kind, t(0), t(1))
@@ -417,10 +399,7 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, rate=None):
         # libm's tanh is scalar: numpy's SIMD tanh is ~20x faster (and is the reference)
         np.tanh(Z, out=Z)
     if mask is not None:
-        if rate is None:
-            _dropout(Z, mask, keep, False, t(0), t(1), t(0))
-        else:
-            _dropout(Z, mask, keep, True, t(rate), t(1.0 / (1.0 - rate)), t(0))
+        _dropout(Z, mask, keep)
     return Z
 
 

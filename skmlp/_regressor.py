@@ -277,11 +277,8 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _default_score(self, y, P, sample_weight):
-        """R^2, as MLPRegressor's early stopping scores (NaN for non-finite outputs)."""
-        pred = self._values(P)
-        if not np.isfinite(pred).all():
-            return np.nan
-        return r2_score(y, pred, sample_weight=sample_weight)
+        """R^2, as MLPRegressor's early stopping scores (``P`` is finite)."""
+        return r2_score(y, self._values(P), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
