@@ -139,7 +139,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _default_score(self, y, P, sample_weight):
         """The validation score of outputs ``P`` when ``scoring`` is None."""
 
-    def _extra_sample_weight(self, sample_weight, y):
+    def _extra_sample_weight(self, sample_weight, Y):
         """Hook for class weights; the base has none."""
         return sample_weight
 
@@ -245,7 +245,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 raise ValueError("partial_fit does not support early_stopping=True")
             first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
             X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
-            sample_weight = self._sample_weight(sample_weight, X, y)
+            sample_weight = self._sample_weight(sample_weight, X, Y)
             if validation is not None:
                 validation = self._validate_validation_data(*validation,
                                                             n_outputs=Y.shape[1])
@@ -256,8 +256,13 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 net = self._continue(X, Y, hidden, activations)
             X = X.astype(net.dtype, copy=False)
             previous_best = None if first_pass else self._previous_best(net)
+            # MLPClassifier's best weights after early stopping are its coefs_ (the same
+            # lists), trained in place by every later fit, with or without early stopping
+            best_is_live = not first_pass and getattr(self, "_best_coefs", None) is self.coefs_
             # from here on, the estimator predicts with the weights being trained
             self.coefs_, self.intercepts_ = net.coefs, net.intercepts
+            if best_is_live:
+                self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
             self._activations, self._hidden_layer_sizes = net.activations, hidden
             self.n_layers_ = len(net.layer_sizes)
             # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
@@ -286,11 +291,12 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                                          reconstruction_attributes=self._reconstruction)
         return self
 
-    def _sample_weight(self, sample_weight, X, y):
+    def _sample_weight(self, sample_weight, X, Y):
         """Checked sample weights in ``X``'s dtype (times class weights), or None."""
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        return self._extra_sample_weight(sample_weight, y)
+        sample_weight = self._extra_sample_weight(sample_weight, Y)
+        return None if sample_weight is None else sample_weight.astype(X.dtype, copy=False)
 
     def _initialize(self, X, Y, hidden, activations, rng):
         """A new network with initial weights, and the fitted state of a first fit."""
@@ -552,12 +558,13 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _epoch_end(self, loss, *, n_samples, monitor, optimizer, epoch, data, incremental):
         """An epoch's bookkeeping, in MLPClassifier's order; True when training should stop."""
+        validated = monitor.validate()  # may raise _Diverged: then the epoch counts nowhere
         self.n_iter_ += 1
         self.loss_ = loss
         self.t_ += n_samples
         if self.verbose:
             print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
-        monitor.epoch_end(loss)
+        monitor.epoch_end(loss, validated)
         optimizer.iteration_ends(self.t_)
         if epoch.call_on_fit_task_end(estimator=self, **data.hook_args,
                                       reconstruction_attributes=self._reconstruction):
@@ -596,7 +603,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         except KeyboardInterrupt:
             net.params[...] = bridge.last_x
             self.n_iter_ = bridge.n_iter
-            self.loss_ = net.loss_grad(X, Y, sample_weight, self.alpha)[0]
+            if bridge.n_iter:  # the loss the callback recorded at last_x
+                self.loss_ = monitor.loss_curve[-1]
+            else:  # interrupted before the first iteration ended: the starting point's
+                with np.errstate(**_QUIET_FP):
+                    self.loss_ = np.float64(net.loss_grad(X, Y, sample_weight, self.alpha)[0])
             warnings.warn("Training interrupted by user; keeping the last L-BFGS iterate.")
         else:
             if not np.isfinite(result.fun):

@@ -67,12 +67,13 @@ class LbfgsCallbackBridge:
         with deferred_interrupt():  # an iteration's bookkeeping is never cut in half
             self.net.params[...] = intermediate_result.x  # scipy may have evaluated elsewhere
             self.last_x[...] = self.net.params
+            validated = self.monitor.validate()
             self.n_iter += 1
             est = self.estimator
             loss = np.float64(intermediate_result.fun)
             if est.verbose:
                 print("Iteration %d, loss = %.8f" % (self.n_iter, loss))
-            self.monitor.epoch_end(loss)
+            self.monitor.epoch_end(loss, validated)
             if self._iteration.call_on_fit_task_end(
                     estimator=est, reconstruction_attributes=self.reconstruction, **self.kwargs):
                 self.stopped = True

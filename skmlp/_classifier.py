@@ -494,11 +494,13 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
             raise ValueError(f"y_val has classes not seen in y: {unknown}.")
         return self._encode(y_val), y_val
 
-    def _extra_sample_weight(self, sample_weight, y):
-        """``sample_weight`` times the class weights of each sample's class(es)."""
+    def _extra_sample_weight(self, sample_weight, Y):
+        """``sample_weight`` times the class weights of each sample's class(es).
+
+        ``Y`` is the encoded target, of shape (n_samples, n_outputs).
+        """
         if self.class_weight is None:
             return sample_weight
-        Y = self._encode(y)
         multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         if isinstance(self.class_weight, dict):
             if multilabel:
@@ -517,24 +519,24 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
                     f"got unknown classes {unknown} and bad weights {bad} "
                     f"(classes_ is {self.classes_})."
                 )
-            w = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
-            k = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
-            cw = w[k]
-        elif multilabel:
+        if multilabel:
             # each label is a binary output; its balanced weights multiply, as in
             # compute_sample_weight("balanced", Y)
             cw = np.prod([_balanced(col.astype(np.intp), sample_weight) for col in Y.T], axis=0)
         else:
             k = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
-            cw = _balanced(k, sample_weight)
+            if isinstance(self.class_weight, dict):
+                w = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
+                cw = w[k]
+            else:
+                cw = _balanced(k, sample_weight)
         weighted = cw if sample_weight is None else sample_weight * cw
         if not np.any(weighted):
             raise ValueError(
                 "Sample weights must contain at least one non-zero number: class_weight="
                 f"{self.class_weight!r} gives every sample weight 0."
             )
-        return weighted.astype(sample_weight.dtype if sample_weight is not None else np.float64,
-                               copy=False)
+        return weighted
 
     def _out_activation(self, Y):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

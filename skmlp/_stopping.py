@@ -58,12 +58,21 @@ class StoppingMonitor:
         elif self.best_loss is None:
             self.best_loss = np.inf
 
-    def epoch_end(self, loss):
-        """Record one epoch's training loss (and validation); update the count."""
+    def validate(self):
+        """``(score, loss)`` of the live weights on the validation data, or None.
+
+        Called before any of the epoch's bookkeeping, so that an epoch whose validation
+        outputs diverge (the validation raises) is counted nowhere.
+        """
+        return None if self.validation is None else self.validation()
+
+    def epoch_end(self, loss, validated):
+        """Record one epoch's training loss and ``validated`` (from ``validate``); update
+        the count."""
         est = self.estimator
         self.loss_curve.append(loss)
-        if self.validation is not None:
-            score, val_loss = self.validation()
+        if validated is not None:
+            score, val_loss = validated
             self.scores.append(score)
             self.val_losses.append(val_loss)
             if est.verbose:

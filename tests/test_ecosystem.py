@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
 
 from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
 
@@ -339,3 +339,8 @@ def test_ctrl_c_leaves_no_callback_task_open(data, solver, monkeypatch):
         clf.set_callbacks(ledger).fit(X, y)
     assert sum(ledger.begun.values()) > 2
     assert ledger.begun == ledger.ended
+    if solver == "lbfgs":  # loss_ is the loss of the iterate kept (as recorded by the callback)
+        net = MLP.from_weights(clf.coefs_, clf.intercepts_, out_activation="softmax")
+        Y = LabelBinarizer().fit(y).transform(y)
+        assert clf.n_iter_ == len(clf.loss_curve_) >= 1
+        assert clf.loss_ == pytest.approx(real(net, X, Y, None, clf.alpha)[0], rel=1e-12)

@@ -112,12 +112,14 @@ def _margin(proba, multiclass):
 
 
 def assert_same_model(ours, theirs, rtol_w=1e-9, *, X=None, rtol_loss=1e-9, atol_proba=1e-9,
-                      strict_predict=True):
+                      strict_predict=True, compare_curves=True):
     """``ours`` trained the model ``theirs`` (an MLPClassifier) trained, within tolerances.
 
     Weights: ``|ours - theirs| <= rtol_w * max |weight of theirs|`` for every array.
     With ``strict_predict=False`` (float32, lbfgs), predictions may only differ where
     MLPClassifier's own probabilities are within ``10 * atol_proba`` of a tie.
+    ``compare_curves=False`` leaves out ``loss_curve_`` and ``best_loss_``, which our
+    lbfgs records and MLPClassifier's does not.
     """
     np.testing.assert_array_equal(ours.classes_, theirs.classes_)
     assert ours.n_layers_ == theirs.n_layers_
@@ -134,11 +136,11 @@ def assert_same_model(ours, theirs, rtol_w=1e-9, *, X=None, rtol_loss=1e-9, atol
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.t_ == theirs.t_
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=rtol_loss, abs=1e-15)
-    if hasattr(theirs, "loss_curve_"):  # sgd and adam (MLPClassifier's lbfgs has none)
+    if compare_curves and hasattr(theirs, "loss_curve_"):  # MLPClassifier's lbfgs has none
         assert len(ours.loss_curve_) == len(theirs.loss_curve_)
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol_loss,
                                    atol=1e-15)
-    if hasattr(theirs, "best_loss_"):
+    if compare_curves and hasattr(theirs, "best_loss_"):
         if theirs.best_loss_ is None:  # early stopping
             assert ours.best_loss_ is None
         else:
@@ -353,6 +355,31 @@ def test_same_model_as_mlpclassifier(data, target, how, dtype, weighted, params,
         assert ours.coefs_[0].dtype == dtype
     if lbfgs and f32:  # scipy hands MLPClassifier float64 weights back; ours stay float32
         assert theirs.coefs_[0].dtype == np.float64
+
+
+def test_warm_start_through_lbfgs_keeps_the_best_weights_aliased(data):
+    # adam with early stopping, then lbfgs (which ignores it) with a harmful alpha, then adam
+    # again. MLPClassifier's lbfgs trains the aliased _best_coefs too, so the third fit,
+    # which never beats the first's best score, keeps the live weights, not the first's.
+    X, y, _ = data["multiclass"]
+    params = {"hidden_layer_sizes": (8,), "batch_size": 32, "random_state": 0,
+              "early_stopping": True, "n_iter_no_change": 3, "max_iter": 15,
+              "learning_rate_init": 0.01, "warm_start": True}
+    ours, theirs = Ours(**params), MLPClassifier(**params)
+    curves, best = [], []
+    for changes in ({}, {"solver": "lbfgs", "alpha": 100.0},
+                    {"solver": "adam", "alpha": 1e-4, "learning_rate_init": 1e-4}):
+        for est in (ours, theirs):
+            est.set_params(**changes).fit(X, y)
+        curves.append(len(ours.loss_curve_))
+        best.append(theirs.best_validation_score_)
+        assert_same_model(ours, theirs, X=X, compare_curves=False)
+    assert best[2] == best[0] and theirs.coefs_ is theirs._best_coefs  # no new best
+    # our lbfgs records its iterations too (MLPClassifier's records none): without them the
+    # curves are MLPClassifier's
+    assert curves[1] > curves[0]
+    ours_curve = ours.loss_curve_[: curves[0]] + ours.loss_curve_[curves[1]:]
+    np.testing.assert_allclose(ours_curve, theirs.loss_curve_, rtol=1e-9)
 
 
 FULL_FITS = [pytest.param(load, solver, id=f"{load.__name__[5:]}-{solver}")

@@ -1314,3 +1314,19 @@ def test_diverging_early_stopping_regression_reports_divergence():
             assert known_error(e) in ("diverged", "diverged (outputs)"), str(e)
         else:  # ... early stopping's best weights
             assert np.isfinite(reg.predict(X)).all()
+
+
+def test_diverging_validation_outputs_count_the_epoch_nowhere():
+    # the training loss of epoch 4 is finite, the outputs on the validation data after it
+    # are not: early stopping keeps its best weights, and the epoch is in no curve
+    rng = np.random.default_rng(17)
+    X = rng.normal(size=(40, 3)) * 10
+    reg = MLPRegressorFromScratch(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity",
+                                  max_iter=30, learning_rate_init=0.5, early_stopping=True,
+                                  random_state=17, momentum=0.0)
+    with pytest.warns(ConvergenceWarning, match="outputs on the validation data became "
+                                                "non-finite.*Keeping the best weights"):
+        reg.fit(X, X[:, 0] * 3)
+    assert reg.n_iter_ == len(reg.loss_curve_) == len(reg.validation_scores_) == 3
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    assert np.isfinite(reg.predict(X)).all()
