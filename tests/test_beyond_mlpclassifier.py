@@ -27,15 +27,19 @@ def digits():
 
 
 # --- class_weight ------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
-def test_balanced_is_exactly_the_balanced_sample_weight_model(imbalanced, solver):
+def test_balanced_is_exactly_the_balanced_sample_weight_model(imbalanced, solver, dtype):
     X, _, y, _ = imbalanced
+    X = X.astype(dtype)
     kw = dict(hidden_layer_sizes=(16,), solver=solver, random_state=0, max_iter=30)
     a = MLPClassifierFromScratch(class_weight="balanced", **kw).fit(X, y)
     b = MLPClassifierFromScratch(**kw).fit(X, y,
               sample_weight=compute_sample_weight("balanced", y))
     for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert wa.dtype == dtype
         np.testing.assert_array_equal(wa, wb)
+    assert a.loss_ == b.loss_
 
 
 def test_balanced_raises_minority_recall():
