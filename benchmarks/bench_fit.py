@@ -253,7 +253,8 @@ def main():
     warm_default = first_fit({}, max(repeats, 3))
     rows.append(f"| first fit in a new process (1 epoch, 200 digits) | {warm_default:.3f} | "
                 f"{plain:.3f} | | | | | kernels add {warm_default - plain:.3f} s with a warm cache "
-                f"({warm - plain:.3f} s in a fresh cache dir), {cold - plain:.2f} s the first "
+                f"({warm - plain:.3f} s from a cache just written to a new directory), "
+                f"{cold - plain:.2f} s the first "
                 f"time ever (compiling) |")
     print(rows[-1], flush=True)
 
