@@ -327,28 +327,30 @@ def test_column_sums_bitwise(dt, shape, rng):
 def test_shapes_and_dtypes_are_checked():
     # the kernels do not check bounds: the wrappers must refuse what would overrun
     p = np.zeros(10)
-    with pytest.raises(ValueError):
+    state = "params, grad and the optimizer's state must have one shape and one dtype"
+    with pytest.raises(ValueError, match=state):
         K.adam_step(p, np.zeros(9), np.zeros(10), np.zeros(10), 5, 0.0, 1.0, 0.9, 0.999, 1e-3, 1e-8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=state):
         K.adam_step(p, p.copy(), p.copy(), p.astype(np.float32), 5, 0.0, 1.0, 0.9, 0.999, 1e-3,
                     1e-8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=state):
         K.sgd_step(p, p.copy(), p.copy(), 11, 0.0, 1.0, 0.9, 0.1, True)
     Z = np.zeros((4, 3))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^bias float64\(2,\) for activations float64\(4, 3\)$"):
         K.bias_activation(Z, np.zeros(2), "relu")
     b, good = np.zeros(3), np.zeros((4, 3))
-    with pytest.raises(ValueError):
+    dropout = "dropout needs `mask` and `keep` of Z's shape and dtype"
+    with pytest.raises(ValueError, match=dropout):
         K.bias_activation(Z, b, "relu", mask=np.zeros((4, 2)), keep=good)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=dropout):
         K.bias_activation(Z, b, "relu", mask=good.copy())  # no keep
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="A, delta and mask must have the same shape"):
         K.activation_derivative(np.zeros((4, 2)), Z, "relu")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^Y of shape \(4, 2\) for outputs of shape \(4, 3\)$"):
         K.softmax_loss_delta(Z, np.zeros((4, 2)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^sample_weight of shape \(5,\) for 4 samples$"):
         K.logistic_loss_delta(Z, np.zeros((4, 3)), np.ones(5))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^out of shape \(4,\) for delta of shape \(4, 3\)$"):
         K.column_sums(Z, np.zeros(4))
 
 
@@ -358,7 +360,13 @@ def test_shapes_and_dtypes_are_checked():
 # ---------------------------------------------------------------------------------------
 from sklearn.datasets import make_classification, make_multilabel_classification  # noqa: E402
 
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, _ops, set_kernels  # noqa: E402
+from skmlp import (  # noqa: E402
+    MLPClassifierFromScratch,
+    MLPRegressorFromScratch,
+    _config,
+    _ops,
+    set_kernels,
+)
 
 
 @pytest.mark.parametrize("dt", DTYPES)
@@ -419,6 +427,7 @@ def _fit_both(make, X, y):
     for enabled in (False, True):
         previous = set_kernels(enabled)
         try:
+            assert (_config.kernels() is not None) == enabled
             models.append(make().fit(X, y))
         finally:
             set_kernels(previous)

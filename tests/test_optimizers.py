@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from skmlp import SGD, Adam, set_kernels
+from skmlp import SGD, Adam, _config, set_kernels
 
 
 @pytest.fixture(params=["numpy", "kernels"])
@@ -14,6 +14,8 @@ def path(request):
     if request.param == "kernels":
         pytest.importorskip("numba")
     previous = set_kernels(request.param == "kernels")
+    # the kernels really run (skmlp falls back to numpy if they fail to import)
+    assert (_config.kernels() is not None) == (request.param == "kernels")
     yield request.param
     set_kernels(previous)
 

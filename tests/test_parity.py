@@ -42,7 +42,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skmlp import MLPClassifierFromScratch, set_kernels
+from skmlp import MLPClassifierFromScratch, _config, set_kernels
 
 Ours = MLPClassifierFromScratch
 SELF_CHECK = Ours is MLPClassifier
@@ -79,6 +79,8 @@ def path(request):
     if request.param == "kernels":
         pytest.importorskip("numba")
     previous = set_kernels(request.param == "kernels")
+    # the kernels really run (skmlp falls back to numpy if they fail to import)
+    assert (_config.kernels() is not None) == (request.param == "kernels")
     yield request.param
     set_kernels(previous)
 
