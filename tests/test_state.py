@@ -1214,6 +1214,20 @@ def _assert_real_work(stats):
     assert all(": rejected: " in k for k in bad), bad  # bad data never does
     twin = {k: v for k, v in stats.items() if k.startswith("twin:")}
     assert twin.get("twin: both ok", 0) >= 0.1 * ok, twin  # the twin runs along
+    # every kind of step ran, and did something (pruned weights trained on, too)
+    kinds = {re.split(r"[:(,]", k)[0].strip() for k in stats}
+    missing = [k for k in STEP_KINDS if k not in kinds]
+    assert not missing, (missing, sorted(kinds))
+    assert stats.get("assign weights (prune): ok", 0) > 0, stats
+
+
+#: the kinds of steps the machines take (the labels they count, up to the first ":(,");
+#: a valid ``score`` is not required: the regressor's short run reaches it rarely (it
+#: reaches the bad ones, and valid predictions go through the same path)
+STEP_KINDS = ("fit", "warm fit", "partial_fit", "set_params", "assign weights",
+              "inconsistent weights", "pickle round trip", "deepcopy round trip", "predict",
+              "proba", "bad fit", "bad warm fit", "bad partial_fit", "bad predict", "bad proba",
+              "bad score")
 
 
 @pytest.mark.parametrize("machine", [ClassifierMachine, RegressorMachine],
