@@ -25,6 +25,7 @@ Protocol
 """
 
 import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,6 +218,27 @@ def prepare(name, seed):
     pre = make_preprocessor(X_train).fit(X_train)
     return (np.asarray(pre.transform(X_train), dtype=np.float64),
             np.asarray(pre.transform(X_test), dtype=np.float64), y_train, y_test)
+
+
+def fingerprint(*arrays):
+    """A short hash of the prepared arrays, to check that two runs saw the same split.
+
+    Parameters
+    ----------
+    *arrays : ndarrays
+        Typically ``prepare(name, seed)``'s four arrays.
+
+    Returns
+    -------
+    str
+        12 hex digits of the SHA-1 of the arrays' shapes and bytes (C order).
+    """
+    digest = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(repr((a.shape, a.dtype.str)).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()[:12]
 
 
 def score(task, y_true, y_pred):
