@@ -245,6 +245,23 @@ def aggregate(table, models, names):
 
 # --------------------------------------------------------------------------- output
 
+def aggregate_rows(agg, models, n_seeds):
+    """The aggregate as markdown rows: one per model and task."""
+    lines = ["| model | task | score | ratio to mlp | ratio to realmlp | fit s | predict s |",
+             "|---|---|---|---|---|---|---|"]
+    for task, entry in agg.items():
+        for m in models:
+            if m not in entry:
+                continue
+            e = entry[m]
+            to_mlp = ratio(e["score"], entry["mlp"]["score"]) if "mlp" in entry else "-"
+            to_real = ratio(e["score"], entry["realmlp"]["score"]) if "realmlp" in entry else "-"
+            lines.append(f"| {m} | {METRIC[task]} ({len(entry['datasets'])} data sets) | "
+                         f"{e['score']:.4f} | {to_mlp} | {to_real} | {e['fit'] * n_seeds:.1f} | "
+                         f"{e['predict'] * n_seeds:.2f} |")
+    return lines
+
+
 def ratio(a, b):
     return f"{a / b:.3f}" if b else "-"
 
@@ -269,25 +286,20 @@ def markdown_tables(table, agg, models, names, seeds):
         cells = [f"{table[m, n][2]:.2f}" if (m, n) in table else "missing" for m in models]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
 
-    n_seeds = len(seeds)
     lines += ["", f"Aggregate: shifted geometric mean (shift {SHIFT}) over data sets of the "
               "mean over seeds; times are totals over those data sets and seeds", ""]
-    lines.append("| model | task | score | ratio to mlp | ratio to realmlp | fit s | predict s |")
-    lines.append("|---|---|---|---|---|---|---|")
-    for task, entry in agg.items():
-        for m in models:
-            if m not in entry:
-                continue
-            e = entry[m]
-            to_mlp = ratio(e["score"], entry["mlp"]["score"]) if "mlp" in entry else "-"
-            to_real = ratio(e["score"], entry["realmlp"]["score"]) if "realmlp" in entry else "-"
-            lines.append(f"| {m} | {METRIC[task]} ({len(entry['datasets'])} sets) | "
-                         f"{e['score']:.4f} | {to_mlp} | {to_real} | {e['fit'] * n_seeds:.1f} | "
-                         f"{e['predict'] * n_seeds:.2f} |")
+    lines += aggregate_rows(agg, models, len(seeds))
     for task, entry in agg.items():
         if entry["left_out"]:
-            lines.append(f"\n{task}: left out of the aggregate (a model lacks a seed): "
-                         + ", ".join(entry["left_out"]))
+            lines.append(f"\n{task}: left out of the aggregate above (a model lacks a seed "
+                         "there): " + ", ".join(entry["left_out"]))
+    # when a model (RealMLP-TD's cache) lacks data sets, the others are still compared on
+    # all of theirs, in a second table that says which model it leaves out
+    complete = [m for m in models if all((m, n) in table for n in names)]
+    if complete and len(complete) < len(models) and any(e["left_out"] for e in agg.values()):
+        lines += ["", "Aggregate over every data set, of the models that have them all "
+                  f"(without {', '.join(m for m in models if m not in complete)})", ""]
+        lines += aggregate_rows(aggregate(table, complete, names), complete, len(seeds))
     return "\n".join(lines)
 
 
