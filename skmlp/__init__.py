@@ -8,13 +8,13 @@ scikit-learn's ``MLPClassifier`` and ``MLPRegressor``;
 from importlib.metadata import PackageNotFoundError, version
 
 from ._classifier import MLPClassifierFromScratch
-from ._config import set_kernels
+from ._config import set_kernels, use_kernels
 from ._network import MLP
 from ._optimizers import SGD, Adam
 from ._regressor import MLPRegressorFromScratch
 
 __all__ = ["MLP", "SGD", "Adam", "MLPClassifierFromScratch", "MLPRegressorFromScratch",
-           "set_kernels"]
+           "set_kernels", "use_kernels"]
 
 try:
     __version__ = version("skmlp")

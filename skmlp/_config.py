@@ -1,30 +1,295 @@
-"""Whether the numba kernels run: on when numba is installed, off by a switch.
+"""Whether the numba kernels run, and loading them so that they can never break a fit.
 
-``SKMLP_DISABLE_NUMBA=1`` in the environment, or :func:`skmlp.set_kernels` (False),
-turns them off; the numpy reference then runs, with the same results.
+The switch: ``SKMLP_DISABLE_NUMBA`` in the environment (read when skmlp is imported),
+:func:`set_kernels` for the whole process, :func:`use_kernels` for a block of code in
+one thread. The numpy reference computes the same model when the kernels are off.
+
+Loading: the first :func:`kernels` call of a process (inside the first fit that trains)
+imports numba and ``skmlp._kernels``, then *probes* every kernel once per float dtype on
+tiny arrays and checks the results against the numpy twins in ``skmlp._ops``. Only a
+module that passed the probe is handed out, so a kernel that cannot be imported,
+compiled or loaded from numba's disk cache fails here, before any fit has run a kernel
+step. A probe that fails once drops numba's cache of the kernels and compiles them
+afresh (a damaged cache file is repaired for later processes too); if that fails as
+well, or numba cannot be imported, the numpy path runs for the rest of the process
+after one :class:`KernelWarning` naming the cause. numba not being installed at all is
+the documented optional case and stays silent.
+
+A Ctrl-C during the loading is held until it ends (on the main thread), so numba is
+never left half-imported; any other interruption of the import removes the modules it
+had added, so that a later call imports them again.
 """
 
 import os
+import sys
+import threading
+import warnings
+from contextlib import contextmanager
 
-_state = {"enabled": os.environ.get("SKMLP_DISABLE_NUMBA", "") in ("", "0"), "module": None}
+import numpy as np
+
+from ._interrupt import deferred_interrupt
+
+#: the environment variable that switches the kernels off
+ENV_VAR = "SKMLP_DISABLE_NUMBA"
+_OFF_WORDS = ("1", "true", "yes", "on")
+_ON_WORDS = ("", "0", "false", "no", "off")
 
 
-def kernels():
-    """The kernels module when kernels are on and numba is importable, else None."""
-    if not _state["enabled"]:
+class KernelWarning(RuntimeWarning):
+    """The numba kernels cannot be used in this process: the numpy reference runs instead."""
+
+
+def kernels_enabled_by(value):
+    """Whether ``SKMLP_DISABLE_NUMBA=value`` leaves the kernels on, and what to warn.
+
+    Parameters
+    ----------
+    value : str or None
+        The variable's value; None when it is not set.
+
+    Returns
+    -------
+    enabled : bool
+        False for "1", "true", "yes", "on"; True for unset, "", "0", "false", "no",
+        "off" (any case, surrounding blanks ignored). Any other value also gives False:
+        whoever set a variable named DISABLE most likely meant to disable, and the numpy
+        path computes the same model.
+    message : str or None
+        Why the value was not understood, for a warning; None when it was.
+    """
+    word = "" if value is None else value.strip().lower()
+    if word in _ON_WORDS:
+        return True, None
+    if word in _OFF_WORDS:
+        return False, None
+    return False, (f"{ENV_VAR}={value!r} is not understood; the numba kernels are off. "
+                   f"Use one of {', '.join(_OFF_WORDS)} to disable them, or one of "
+                   f"{', '.join(repr(w) for w in _ON_WORDS)} to enable them.")
+
+
+def _switch_from_environment():
+    enabled, message = kernels_enabled_by(os.environ.get(ENV_VAR))
+    if message is not None:
+        warnings.warn(message, KernelWarning, stacklevel=2)
+    return enabled
+
+
+# enabled: the process-wide switch; module: _kernels once imported; probed: the dtypes
+# whose kernels passed the probe; failed: the import or a probe failed (warned once), the
+# numpy path runs from then on
+_state = {"enabled": _switch_from_environment(), "module": None, "probed": frozenset(),
+          "failed": False}
+_local = threading.local()  # .enabled: this thread's use_kernels() setting, when inside one
+_load_lock = threading.Lock()
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def kernels(dtype=None):
+    """The kernels module when the kernels are on and work, else None.
+
+    Cheap once the kernels are loaded (the training loop calls it every batch). The
+    first call with the kernels on, and the first for each new ``dtype``, imports and
+    probes them (see the module docstring); it may emit one :class:`KernelWarning` and
+    return None for good.
+
+    Parameters
+    ----------
+    dtype : {numpy.float32, numpy.float64} or None, default=None
+        The dtype the caller's fit runs in: only its kernels are probed. None probes
+        both (a fit passes its dtype, or calls without one every time).
+
+    Returns
+    -------
+    module or None
+        ``skmlp._kernels``, whose kernels have run correctly in this process in
+        ``dtype`` (both dtypes when None).
+    """
+    enabled = getattr(_local, "enabled", None)
+    if not (_state["enabled"] if enabled is None else enabled) or _state["failed"]:
         return None
-    if _state["module"] is None:
-        try:
-            from . import _kernels
-        except ImportError:
-            _state["enabled"] = False
-            return None
-        _state["module"] = _kernels
-    return _state["module"]
+    probed = _state["probed"]
+    if dtype is None:
+        if len(probed) == len(_DTYPES):
+            return _state["module"]
+        return _load(_DTYPES)
+    dtype = np.dtype(dtype)
+    if dtype in probed:
+        return _state["module"]
+    if dtype not in _DTYPES:  # the kernels have float32 and float64 loops only
+        return None
+    return _load((dtype,))
 
 
 def set_kernels(enabled):
-    """Turn the numba kernels on or off for this process; returns the previous setting."""
+    """Turn the numba kernels on or off for this process; returns the previous setting.
+
+    A :func:`use_kernels` block in effect in a thread overrides this there.
+    """
     previous = _state["enabled"]
     _state["enabled"] = bool(enabled)
     return previous
+
+
+@contextmanager
+def use_kernels(enabled=True):
+    """Kernels on or off for the fits run inside the ``with`` block, in this thread.
+
+    The setting before the block comes back when it ends, exceptions included; blocks
+    nest. Other threads keep the process-wide setting (:func:`set_kernels`,
+    ``SKMLP_DISABLE_NUMBA``), as do worker processes (set the variable for them).
+
+    Parameters
+    ----------
+    enabled : bool, default=True
+        False runs the numpy reference. True runs the kernels when numba is installed
+        and they work (they stay off in a process where they failed to load).
+
+    Examples
+    --------
+    >>> import skmlp
+    >>> with skmlp.use_kernels(False):
+    ...     model = skmlp.MLPClassifierFromScratch(max_iter=5)  # fit here: numpy path
+    """
+    previous = getattr(_local, "enabled", None)
+    _local.enabled = bool(enabled)
+    try:
+        yield
+    finally:
+        _local.enabled = previous
+
+
+def _load(dtypes):
+    """Import the kernels and probe them in ``dtypes``, or record the failure and warn once."""
+    with _load_lock:  # one thread loads; the others wait and take its result
+        missing = [dt for dt in dtypes if dt not in _state["probed"]]
+        if missing and not _state["failed"]:
+            # no Ctrl-C midway: it would leave numba half-imported for the whole process
+            with deferred_interrupt():
+                module, cause = _import_and_probe(missing)
+                if module is None:
+                    _state["failed"] = True
+                else:
+                    _state["module"] = module
+                    _state["probed"] = _state["probed"].union(missing)
+                if cause is not None:
+                    warnings.warn(
+                        f"skmlp's numba kernels cannot be used ({cause}); training runs "
+                        f"the numpy reference instead, which computes the same model. "
+                        f"Set {ENV_VAR}=1 to skip the kernels and this warning.",
+                        KernelWarning, stacklevel=3)
+    return None if _state["failed"] else _state["module"]
+
+
+def _describe(error):
+    return f"{type(error).__name__}: {error}"
+
+
+def _import_and_probe(dtypes):
+    """``(module, None)``, or ``(None, cause)`` when the kernels are unusable (None: silent)."""
+    before = set(sys.modules)
+    try:
+        from . import _kernels
+    except ModuleNotFoundError as e:
+        _forget_new_modules(before)
+        if e.name == "numba":  # not installed: the optional dependency, nothing to say
+            return None, None
+        return None, f"importing numba failed: {_describe(e)}"
+    except BaseException as e:  # OSError from llvmlite's library, RuntimeError, Ctrl-C...
+        _forget_new_modules(before)
+        if not isinstance(e, Exception):  # KeyboardInterrupt, SystemExit: retry next time
+            raise
+        return None, f"importing numba failed: {_describe(e)}"
+    try:
+        _probe(_kernels, dtypes)
+    except Exception as first:
+        # most likely a damaged cache file: empty the kernels' cache and probe again,
+        # which compiles afresh whatever did not load (and saves it for later processes)
+        try:
+            _flush_cache(_kernels)
+            _probe(_kernels, dtypes)
+        except Exception as second:
+            return None, (f"loading them failed with {_describe(first)}, and compiling "
+                          f"them afresh with {_describe(second)}")
+    return _kernels, None
+
+
+def _forget_new_modules(before):
+    """Remove what a failed import of the kernels added to ``sys.modules``.
+
+    A package whose import was cut short is dropped by Python, but its submodules that
+    finished stay, and a later import finds them without setting them as attributes of
+    the new package object (``module 'numba' has no attribute 'core'``).
+    """
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] in ("numba", "llvmlite") or name == __package__ + "._kernels":
+            del sys.modules[name]
+    package = sys.modules.get(__package__)
+    if package is not None and "_kernels" in vars(package):
+        delattr(package, "_kernels")
+
+
+def _flush_cache(module):
+    """Empty the disk cache index of every kernel, so that nothing more loads from it.
+
+    What already loaded stays in memory (a probe that fails on a wrong value fails again);
+    the code of a signature that failed to load was never kept, and compiles on its next
+    call. Kernels another thread is running are not touched.
+    """
+    from numba.core.dispatcher import Dispatcher
+
+    for obj in vars(module).values():
+        if isinstance(obj, Dispatcher):
+            obj._cache.flush()
+
+
+def _probe(k, dtypes):
+    """Run every kernel the training loop calls, in each of ``dtypes``, on tiny arrays.
+
+    Each signature compiled or loaded here is the one a fit uses (C-contiguous, writable
+    arrays of one dtype, scalars in that dtype), so a fit never meets a load or compile
+    failure of its own. The results are checked against the formulas in the kernels'
+    docstrings: a cache that loads but holds wrong code fails the probe too.
+    """
+    def check(got, expected):
+        if not np.allclose(got, expected, rtol=1e-5, atol=1e-6):
+            raise RuntimeError("a kernel computed a wrong value on the probe's inputs")
+
+    for dt in (d.type for d in dtypes):
+        # optimizers from zero moments: 2 weights (with L2 0.1), 1 bias, 2 samples
+        p = np.array([0.5, -1.0, 2.0], dt)
+        raw = np.array([0.25, 0.5, -1.0], dt)
+        g = (raw + 0.1 * np.array([0.5, -1.0, 0.0])) / 2
+        p_adam, m, v = p.copy(), np.zeros(3, dt), np.zeros(3, dt)
+        k.adam_step(p_adam, raw, m, v, 2, 0.1, 2.0, 0.9, 0.999, 0.01, 1e-8)
+        check(p_adam, p - 0.01 * (0.1 * g) / (np.sqrt(0.001 * g * g) + 1e-8))
+        p_sgd, velocity = p.copy(), np.zeros(3, dt)
+        k.sgd_step(p_sgd, raw, velocity, 2, 0.1, 2.0, 0.9, 0.01, True)
+        check(p_sgd, p + 0.9 * (-0.01 * g) - 0.01 * g)
+        # a logistic hidden layer with dropout, forward and backward; the bias gradient
+        Z0 = np.array([[0.5, -1.0, 2.0], [-0.25, 1.5, -3.0]], dt)
+        b = np.array([0.1, -0.2, 0.3], dt)
+        mask = np.array([[2.0, 0.0, 2.0], [0.0, 2.0, 2.0]], dt)
+        Z, keep = Z0.copy(), np.empty_like(Z0)
+        k.bias_activation(Z, b, "logistic", keep=keep, mask=mask)
+        A = 1 / (1 + np.exp(-(Z0.astype(np.float64) + b)))
+        check(keep, A)
+        check(Z, A * mask)
+        delta = Z0[::-1].copy()
+        k.activation_derivative(keep, delta, "logistic", mask=mask)
+        check(delta, Z0[::-1] * mask * A * (1 - A))
+        check(k.column_sums(delta, np.empty(3, dt)), delta.sum(axis=0))
+        # the fused output layers, where the module has them (weighted softmax, logistic)
+        Y, w = np.array([[0, 0, 1], [1, 0, 0]], dt), np.array([1.0, 3.0], dt)
+        if hasattr(k, "softmax_loss_delta"):
+            Z = Z0.copy()
+            P = np.exp(Z0 - Z0.max(axis=1, keepdims=True))
+            P = P / P.sum(axis=1, keepdims=True)
+            check(k.softmax_loss_delta(Z, Y, w), -(w * (Y * np.log(P)).sum(axis=1)).sum())
+            check(Z, (P - Y) * w[:, None])
+        if hasattr(k, "logistic_loss_delta"):
+            Z = Z0.copy()
+            P = 1 / (1 + np.exp(-Z0.astype(np.float64)))
+            loss = -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).sum()
+            check(k.logistic_loss_delta(Z, Y), loss)
+            check(Z, P - Y)
