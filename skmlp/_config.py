@@ -75,50 +75,37 @@ def _switch_from_environment():
     return enabled
 
 
-# enabled: the process-wide switch; module: _kernels once imported; probed: the dtypes
-# whose kernels passed the probe; failed: the import or a probe failed (warned once), the
-# numpy path runs from then on
-_state = {"enabled": _switch_from_environment(), "module": None, "probed": frozenset(),
-          "failed": False}
+# enabled: the process-wide switch; module: _kernels once it passed the probe; failed:
+# the import or the probe failed (warned once), the numpy path runs from then on
+_state = {"enabled": _switch_from_environment(), "module": None, "failed": False}
 _local = threading.local()  # .enabled: this thread's use_kernels() setting, when inside one
 _load_lock = threading.Lock()
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def kernels(dtype=None):
+def kernels():
     """The kernels module when the kernels are on and work, else None.
 
     Cheap once the kernels are loaded (the training loop calls it every batch). The
-    first call with the kernels on, and the first for each new ``dtype``, imports and
-    probes them (see the module docstring); it may emit one :class:`KernelWarning` and
-    return None for good.
+    first call with the kernels on imports and probes them in both dtypes (see the module
+    docstring); it may emit one :class:`KernelWarning` and return None for good.
 
-    Parameters
-    ----------
-    dtype : {numpy.float32, numpy.float64} or None, default=None
-        The dtype the caller's fit runs in: only its kernels are probed. None probes
-        both (a fit passes its dtype, or calls without one every time).
+    Both dtypes, not the caller's: one fit may run kernels in either (float32 inputs
+    with float64 targets give float64 errors), and a probe that fails between two kernel
+    steps of a fit would leave that fit half on the kernels, half on numpy. The second
+    dtype costs ~0.03 s with a warm cache.
 
     Returns
     -------
     module or None
-        ``skmlp._kernels``, whose kernels have run correctly in this process in
-        ``dtype`` (both dtypes when None).
+        ``skmlp._kernels``, whose kernels have all run correctly in float32 and float64
+        in this process.
     """
     enabled = getattr(_local, "enabled", None)
-    if not (_state["enabled"] if enabled is None else enabled) or _state["failed"]:
+    if not (_state["enabled"] if enabled is None else enabled):
         return None
-    probed = _state["probed"]
-    if dtype is None:
-        if len(probed) == len(_DTYPES):
-            return _state["module"]
-        return _load(_DTYPES)
-    dtype = np.dtype(dtype)
-    if dtype in probed:
+    if _state["module"] is not None or _state["failed"]:
         return _state["module"]
-    if dtype not in _DTYPES:  # the kernels have float32 and float64 loops only
-        return None
-    return _load((dtype,))
+    return _load()
 
 
 def set_kernels(enabled):
@@ -148,8 +135,10 @@ def use_kernels(enabled=True):
     Examples
     --------
     >>> import skmlp
-    >>> with skmlp.use_kernels(False):
-    ...     model = skmlp.MLPClassifierFromScratch(max_iter=5)  # fit here: numpy path
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> with skmlp.use_kernels(False):  # this fit runs the numpy reference
+    ...     model = skmlp.MLPClassifierFromScratch(max_iter=300).fit(X, y)
     """
     previous = getattr(_local, "enabled", None)
     _local.enabled = bool(enabled)
@@ -159,33 +148,28 @@ def use_kernels(enabled=True):
         _local.enabled = previous
 
 
-def _load(dtypes):
-    """Import the kernels and probe them in ``dtypes``, or record the failure and warn once."""
+def _load():
+    """Import and probe the kernels, or record the failure and warn once."""
     with _load_lock:  # one thread loads; the others wait and take its result
-        missing = [dt for dt in dtypes if dt not in _state["probed"]]
-        if missing and not _state["failed"]:
+        if _state["module"] is None and not _state["failed"]:
             # no Ctrl-C midway: it would leave numba half-imported for the whole process
             with deferred_interrupt():
-                module, cause = _import_and_probe(missing)
-                if module is None:
-                    _state["failed"] = True
-                else:
-                    _state["module"] = module
-                    _state["probed"] = _state["probed"].union(missing)
+                module, cause = _import_and_probe()
+                _state["module"], _state["failed"] = module, module is None
                 if cause is not None:
                     warnings.warn(
                         f"skmlp's numba kernels cannot be used ({cause}); training runs "
                         f"the numpy reference instead, which computes the same model. "
                         f"Set {ENV_VAR}=1 to skip the kernels and this warning.",
                         KernelWarning, stacklevel=3)
-    return None if _state["failed"] else _state["module"]
+    return _state["module"]
 
 
 def _describe(error):
     return f"{type(error).__name__}: {error}"
 
 
-def _import_and_probe(dtypes):
+def _import_and_probe():
     """``(module, None)``, or ``(None, cause)`` when the kernels are unusable (None: silent)."""
     before = set(sys.modules)
     try:
@@ -201,13 +185,13 @@ def _import_and_probe(dtypes):
             raise
         return None, f"importing numba failed: {_describe(e)}"
     try:
-        _probe(_kernels, dtypes)
+        _probe(_kernels)
     except Exception as first:
         # most likely a damaged cache file: empty the kernels' cache and probe again,
         # which compiles afresh whatever did not load (and saves it for later processes)
         try:
             _flush_cache(_kernels)
-            _probe(_kernels, dtypes)
+            _probe(_kernels)
         except Exception as second:
             return None, (f"loading them failed with {_describe(first)}, and compiling "
                           f"them afresh with {_describe(second)}")
@@ -243,8 +227,8 @@ def _flush_cache(module):
             obj._cache.flush()
 
 
-def _probe(k, dtypes):
-    """Run every kernel the training loop calls, in each of ``dtypes``, on tiny arrays.
+def _probe(k):
+    """Run every kernel the training loop calls, in float32 and float64, on tiny arrays.
 
     Each signature compiled or loaded here is the one a fit uses (C-contiguous, writable
     arrays of one dtype, scalars in that dtype), so a fit never meets a load or compile
@@ -255,7 +239,7 @@ def _probe(k, dtypes):
         if not np.allclose(got, expected, rtol=1e-5, atol=1e-6):
             raise RuntimeError("a kernel computed a wrong value on the probe's inputs")
 
-    for dt in (d.type for d in dtypes):
+    for dt in (np.float32, np.float64):
         # optimizers from zero moments: 2 weights (with L2 0.1), 1 bias, 2 samples
         p = np.array([0.5, -1.0, 2.0], dt)
         raw = np.array([0.25, 0.5, -1.0], dt)

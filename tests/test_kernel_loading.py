@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_classification
 
 import skmlp
 from skmlp import _config
@@ -174,8 +175,7 @@ def test_false_in_the_environment_enables_the_kernels(tmp_path, warm_cache, nump
 @pytest.fixture
 def fresh_state(monkeypatch):
     """A switch on and nothing loaded yet, as in a new process; restored afterwards."""
-    monkeypatch.setattr(_config, "_state", {"enabled": True, "module": None,
-                                            "probed": frozenset(), "failed": False})
+    monkeypatch.setattr(_config, "_state", {"enabled": True, "module": None, "failed": False})
     return _config._state
 
 
@@ -223,17 +223,17 @@ def test_use_kernels_overrides_set_kernels(fresh_state):
 # failures while loading: in this process, with the probe replaced
 # ---------------------------------------------------------------------------------------
 @needs_numba
-def test_probe_failing_twice_warns_once_and_fits_on_the_numpy_path(fresh_state, monkeypatch,
-                                                                    data):
+def test_probe_failing_twice_warns_once_and_fits_on_the_numpy_path(fresh_state, monkeypatch):
     calls = []
 
-    def probe(module, dtypes):
-        calls.append(tuple(dtypes))
+    def probe(module):
+        calls.append("probe")
         raise ValueError(f"bad code {len(calls)}")
 
     monkeypatch.setattr(_config, "_probe", probe)
     monkeypatch.setattr(_config, "_flush_cache", lambda module: calls.append("flush"))
-    X, y = data
+    X, y = make_classification(n_samples=60, n_features=5, n_informative=3, n_classes=3,
+                               random_state=0)
     make = lambda: skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(8,), max_iter=3, tol=0,  # noqa: E731
                                                   random_state=0)
     with pytest.warns(_config.KernelWarning) as record:
@@ -244,8 +244,7 @@ def test_probe_failing_twice_warns_once_and_fits_on_the_numpy_path(fresh_state, 
         "1, and compiling them afresh with ValueError: bad code 3); training runs the numpy "
         "reference instead, which computes the same model. Set SKMLP_DISABLE_NUMBA=1 to skip "
         "the kernels and this warning."]
-    both = tuple(np.dtype(t) for t in (np.float32, np.float64))
-    assert calls == [both, "flush", both]
+    assert calls == ["probe", "flush", "probe"]
     with warnings.catch_warnings():
         warnings.simplefilter("error", _config.KernelWarning)  # never again in this process
         again = make().fit(X, y)
@@ -262,23 +261,19 @@ def test_probe_failing_twice_warns_once_and_fits_on_the_numpy_path(fresh_state, 
 def test_probe_failing_once_repairs_silently(fresh_state, monkeypatch):
     real_probe, calls = _config._probe, []
 
-    def probe(module, dtypes):
+    def probe(module):
         calls.append("probe")
         if len(calls) == 1:
             raise EOFError("damaged cache file")
-        real_probe(module, dtypes)
+        real_probe(module)
 
     monkeypatch.setattr(_config, "_probe", probe)
     monkeypatch.setattr(_config, "_flush_cache", lambda module: calls.append("flush"))
     with warnings.catch_warnings():
         warnings.simplefilter("error", _config.KernelWarning)
-        assert _config.kernels(np.float64) is not None
+        assert _config.kernels() is not None
+        assert _config.kernels() is not None  # loaded once
     assert calls == ["probe", "flush", "probe"]
-    assert fresh_state["probed"] == {np.dtype(np.float64)}
-    assert _config.kernels(np.float64) is not None and calls == ["probe", "flush", "probe"]
-    assert _config.kernels(np.float16) is None  # no float16 loops: numpy, nothing probed
-    assert _config.kernels() is not None and len(calls) == 4  # float32 probed now
-    assert fresh_state["probed"] == {np.dtype(np.float32), np.dtype(np.float64)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -368,3 +363,27 @@ def test_predicting_with_a_loaded_model_never_imports_numba(tmp_path, warm_cache
     out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                          text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fits_compile_nothing_the_probe_did_not(fresh_state, dtype):
+    # what a fit calls was compiled or loaded by the probe: no fit can fail midway on a
+    # kernel's first call (a damaged cache entry, a compiler error)
+    from numba.core.dispatcher import Dispatcher
+
+    module = _config.kernels()
+    assert module is not None
+    dispatchers = [d for d in vars(module).values() if isinstance(d, Dispatcher)]
+    before = [list(d.overloads) for d in dispatchers]
+    X, y = make_classification(n_samples=50, n_features=5, n_informative=3, n_classes=3,
+                               random_state=0)
+    X = X.astype(dtype)
+    for solver in ("adam", "sgd"):
+        for activation in ("relu", "logistic", "tanh", "identity"):
+            params = dict(hidden_layer_sizes=(6, 1), max_iter=2, solver=solver,
+                          activation=activation, dropout=0.2, random_state=0)
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y, sample_weight=np.ones(50))
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y == 0)
+            skmlp.MLPRegressorFromScratch(**params).fit(X, y.astype(dtype))
+    assert [list(d.overloads) for d in dispatchers] == before
