@@ -125,15 +125,18 @@ def numpy_reference(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def warm_cache(tmp_path_factory):
-    """A private numba cache holding every kernel in float32 and float64, and a pickled
-    model fitted with the kernels: ``(cache_dir, model_path)``."""
+    """A private numba cache holding every kernel in float32 and float64, a pickled model
+    fitted with the kernels, and the report of the process that made them:
+    ``(cache_dir, model_path, report)``."""
     pytest.importorskip("numba")
     tmp = tmp_path_factory.mktemp("warm")
     cache, model = tmp / "cache", tmp / "model.pkl"
-    report = run_child(tmp, "", cache=cache, env={"DUMP_MODEL": str(model)})
+    # "false" enables (it disabled them once): this fit must compile and use the kernels
+    report = run_child(tmp, "", cache=cache,
+                       env={"DUMP_MODEL": str(model), "SKMLP_DISABLE_NUMBA": " False "})
     assert report["kernels"] and report["warnings"] == []
     assert list(cache.rglob("*.nbc"))
-    return cache, model
+    return cache, model, report
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,9 +169,9 @@ def test_unknown_word_in_the_environment_warns_at_import_and_keeps_numba_out(tmp
 
 
 @needs_numba
-def test_false_in_the_environment_enables_the_kernels(tmp_path, warm_cache, numpy_reference):
-    report = run_child(tmp_path, "", cache=warm_cache[0], env={"SKMLP_DISABLE_NUMBA": "false"})
-    assert report["kernels"] and report["warnings"] == []
+def test_false_in_the_environment_enables_the_kernels(warm_cache, numpy_reference):
+    report = warm_cache[2]  # run with SKMLP_DISABLE_NUMBA=" False "
+    assert report["kernels"] and report["numba_imported"] and report["warnings"] == []
     assert_same_fits(report, numpy_reference, exact=False)
 
 
