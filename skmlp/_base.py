@@ -40,7 +40,7 @@ from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
 from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge
 from ._init import INITIALIZERS
 from ._interrupt import deferred_interrupt
-from ._network import MLP, check_layer_shapes, forward
+from ._network import MLP, check_layer_shapes, forward, gradient_dtype
 from ._optimizers import SGD, Adam
 from ._solvers import QUIET_FP as _QUIET_FP
 from ._solvers import minimize_lbfgs, run_epoch
@@ -254,7 +254,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 net = self._initialize(X, Y, hidden, activations, rng)
             else:
                 net = self._continue(X, Y, hidden, activations)
-            X = X.astype(net.dtype, copy=False)
+            if X.dtype != np.float32:
+                # float32 X with float64 weights stays float32: numpy promotes each product
+                # (X @ W, X.T @ delta) as it does in scikit-learn, which is not always
+                # bitwise the product of a float64 copy
+                X = X.astype(net.dtype, copy=False)
             previous_best = None if first_pass else self._previous_best(net)
             # MLPClassifier's best weights after early stopping are its coefs_ (the same
             # lists), trained in place by every later fit, with or without early stopping
@@ -272,7 +276,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             context.call_on_fit_task_begin(estimator=self, **data.hook_args)
             try:
                 if self.solver == "lbfgs":
-                    self._fit_lbfgs(net, data, validation=validation)
+                    net = self._fit_lbfgs(net, data, validation=validation)
                 else:
                     self._fit_stochastic(net, data, rates=rates, validation=validation,
                                          incremental=incremental, rng=rng,
@@ -292,11 +296,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         return self
 
     def _sample_weight(self, sample_weight, X, Y):
-        """Checked sample weights in ``X``'s dtype (times class weights), or None."""
+        """Checked sample weights (times class weights), or None.
+
+        float32 weights stay float32 and any others become float64, whatever ``X``'s
+        dtype, as scikit-learn has them (``_check_sample_weight``).
+        """
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        sample_weight = self._extra_sample_weight(sample_weight, Y)
-        return None if sample_weight is None else sample_weight.astype(X.dtype, copy=False)
+            sample_weight = _check_sample_weight(sample_weight, X)
+        return self._extra_sample_weight(sample_weight, Y)
 
     def _initialize(self, X, Y, hidden, activations, rng):
         """A new network with initial weights, and the fitted state of a first fit."""
@@ -382,16 +389,20 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             return None
         return np.concatenate(flat).astype(net.dtype, copy=False)
 
-    def _make_optimizer(self, net, incremental):
-        """The optimizer to train with: the fitted one continued (a copy), or a new one."""
+    def _make_optimizer(self, net, Y, incremental):
+        """The optimizer to train with: the fitted one continued (a copy), or a new one.
+
+        Its state has the gradient's dtype (``gradient_dtype``): the weights' dtype,
+        or float64 where float64 targets make the errors float64, as in scikit-learn.
+        """
+        dtype = gradient_dtype(net.dtype, Y)
         previous = getattr(self, "_optimizer", None)
         if incremental and previous is not None and previous.n_params == net.params.size:
-            # a copy, in the network's dtype (weights assigned as float32 train in float32)
-            return previous.copy(dtype=net.dtype)
+            return previous.copy(dtype=dtype)
         if self.solver == "sgd":
-            return SGD(net.params.size, net.dtype, self.learning_rate_init, self.learning_rate,
+            return SGD(net.params.size, dtype, self.learning_rate_init, self.learning_rate,
                        self.momentum, self.nesterovs_momentum, self.power_t)
-        return Adam(net.params.size, net.dtype, self.learning_rate_init, self.beta_1,
+        return Adam(net.params.size, dtype, self.learning_rate_init, self.beta_1,
                     self.beta_2, self.epsilon)
 
     def _split_validation(self, n_samples, Y, rng):
@@ -468,7 +479,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _fit_stochastic(self, net, data, *, rates, validation, incremental, rng, previous_best):
         """sgd and adam: MLPClassifier's ``_fit_stochastic``, on the flat parameter vector."""
         X, Y, sample_weight = data.X, data.Y, data.sample_weight
-        optimizer = self._optimizer = self._make_optimizer(net, incremental)
+        optimizer = self._optimizer = self._make_optimizer(net, Y, incremental)
         rows = None
         if validation is None and self.early_stopping:
             rows, val = self._split_validation(X.shape[0], Y, rng)
@@ -587,12 +598,17 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         return False
 
     def _fit_lbfgs(self, net, data, *, validation):
-        """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``."""
+        """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``.
+
+        Returns the network the estimator keeps: ``net``, or, for float32 weights, a
+        float64 one holding scipy's last iterate, as MLPClassifier unpacks it into its
+        ``coefs_`` (the loss was evaluated at float32 points all along).
+        """
         X, sample_weight = data.X, data.sample_weight
         monitor = StoppingMonitor(
             self, net.params, None if validation is None else self._validation(net, *validation),
             early_stopping=False)
-        Y = data.Y.astype(net.dtype)
+        Y = data.Y
         bridge = LbfgsCallbackBridge(self, net, monitor=monitor, context=data.context,
                                      hook_args=data.hook_args,
                                      reconstruction=self._reconstruction)
@@ -618,8 +634,16 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             else:
                 self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
             self.loss_ = np.float64(result.fun)
+            if net.dtype != np.float64:
+                net.release()
+                net = MLP(net.layer_sizes, net.activation, net.out_activation, np.float64)
+                net.params[...] = result.x
+                # into the lists themselves, as MLPClassifier's _unpack: an early-stopping
+                # fit's _best_coefs that are these lists stay these lists
+                self.coefs_[:], self.intercepts_[:] = net.coefs, net.intercepts
         finally:
             bridge.close()
+        return net
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:

@@ -3,15 +3,19 @@
 Each kernel computes exactly the formula of its numpy twin (scikit-learn's
 ``MLPClassifier`` order of operations), in one pass over memory instead of
 one pass per ufunc. Nothing is reassociated: no ``fastmath``, every scalar is
-passed in the arrays' dtype (a float64 scalar in a float32 loop would promote
-every operation; the wrappers cast with ``dtype.type(x)``), and the kernels
+passed in the dtype numpy would compute it in (the arrays' dtype for Python
+numbers, which the wrappers cast with ``dtype.type(x)``; float64 for Adam's
+step size, a numpy float64 scalar in scikit-learn), and the kernels
 are compiled with ``error_model="numpy"`` (numba's default error model checks
 every division for zero, which stops LLVM from vectorising the loop). Matrix
 products stay numpy's (BLAS); nothing here calls BLAS.
 
 How close each kernel is to numpy (``tests/test_kernels.py`` checks each):
 
-* bitwise equal: ``adam_step``, ``sgd_step``, ``bias_activation`` with
+Every kernel is bitwise equal to its numpy twin, so the kernels never change
+the model (the parity tests run with them on and off):
+
+* ``adam_step``, ``sgd_step``, ``bias_activation`` with
   ``"identity"``, ``"relu"`` or ``"tanh"`` (numpy's own ``np.tanh``: libm's
   scalar ``tanh`` would be ~20x slower) and the dropout part with any
   activation, ``activation_derivative`` (for finite deltas: an infinite delta
@@ -19,12 +23,14 @@ How close each kernel is to numpy (``tests/test_kernels.py`` checks each):
   numpy twin), ``column_sums`` (numpy's
   ``sum(axis=0)`` of a C-contiguous array adds row after row, starting from
   ``0``; a single column it sums pairwise, and so does the kernel);
-* bitwise equal to ``scipy.special.expit`` (which scikit-learn uses; both call
-  libm's ``exp``), and so within a few ulp of numpy's SIMD ``np.exp``: the
-  ``"logistic"`` activation and ``logistic_loss_delta``'s ``delta``;
-* within a few ulp: the probabilities of ``softmax_loss_delta`` (libm's
-  ``exp``, numpy's order of the row sums);
-* to rounding: the loss values (float64 sums here, numpy's pairwise ones there).
+* the ``"logistic"`` activation, bitwise ``scipy.special.expit`` (which
+  scikit-learn uses; both call libm's ``exp``).
+
+The output layer has no kernel: softmax's ``exp`` is numpy's SIMD one, which
+libm's (all numba can call) differs from by an ulp on some inputs, and a loss
+summed in another order moves L-BFGS's line search. Fused softmax/log-loss
+kernels did that and cost parity (weights 7e-2 apart after L-BFGS on iris,
+chaotic growth with adam on unscaled data); the output step is numpy's.
 
 (A sum-of-squares kernel for the L2 penalty lost to BLAS's dot, 21 vs 14 us on
 203,264 float32 weights, and folding it into the optimizer step did not pay
@@ -41,8 +47,9 @@ threads run between the calls, and it oversubscribes the cores under
 ``n_jobs``: see ``benchmarks/bench_kernels.py``.
 
 Arrays are C-contiguous and of one float dtype (float32 or float64) per call,
-``Y``/``sample_weight``/``mask`` included: cast them once per fit, not per
-batch (the wrappers cast if needed, which allocates).
+``mask`` included. Mixed dtypes (float64 errors of float32 activations, as
+scikit-learn has with float64 targets) take the numpy path (``skmlp._ops``,
+``skmlp._optimizers._kernel_ok``).
 """
 
 import numpy as np
@@ -54,8 +61,6 @@ __all__ = [
     "sgd_step",
     "bias_activation",
     "activation_derivative",
-    "softmax_loss_delta",
-    "logistic_loss_delta",
     "column_sums",
 ]
 
@@ -211,6 +216,8 @@ def adam_step(params, grad, m, v, n_coefs, alpha, s, beta_1, beta_2, lr_t, epsil
         v[j]      = beta_2 * v[j] + (1 - beta_2) * (g * g)
         params[j] = params[j] + ((-lr_t) * m[j]) / (sqrt(v[j]) + epsilon)
 
+    ``-lr_t`` is float64 (a numpy float64 scalar in scikit-learn), so with float32
+    arrays the update is computed in float64 and rounded when added to ``params``.
     Bitwise equal to the numpy reference::
 
         g = grad.copy(); g[:n_coefs] += alpha * params[:n_coefs]; g /= s
@@ -236,8 +243,10 @@ def adam_step(params, grad, m, v, n_coefs, alpha, s, beta_1, beta_2, lr_t, epsil
     """
     _check_flat(params, n_coefs, grad, m, v)
     t = params.dtype.type
+    # lr_t stays float64, as in scikit-learn (a float64 scalar times a float32 array
+    # is float64): the update is computed in float64 and rounded once, into params
     _adam_kernel(params, grad, m, v, n_coefs, t(alpha), t(s), t(beta_1), t(1.0 - beta_1),
-                 t(beta_2), t(1.0 - beta_2), t(-lr_t), t(epsilon))
+                 t(beta_2), t(1.0 - beta_2), np.float64(-lr_t), t(epsilon))
 
 
 @njit(**_JIT)
@@ -467,163 +476,6 @@ def activation_derivative(A, delta, activation, mask=None):
     t = delta.dtype.type
     _derivative(A, delta, kind, mask, t(0), t(1))
     return delta
-
-
-# ----------------------------------------------------------------------------------------
-# output layer: probabilities, loss term, output error
-# ----------------------------------------------------------------------------------------
-@njit(**_JIT)
-def _softmax_loss_delta_kernel(Z, Y, w, eps, one_m_eps, zero):
-    n, K = Z.shape
-    weighted = w.shape[0] != 0
-    loss = 0.0
-    for i in range(n):
-        mx = Z[i, 0]
-        for k in range(1, K):
-            z = Z[i, k]
-            if z > mx or z != z:
-                mx = z
-        for k in range(K):
-            Z[i, k] = np.exp(Z[i, k] - mx)
-        total = zero + _pairwise_sum(Z[i], zero)
-        row = 0.0
-        for k in range(K):
-            p = Z[i, k] / total
-            y = Y[i, k]
-            if y != zero:
-                pc = p  # np.clip(p, eps, 1 - eps), NaN stays NaN
-                if pc < eps:
-                    pc = eps
-                if pc > one_m_eps:
-                    pc = one_m_eps
-                row += np.float64(y * np.log(pc))
-            if weighted:
-                Z[i, k] = (p - y) * w[i]
-            else:
-                Z[i, k] = p - y
-        if weighted:
-            loss += np.float64(w[i]) * row
-        else:
-            loss += row
-    return -loss
-
-
-def _targets(Z, Y, sample_weight):
-    """``Y`` and the weights (empty: none) as C-contiguous arrays of Z's dtype, shapes checked."""
-    dt = Z.dtype
-    Y = np.ascontiguousarray(Y, dtype=dt)
-    if Y.shape != Z.shape:
-        raise ValueError(f"Y of shape {Y.shape} for outputs of shape {Z.shape}")
-    if sample_weight is None:
-        return Y, np.empty(0, dtype=dt)
-    w = np.ascontiguousarray(sample_weight, dtype=dt)
-    if w.shape != Z.shape[:1]:
-        raise ValueError(f"sample_weight of shape {w.shape} for {Z.shape[0]} samples")
-    return Y, w
-
-
-def softmax_loss_delta(Z, Y, sample_weight=None):
-    """Softmax output, log-loss term and output error, in one pass per row, in place on ``Z``.
-
-    The probabilities are scikit-learn's ``inplace_softmax``::
-
-        Z -= Z.max(axis=1)[:, None]; np.exp(Z, out=Z); Z /= Z.sum(axis=1)[:, None]
-
-    with libm's ``exp`` (numpy's SIMD ``exp`` differs by 1 ulp on ~5 % of
-    inputs) and numpy's own pairwise order for the row sums (bitwise the same
-    sum of the same values), so ``P`` is equal to numpy's to ~2 ulp. Then::
-
-        loss  = -sum_i w_i * sum_k xlogy(Y[i, k], clip(P[i, k], eps, 1 - eps))
-        Z     = (P - Y) * w[:, None]              (the output error delta)
-
-    ``eps = np.finfo(dtype).eps``; ``xlogy(y, p)`` is ``y * log(p)``, and 0
-    where ``y == 0``; ``w = 1`` without weights. The log terms are computed in
-    the dtype and summed in float64 row after row (numpy sums pairwise: equal
-    to rounding). Divide by ``s`` for scikit-learn's loss.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n_samples, n_classes), C-contiguous
-        Logits, overwritten with ``delta``.
-    Y : ndarray of shape (n_samples, n_classes)
-        One-hot targets, in Z's dtype (other dtypes are cast: a copy).
-    sample_weight : ndarray of shape (n_samples,), default=None
-
-    Returns
-    -------
-    loss : float
-        The batch's (weighted) sum of log-losses, not divided by ``s``.
-    """
-    Y, w = _targets(Z, Y, sample_weight)
-    t = Z.dtype.type
-    eps = np.finfo(Z.dtype).eps
-    return _softmax_loss_delta_kernel(Z, Y, w, t(eps), t(1 - eps), t(0))
-
-
-@njit(**_JIT)
-def _logistic_loss_delta_kernel(Z, Y, w, eps, one_m_eps, zero, one):
-    n, K = Z.shape
-    weighted = w.shape[0] != 0
-    loss = 0.0
-    for i in range(n):
-        row = 0.0
-        for k in range(K):
-            p = one / (one + np.exp(-Z[i, k]))  # expit, libm's exp
-            pc = p  # np.clip(p, eps, 1 - eps), NaN stays NaN
-            if pc < eps:
-                pc = eps
-            if pc > one_m_eps:
-                pc = one_m_eps
-            y = Y[i, k]
-            term = zero
-            if y != zero:
-                term = y * np.log(pc)
-            y1 = one - y
-            if y1 != zero:
-                term = term + y1 * np.log(one - pc)
-            row += np.float64(term)
-            if weighted:
-                Z[i, k] = (p - y) * w[i]
-            else:
-                Z[i, k] = p - y
-        if weighted:
-            loss += np.float64(w[i]) * row
-        else:
-            loss += row
-    return -loss
-
-
-def logistic_loss_delta(Z, Y, sample_weight=None):
-    """Logistic output, binary log-loss term and output error, in place on ``Z``.
-
-    For binary and multilabel outputs (scikit-learn's ``binary_log_loss``)::
-
-        P     = expit(Z)                               (libm's exp: bitwise expit)
-        Pc    = clip(P, eps, 1 - eps)
-        loss  = -sum_i w_i * sum_k (xlogy(Y, Pc) + xlogy(1 - Y, 1 - Pc))[i, k]
-        Z     = (P - Y) * w[:, None]
-
-    The log terms are computed in the dtype (libm's ``log``: ~1 ulp from
-    numpy's) and summed in float64 row after row (numpy sums pairwise: equal
-    to rounding); ``delta`` is bitwise ``expit(Z) - Y`` (times ``w``).
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n_samples, n_outputs), C-contiguous
-        Logits, overwritten with ``delta``.
-    Y : ndarray of shape (n_samples, n_outputs)
-        0/1 targets, in Z's dtype (other dtypes are cast: a copy).
-    sample_weight : ndarray of shape (n_samples,), default=None
-
-    Returns
-    -------
-    loss : float
-        The batch's (weighted) sum, not divided by ``s``.
-    """
-    Y, w = _targets(Z, Y, sample_weight)
-    t = Z.dtype.type
-    eps = np.finfo(Z.dtype).eps
-    return _logistic_loss_delta_kernel(Z, Y, w, t(eps), t(1 - eps), t(0), t(1))
 
 
 # ----------------------------------------------------------------------------------------

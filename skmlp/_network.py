@@ -132,12 +132,24 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
         delta = prev
 
 
+def gradient_dtype(dtype, Y):
+    """The dtype of the error ``P - Y`` and of everything computed from it.
+
+    scikit-learn lets numpy promote: float32 outputs and boolean (classification) or
+    float32 targets keep float32; float64 or integer targets make the error, the
+    gradient and the optimizer's state float64 while the weights stay float32.
+    """
+    return np.result_type(np.dtype(dtype), np.asarray(Y).dtype)
+
+
 def finish_gradient(grad, params, n_coefs, alpha, s, scratch=None):
     """Turn raw gradient sums into the gradient of the mean loss, in place.
 
     ``g = (grad + alpha * W) / s`` for the weights and ``grad / s`` for the biases,
-    in scikit-learn's order. ``scratch`` (at least ``n_coefs`` long) holds ``alpha * W``;
-    it is allocated when None.
+    in scikit-learn's order, with its dtypes: ``alpha * W`` in the weights' dtype,
+    ``s`` as it comes (the sum of float64 sample weights divides float32 sums in
+    float64, rounded to float32). ``scratch`` (at least ``n_coefs`` long, the weights'
+    dtype) holds ``alpha * W``; it is allocated when None.
     """
     if alpha:
         l2 = np.multiply(params[:n_coefs], alpha,
@@ -344,25 +356,29 @@ class MLP:
         return LOG_OUTPUTS[self.out_activation](self.logits(X))
 
     # --- training -----------------------------------------------------------------
-    def _work_arrays(self, n, masked=None):
+    def _work_arrays(self, n, masked=None, delta_dtype=None):
         """Per-layer work arrays for ``n`` rows, allocated once and sliced per batch size.
 
         The network owns them between calls (a fit runs thousands of batches);
         :meth:`release` frees them. They grow when a larger batch comes. ``masked``
         says which hidden layers have dropout: those, and GELU layers, get a
-        ``saved`` array (see :func:`forward`); the others get None.
+        ``saved`` array (see :func:`forward`); the others get None. The errors
+        ``delta`` are in ``delta_dtype`` (default: the network's dtype).
         """
         masked = tuple(masked or (False,) * len(self.activations))
         keep = tuple(a in NEEDS_PREACTIVATION or m for a, m in zip(self.activations, masked))
+        delta_dtype = np.dtype(delta_dtype or self.dtype)
         w = self._work
-        if w is None or n > w["capacity"] or w["keep"] != keep:
+        if (w is None or n > w["capacity"] or w["keep"] != keep
+                or w["delta_dtype"] != delta_dtype):
             n_rows = max(n, 0 if w is None else w["capacity"])
             units = self.layer_sizes[1:]
             w = self._work = {
                 "capacity": n_rows,
                 "keep": keep,
+                "delta_dtype": delta_dtype,
                 "A": [np.empty((n_rows, u), self.dtype) for u in units],
-                "delta": [np.empty((n_rows, u), self.dtype) for u in units[:-1]],
+                "delta": [np.empty((n_rows, u), delta_dtype) for u in units[:-1]],
                 "saved": [np.empty((n_rows, u), self.dtype) if k else None
                           for u, k in zip(units, keep)],
                 "views": {},
@@ -383,15 +399,18 @@ class MLP:
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
         Y : ndarray of shape (n_samples, n_outputs)
-            One-hot (softmax), 0/1 (logistic) or real (identity, exp) targets, in
-            ``self.dtype``.
+            One-hot (softmax) or 0/1 (logistic) targets, boolean or float, or real
+            (identity, exp) targets, in the dtype scikit-learn keeps them in.
         sample_weight : ndarray of shape (n_samples,), default=None
+            Kept in its own dtype, as scikit-learn does.
         alpha : float, default=0.0
             L2 strength.
         grad : ndarray of shape (n_params,)
             Receives ``A.T @ delta`` and ``sum(delta)`` per layer, not yet divided by
             ``s`` nor holding the L2 term: :func:`finish_gradient` (or an optimizer's
-            fused step) does that.
+            fused step) does that. Its dtype is that of the error ``P - Y`` (see
+            :func:`gradient_dtype`): float64 for float32 outputs and float64 targets,
+            as in scikit-learn.
         masks : list of (ndarray or None), default=None
             Inverted-dropout multipliers per hidden layer, shape (n_samples, units).
 
@@ -399,30 +418,29 @@ class MLP:
         -------
         loss : numpy.float64
             ``LOSS(Y, P, sample_weight) + alpha / 2 * ||W||^2 / s``.
-        s : int or float
-            The number of samples, or the sum of their weights: what the gradient is
-            to be divided by. Zero means the batch weighs nothing: ``grad`` is then
-            left undefined and should not be used.
+        s : int or numpy floating
+            The number of samples, or the sum of their weights (in their dtype): what
+            the gradient is to be divided by. Zero means the batch weighs nothing:
+            ``grad`` is then left undefined and should not be used.
         """
         n = X.shape[0]
         s = n if sample_weight is None else sample_weight.sum()
         if s == 0:
             return np.float64(0.0), s
         masked = None if masks is None else [m is not None for m in masks]
-        layers, deltas, saved = self._work_arrays(n, masked)
+        layers, deltas, saved = self._work_arrays(n, masked, grad.dtype)
         kernels = _config.kernels()
         A = forward(X, self.coefs, self.intercepts, self.activations, layers=layers,
                     saved=saved, masks=masks, kernels=kernels)
-        # the output, its loss, and the error P - Y, all in place of the logits
-        delta = A[-1]
-        loss = _ops.output_loss_error(delta, Y, sample_weight, s, self.out_activation,
-                                      self.loss, kernels=kernels)
+        # the output, its loss, and the error (P - Y) * sample_weight
+        loss, delta = _ops.output_loss_error(A[-1], Y, sample_weight, self.out_activation,
+                                             self.loss)
         # layer by layer, as scikit-learn sums it: L-BFGS's line search sees every bit
         values = 0
         for W in self.coefs:
             W = W.ravel()
             values += np.dot(W, W)
-        loss += (0.5 * alpha) * np.float64(values) / s
+        loss += (0.5 * alpha) * values / s  # in the weights' dtype, as scikit-learn
         grad_coefs, grad_intercepts = self.unflatten(grad)
         backward(A, delta, self.coefs, self.activations, grad_coefs, grad_intercepts, deltas,
                  saved=saved, masks=masks, kernels=kernels)
@@ -436,7 +454,7 @@ class MLP:
         X, Y, sample_weight, alpha, masks
             As in :meth:`backprop`.
         grad : ndarray of shape (n_params,), default=None
-            Where to write the gradient; allocated when None.
+            Where to write the gradient; allocated (in :func:`gradient_dtype`) when None.
 
         Returns
         -------
@@ -455,7 +473,8 @@ class MLP:
         pre-activation is ``(P - Y) * sample_weight``; :func:`backward` carries it back
         by ``delta[i - 1] = (delta[i] @ W[i].T) * f'(Z[i])``.
         """
-        grad = np.empty_like(self.params) if grad is None else grad
+        if grad is None:
+            grad = np.empty(self.params.shape, gradient_dtype(self.dtype, Y))
         loss, s = self.backprop(X, Y, sample_weight, alpha, grad=grad, masks=masks)
         if s == 0:
             grad[...] = 0

@@ -5,9 +5,9 @@ is written here in numpy, in scikit-learn's order of operations: this is the mat
 read. ``skmlp._kernels`` has a numba twin of each that does the step in one pass over
 memory; a step runs it when the caller passes the kernels module (``kernels=``, from
 ``skmlp._config.kernels()``) and the twin covers the case (the four activations
-MLPClassifier has, the softmax and logistic outputs). Twins are bitwise equal to the
-numpy here, except where they call libm's ``exp`` instead of numpy's SIMD one (the
-softmax: a few ulp) and in the order they sum the loss (to rounding).
+MLPClassifier has, arrays of one dtype). Twins are bitwise equal to the numpy here, so
+the kernels change the speed, never the model. The output step has no twin (see
+:func:`output_loss_error`).
 """
 
 import numpy as np
@@ -53,8 +53,10 @@ def activation_derivative(A, delta, activation, *, mask=None, kernels=None):
 
     ``A`` is what :func:`bias_activation` kept when it kept something (GELU's
     pre-activation, the activation before dropout), the layer's output otherwise.
+    ``delta`` may be wider than ``A`` (float64 errors of float32 activations): ``f'``
+    is then computed in ``A``'s dtype, as scikit-learn's ``1 - A`` is.
     """
-    if kernels is not None and activation in kernels.ACTIVATIONS:
+    if kernels is not None and activation in kernels.ACTIVATIONS and A.dtype == delta.dtype:
         return kernels.activation_derivative(A, delta, activation, mask=mask)
     if mask is not None:
         delta *= mask
@@ -62,7 +64,7 @@ def activation_derivative(A, delta, activation, *, mask=None, kernels=None):
     return delta
 
 
-def output_loss_error(Z, Y, sample_weight, s, out_activation, loss, *, kernels=None):
+def output_loss_error(Z, Y, sample_weight, out_activation, loss):
     """The output, the loss, and the error at the last pre-activation, in place of ``Z``.
 
     Softmax with cross-entropy, logistic with binary cross-entropy, identity with
@@ -70,33 +72,40 @@ def output_loss_error(Z, Y, sample_weight, s, out_activation, loss, *, kernels=N
     output's Jacobian cancels the loss's, and the error is just
     ``(P - Y) * sample_weight``.
 
+    Always numpy, never a kernel: the trajectory depends on every bit of this step
+    (softmax's ``exp`` is numpy's SIMD one, which libm's differs from by an ulp on some
+    inputs; L-BFGS's line search compares loss values), so it is scikit-learn's code,
+    with the targets and weights in the dtypes scikit-learn has them in.
+
     Parameters
     ----------
     Z : ndarray of shape (n_samples, n_outputs)
         The last layer's pre-activation; overwritten with the error.
     Y : ndarray of shape (n_samples, n_outputs)
+        Targets as scikit-learn has them: boolean indicators for classification, the
+        validated numbers for regression.
     sample_weight : ndarray of shape (n_samples,) or None
-    s : int or float
-        ``n_samples``, or the sum of the sample weights.
     out_activation, loss : str
         Keys of ``OUTPUTS`` and ``LOSSES``.
-    kernels : module or None
 
     Returns
     -------
     loss : numpy.float64
         ``LOSSES[loss](Y, P, sample_weight)``: the (weighted) mean loss of the batch.
+    delta : ndarray of shape (n_samples, n_outputs)
+        ``(P - Y) * sample_weight``: ``Z`` itself when ``P - Y`` has ``Z``'s dtype, a
+        new array of the wider dtype otherwise (float32 outputs, float64 targets: as in
+        scikit-learn, the error and everything computed from it are float64).
     """
-    if kernels is not None and out_activation in ("softmax", "logistic"):
-        fused = (kernels.softmax_loss_delta if out_activation == "softmax"
-                 else kernels.logistic_loss_delta)
-        return np.float64(fused(Z, Y, sample_weight)) / np.float64(s)
     P = OUTPUTS[out_activation](Z)
     value = np.float64(LOSSES[loss](Y, P, sample_weight))
-    P -= Y
+    if np.result_type(P, Y) == P.dtype:
+        delta = np.subtract(P, Y, out=P)
+    else:
+        delta = P - Y
     if sample_weight is not None:
-        P *= sample_weight.reshape(-1, 1)
-    return value
+        delta *= sample_weight.reshape(-1, 1)
+    return value, delta
 
 
 def column_sums(delta, out, *, kernels=None):

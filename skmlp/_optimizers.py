@@ -10,6 +10,14 @@ L2 term and the division by the batch weight still to do (``alpha``, ``scale``):
 training loop passes raw sums, so that the numba kernel (``skmlp._kernels``) can
 finish the gradient and update the parameters in one pass over memory. Without
 numba, or with it switched off, the numpy code below runs: the same numbers.
+
+Dtypes are scikit-learn's, which lets numpy promote: the state (velocity, moments) has
+the gradient's dtype; Python-float hyper-parameters take the arrays' dtype; Adam's step
+size ``lr_t`` is a float64 scalar there, so its update is computed in float64 and then
+added to the parameters (float32 parameters: rounded once, at the add). The kernels run
+only where every array has the parameters' dtype and every scalar fits it (see
+``_kernel_ok``); anything else takes the numpy code, which follows numpy's rules as
+scikit-learn's code does.
 """
 
 import copy
@@ -32,14 +40,17 @@ class _Optimizer:
         self.learning_rate = float(learning_rate_init)
         self._scratch = None
 
-    def _work(self, like):
-        """A work array shaped like ``params``, kept between steps (see :meth:`release`)."""
-        if self._scratch is None or self._scratch.shape != like.shape:
-            self._scratch = np.empty_like(like)
-        return self._scratch
+    def _work(self, like, dtype=None, name="tmp"):
+        """A work array shaped like ``like``, kept between steps (see :meth:`release`)."""
+        dtype = np.dtype(dtype or like.dtype)
+        work = self._scratch = self._scratch or {}
+        a = work.get(name)
+        if a is None or a.shape != like.shape or a.dtype != dtype:
+            a = work[name] = np.empty(like.shape, dtype)
+        return a
 
     def release(self):
-        """Free the work array (a fit does this when it ends)."""
+        """Free the work arrays (a fit does this when it ends)."""
         self._scratch = None
 
     def checkpoint(self, into=None):
@@ -149,14 +160,16 @@ class SGD(_Optimizer):
             weights) and ``grad / scale`` on the rest.
         """
         kernels = _config.kernels()
-        if kernels is not None:
+        if kernels is not None and _kernel_ok(params, (grad, self.velocity), (alpha, scale)):
             kernels.sgd_step(params, grad, self.velocity, n_coefs, alpha, scale, self.momentum,
                              self.learning_rate, self.nesterov)
             return
-        dt = params.dtype.type  # scalars in the parameters' dtype, as the kernel has them
-        v, lr_g = self.velocity, self._work(params)
+        v = self.velocity
+        dt = v.dtype.type  # Python-float hyper-parameters take the state's dtype
+        lr_g = self._work(v)
         if alpha or scale != 1:
-            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale), scratch=lr_g)
+            finish_gradient(grad, params, n_coefs, alpha, scale,
+                            scratch=lr_g if v.dtype == params.dtype else None)
         np.multiply(grad, dt(self.learning_rate), out=lr_g)
         v *= dt(self.momentum)
         v -= lr_g
@@ -244,17 +257,18 @@ class Adam(_Optimizer):
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
         kernels = _config.kernels()
-        if kernels is not None:
+        if kernels is not None and _kernel_ok(params, (grad, self.m, self.v), (alpha, scale)):
             kernels.adam_step(params, grad, self.m, self.v, n_coefs, alpha, scale, self.beta_1,
                               self.beta_2, self.learning_rate, self.epsilon)
             return
-        # scalars in the parameters' dtype: a float64 scalar would promote float32 arrays
-        dt = params.dtype.type
-        b1, b2, lr, eps = dt(self.beta_1), dt(self.beta_2), dt(self.learning_rate), dt(self.epsilon)
+        m, v = self.m, self.v
+        dt = m.dtype.type  # Python-float hyper-parameters take the state's dtype
+        b1, b2, eps = dt(self.beta_1), dt(self.beta_2), dt(self.epsilon)
         c1, c2 = dt(1 - self.beta_1), dt(1 - self.beta_2)
-        m, v, tmp = self.m, self.v, self._work(params)
+        tmp = self._work(m)
         if alpha or scale != 1:
-            finish_gradient(grad, params, n_coefs, dt(alpha), dt(scale), scratch=tmp)
+            finish_gradient(grad, params, n_coefs, alpha, scale,
+                            scratch=tmp if m.dtype == params.dtype else None)
         m *= b1
         np.multiply(grad, c1, out=tmp)
         m += tmp
@@ -262,8 +276,25 @@ class Adam(_Optimizer):
         np.multiply(grad, grad, out=tmp)
         tmp *= c2
         v += tmp
-        np.multiply(m, -lr, out=tmp)
-        denominator = np.sqrt(v, out=grad)
+        # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is float64
+        update = self._work(m, np.float64, "update")
+        np.multiply(m, -np.float64(self.learning_rate), out=update)
+        denominator = np.sqrt(v, out=tmp)
         denominator += eps
-        tmp /= denominator
-        params += tmp
+        update /= denominator
+        params += update
+
+
+def _kernel_ok(params, arrays, scalars):
+    """Whether a fused kernel computes exactly what the numpy step would.
+
+    The kernels take one dtype for everything: every array must have the parameters'
+    dtype, and every scalar be a Python number (numpy gives it the arrays' dtype) or a
+    numpy scalar that the arrays' dtype holds exactly (the sum of float32 sample weights
+    dividing float64 sums).
+    """
+    dtype = params.dtype
+    return (all(a.dtype == dtype for a in arrays)
+            and all(type(x) in (int, float, bool)
+                    or np.can_cast(getattr(x, "dtype", object), dtype, "safe")
+                    for x in scalars))

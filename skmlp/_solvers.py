@@ -11,6 +11,8 @@ import scipy.optimize
 from sklearn.utils import gen_batches
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 
+from ._network import gradient_dtype
+
 #: numpy's floating-point warnings while training: a run that overflows is reported by the
 #: callers' divergence checks, with a message that says what to do, not by numpy's warnings.
 QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
@@ -56,7 +58,7 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
     optimizer : SGD or Adam
     X : {ndarray, sparse CSR matrix} of shape (n_rows, n_features)
     Y : ndarray of shape (n_rows, n_outputs)
-        Targets, boolean or float; each batch is cast to ``net.dtype``.
+        Targets in scikit-learn's dtype: boolean indicators, or the regression targets.
     sample_weight : ndarray of shape (n_rows,) or None
     batch_size : int
     alpha : float, default=0.0
@@ -76,12 +78,12 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
         update.
     """
     n_samples = X.shape[0] if order is None else len(order)
-    grad = np.empty_like(net.params)
+    grad = np.empty(net.params.shape, gradient_dtype(net.dtype, Y))
     dense = isinstance(X, np.ndarray)
     # each batch is gathered into arrays allocated once: X itself is never copied whole
     size = min(batch_size, n_samples)
     X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
-    Y_buf = np.empty((size, Y.shape[1]), net.dtype)
+    Y_buf = np.empty((size, Y.shape[1]), Y.dtype)
     total = 0.0
     with np.errstate(**QUIET_FP):  # an overflow shows as a non-finite loss, reported clearly
         for batch in gen_batches(n_samples, batch_size):
@@ -95,7 +97,7 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
                 X_b = X[idx]
             m = X_b.shape[0]
             Y_b = Y_buf[:m]
-            Y_b[...] = Y[idx]  # targets may be stored as booleans; the loss wants floats
+            Y_b[...] = Y[idx]
             sw_b = None if sample_weight is None else sample_weight[idx]
             masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
             loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
@@ -131,8 +133,9 @@ def minimize_lbfgs(net, X, Y, sample_weight=None, alpha=0.0, *, max_iter=200, ma
     Returns
     -------
     result : scipy.optimize.OptimizeResult
+        ``result.x`` is float64; ``net.params`` holds it in the network's dtype.
     """
-    grad = np.empty_like(net.params)
+    grad = np.empty(net.params.shape, gradient_dtype(net.dtype, Y))
 
     def loss_grad(theta):
         net.params[...] = theta

@@ -353,10 +353,9 @@ def test_same_model_as_mlpclassifier(data, target, how, dtype, weighted, params,
             assert theirs._optimizer.learning_rate < params["learning_rate_init"] / 4
         assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate,
                                                               rel=1e-12)
-    if not (lbfgs and SELF_CHECK):
-        assert ours.coefs_[0].dtype == dtype
-    if lbfgs and f32:  # scipy hands MLPClassifier float64 weights back; ours stay float32
-        assert theirs.coefs_[0].dtype == np.float64
+    # scipy hands float64 weights back from L-BFGS, even for float32 X: on both sides
+    expected = np.float64 if lbfgs else dtype
+    assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == expected
 
 
 def test_warm_start_through_lbfgs_keeps_the_best_weights_aliased(data):
