@@ -1,0 +1,230 @@
+"""Parity fuzzer: random parameters, data and call sequences, on skmlp and scikit-learn.
+
+hypothesis draws a case (``tests/_fuzz.py``): MLPClassifier/MLPRegressor parameters
+(every solver, schedule and activation, 0-3 hidden layers, alpha, batch sizes up to
+larger than n, momentum, early stopping, tol/n_iter_no_change, shuffle, warm_start,
+Adam's betas, max_fun, random_state), a data set (float64/float32, dense/CSR/CSC,
+scaled or unscaled features, binary/multiclass/multilabel/one-class labels as ints or
+strings, squared-error and Poisson targets, 1-D or 2-D y, sample weights none, float64,
+float32 or with zeros) and a sequence of calls (fit, warm refit, partial_fit with
+``classes=`` first, set_params between calls, to_sklearn/from_sklearn midway). Each
+case runs on scikit-learn's estimator and on skmlp's with the numba kernels on and off;
+after every call the two must agree: both raise (the same type) or neither, the same
+warnings, weights within the project's tolerance (float64: 1e-9 of the largest weight,
+1e-6 once lbfgs trained; float32 X: 1e-4), the same ``n_iter_``, ``t_`` and
+``_no_improvement_count``, ``loss_``, ``loss_curve_``, ``best_loss_``,
+``validation_scores_`` and ``best_validation_score_`` to the same tolerance, the same
+``predict`` (labels may differ only where scikit-learn's probabilities are within 10 x
+the tolerance of a tie) and ``predict_proba``.
+
+:data:`KNOWN` is the table of differences that are known: each entry says when it
+applies (a predicate on the call just made), which fields it excuses and why.
+Permanent entries are the deliberate differences of README "Differences from
+scikit-learn's MLPs"; the others are bugs being fixed (issue 17): remove an entry when
+its fix lands, and the fuzzer checks that case again. The report (``pytest -s``, or
+``FUZZ_REPORT=path``) says how often each entry applied and how often it was needed.
+"""
+
+import os
+import re
+import time
+
+import pytest
+from _fuzz import Known, Stats, cases, run_case
+from hypothesis import HealthCheck, given, settings
+from threadpoolctl import threadpool_limits
+
+from skmlp import _config
+
+# --- the known differences ----------------------------------------------------------------------
+DIVERGED = re.compile(r"^Solver produced non-finite parameter weights")
+
+
+def _error(e, types, pattern=""):
+    return isinstance(e, types) and re.search(pattern, str(e)) is not None
+
+
+def _since_training(ctx, call):
+    """``call`` happened since the last call that trained."""
+    for c in reversed(ctx.history[:-1]):
+        if c in ("fit", "warm_fit", "partial_fit"):
+            return False
+        if c == call:
+            return True
+    return False
+
+
+KNOWN = {
+    # --- deliberate (README "Differences from scikit-learn's MLPs") ---------------------------
+    "lbfgs records loss_curve_ and best_loss_": Known(
+        "README: our lbfgs records loss_curve_ and best_loss_ (one entry per iteration); "
+        "MLPClassifier/MLPRegressor's lbfgs sets neither.",
+        lambda c: c.solver == "lbfgs" and c.solvers == {"lbfgs"},
+        fields="loss_curve_|best_loss_", permanent=True, diverges=False),
+    "one-class predict_proba has one column": Known(
+        "README: one-class targets give predict_proba one column of ones, consistent with "
+        "classes_ (MLPClassifier returns two columns).",
+        lambda c: c.data.target == "one-class",
+        fields="predict_proba shape", permanent=True, diverges=False),
+    "minibatch with all-zero sample weights": Known(
+        "README: a minibatch whose sample weights are all 0 makes no update here; "
+        "scikit-learn raises ZeroDivisionError (np.average of the minibatch loss).",
+        lambda c: _error(c.theirs_error, ZeroDivisionError, "Weights sum to zero"),
+        fields="error|warnings", permanent=True),
+    "early-stopping part with all-zero sample weights": Known(
+        "README: an early-stopping part whose sample weights are all 0 raises here.",
+        lambda c: _error(c.ours_error, ValueError, "^The early-stopping split left"),
+        fields="error|warnings", permanent=True),
+    "divergence raises": Known(
+        "README: divergence is reported as soon as the loss is non-finite; scikit-learn "
+        "trains on with a NaN loss and raises only if the final weights are non-finite.",
+        lambda c: _error(c.ours_error, ValueError, DIVERGED.pattern),
+        fields="error|warnings", permanent=True),
+    "regressor partial_fit with lbfgs": Known(
+        "README: MLPRegressorFromScratch.partial_fit does not exist with solver='lbfgs' "
+        "(MLPRegressor 1.9 exposes it and runs a whole L-BFGS fit).",
+        lambda c: (c.kind == "regressor" and c.call == "partial_fit"
+                   and _error(c.ours_error, AttributeError, "partial_fit")),
+        fields="error|warnings", permanent=True),
+    "warm start switching early_stopping": Known(
+        "README: a warm start that switches early stopping on or off works here; "
+        "scikit-learn crashes on validation_scores_/best_loss_ None.",
+        lambda c: (c.ours_error is None and _error(c.theirs_error, (AttributeError, TypeError),
+                                                   "NoneType")),
+        fields="error|warnings", permanent=True),
+    "a failed fit leaves the model as it was": Known(
+        "README: whatever raises, the estimator is left exactly as before the call; "
+        "scikit-learn keeps what the failed call had done (checked by not comparing after a "
+        "call that raised on both sides).",
+        lambda c: False, permanent=True),
+    "activation changed without a refit": Known(
+        "README: predictions use the activations the model was fitted with; "
+        "MLPClassifier/MLPRegressor read the current activation parameter.",
+        lambda c: c.call not in ("fit", "warm_fit", "partial_fit")
+        and _since_training(c, "set_params") and c.params["activation"] != c.theirs.activation
+        or c.call in ("set_params",) and c.arg[0] == "activation",
+        fields="predict.*", permanent=True, diverges=False),
+    "divergence with early stopping keeps the best weights": Known(
+        "README: with early stopping, a run whose loss becomes non-finite keeps the best "
+        "weights so far, with a warning; scikit-learn trains on with a NaN loss.",
+        lambda c: any(w[0] == "ConvergenceWarning" and DIVERGED.search(w[1])
+                      for w in c.ours_warnings),
+        permanent=True),
+    # --- bugs being fixed (issue 17): remove an entry when its fix lands -----------------------
+    "float32 lbfgs returns float32 weights": Known(
+        "README (today): with float32 input our lbfgs trains and returns float32 weights; "
+        "scikit-learn trains lbfgs in float64 and returns float64 weights. Issue 17 copies "
+        "scikit-learn's rule.",
+        lambda c: c.data.dtype == "float32" and "lbfgs" in c.solvers,
+        fields="weight dtype|weights|predict.*|loss_|n_iter_|t_"),
+    "mixed precision: sample weights of the other float type": Known(
+        "issue 17: scikit-learn keeps float64 sample weights in float64 with float32 X, and "
+        "float32 ones in float32 with float64 X; we cast them to X's dtype.",
+        lambda c: (c.data.sample_weight == "float32") == (c.data.dtype == "float64")
+        and c.data.sample_weight is not None),
+    "mixed precision: float64 targets with float32 X": Known(
+        "issue 17: scikit-learn keeps the regressor's float64 targets in float64 with "
+        "float32 X; we cast them to float32.",
+        lambda c: c.kind == "regressor" and c.data.dtype == "float32"),
+    "CSC input": Known(
+        "issue 17: we train on a CSR copy of CSC input, scikit-learn on the CSC matrix "
+        "(sums in another order).",
+        lambda c: c.data.fmt == "csc"),
+    "warm chain through lbfgs": Known(
+        "issue 17: our lbfgs writes best_loss_/_no_improvement_count/loss_curve_, "
+        "scikit-learn's does not, so a later sgd/adam warm fit stops elsewhere.",
+        lambda c: "lbfgs" in c.solvers and len(c.solvers) > 1),
+    "kernels: lbfgs": Known(
+        "issue 17: with the kernels on, the fused loss is one ulp off numpy's (libm exp) "
+        "and L-BFGS's line search takes another path.",
+        lambda c: c.kernels and "lbfgs" in c.solvers),
+    "kernels: unscaled data": Known(
+        "issue 17: with the kernels on, a few ulp in the softmax/logistic grow on unscaled "
+        "data (adam, sgd).",
+        lambda c: c.kernels and c.data.unscaled),
+    "predict raises where one row overflows": Known(
+        "issue 17: our predict raises ValueError when any output is not finite; "
+        "scikit-learn returns inf for that row (with numpy's warning) and the others.",
+        lambda c: c.theirs is not None,
+        fields="predict error|predict warnings", diverges=False),
+    "no hidden layer": Known(
+        "issue 17: hidden_layer_sizes=() (with activation=()) is not yet scikit-learn's "
+        "model in every case.",
+        lambda c: c.params["hidden_layer_sizes"] == ()),
+    "lbfgs writes early-stopping bookkeeping": Known(
+        "issue 17: our lbfgs sets _no_improvement_count (and validation_scores_ / "
+        "best_validation_score_ = None); scikit-learn's lbfgs sets none of them.",
+        lambda c: c.solver == "lbfgs",
+        fields="_no_improvement_count|validation_scores_|best_validation_score_",
+        diverges=False),
+    "partial_fit misses the column-vector DataConversionWarning": Known(
+        "issue 17: scikit-learn's partial_fit warns DataConversionWarning for a column-vector "
+        "y; ours does not (fit does).",
+        lambda c: (c.call == "partial_fit" and c.data.y2d and c.data.n_outputs == 1
+                   and any(w[0] == "DataConversionWarning" for w in c.theirs_warnings)),
+        fields="warnings", diverges=False),
+}
+
+
+# --- profiles -----------------------------------------------------------------------------------
+def _fuzz(n_examples, seed_label):
+    stats = Stats(discover={} if os.environ.get("FUZZ_DISCOVER") else None)
+
+    @settings(max_examples=n_examples, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(case=cases())
+    def run(case):
+        run_case(case, KNOWN, stats, kernel_settings=KERNELS)
+
+    start = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
+        run()
+    elapsed = time.perf_counter() - start
+    report = f"[{seed_label}] {elapsed:.1f} s\n{stats.report()}"
+    if stats.discover is not None:
+        for sig, reports in sorted(stats.discover.items(), key=lambda kv: -len(kv[1])):
+            report += f"\n\n### {len(reports)} x {sig}\n{reports[0]}"
+    print(report)
+    if os.environ.get("FUZZ_REPORT"):
+        with open(os.environ["FUZZ_REPORT"], "a") as f:
+            f.write(report + "\n\n")
+    return stats
+
+
+def _kernel_settings():
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return (False,)
+    return (True, False)
+
+
+KERNELS = _kernel_settings()
+
+#: what the quick profile must reach at least this many times (cases or calls)
+REACH = (["kind=classifier", "kind=regressor", "solver=adam", "solver=sgd", "solver=lbfgs",
+          "dtype=float64", "dtype=float32", "format=dense", "format=csr", "format=csc",
+          "sample_weight=None", "sample_weight=float64", "sample_weight=float32",
+          "sample_weight=zeros", "unscaled=True", "y2d=True"]
+         + [f"target={t}" for t in ("binary-int", "binary-str", "multiclass-int",
+                                    "multiclass-str", "multilabel", "one-class",
+                                    "squared_error", "poisson")]
+         + [f"call={c}" for c in ("fit", "warm_fit", "partial_fit", "set_params",
+                                  "to_sklearn", "from_sklearn")]
+         + [f"activation={a}" for a in ("identity", "logistic", "tanh", "relu")])
+
+
+def test_parity_fuzz_quick():
+    stats = _fuzz(int(os.environ.get("FUZZ_EXAMPLES", 300)), "quick")
+    if KERNELS == (True, False):
+        assert _config.kernels() is not None  # the kernel side really ran the kernels
+    low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 3}
+    assert not low, f"reached fewer than 3 times: {low}"
+    assert stats.reached["compared"] >= 2 * stats.cases
+
+
+@pytest.mark.slow
+def test_parity_fuzz_long():
+    stats = _fuzz(int(os.environ.get("FUZZ_LONG_EXAMPLES", 1000)), "long")
+    low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 30}
+    assert not low, f"reached fewer than 30 times: {low}"
