@@ -24,6 +24,10 @@ from scipy.special import expit, xlogy
 LEAKY_RELU_SLOPE = 0.01
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_K = 0.044715
+# SELU's constants (Klambauer et al., 2017): with them, N(0, 1) inputs keep mean 0 and
+# variance 1 through a layer whose weights have variance 1 / fan_in
+SELU_LAMBDA = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
 
 
 # --- hidden activations: A = f(Z), in place -------------------------------------------------
@@ -82,6 +86,49 @@ def _gelu_tanh(Z):
     return np.tanh(T, out=T)
 
 
+def selu(Z):
+    """Scaled exponential linear unit in place (Klambauer et al., 2017).
+
+    ``f(z) = lambda z`` for ``z > 0``, ``lambda alpha (exp(z) - 1)`` otherwise, with
+    ``lambda = 1.0507...`` and ``alpha = 1.6733...`` (``SELU_LAMBDA``, ``SELU_ALPHA``).
+    """
+    # as max(z, 0) + alpha expm1(min(z, 0)): ufuncs with where= are ten times slower
+    neg = np.minimum(Z, 0)
+    np.expm1(neg, out=neg)
+    neg *= SELU_ALPHA
+    np.maximum(Z, 0, out=Z)
+    Z += neg
+    Z *= SELU_LAMBDA
+    return Z
+
+
+def mish(Z, out=None):
+    """Mish (Misra, 2019): ``f(z) = z tanh(softplus(z))``, ``softplus(z) = log(1 + exp(z))``.
+
+    Writes into ``out`` (``Z`` is kept for the derivative); ``out=None`` works in place.
+    """
+    if out is None:
+        out = Z
+    T = _mish_tanh_softplus(Z)[0]
+    return np.multiply(Z, T, out=out)
+
+
+def _mish_tanh_softplus(Z):
+    """``tanh(softplus(z))`` and ``exp(z)``, freshly allocated.
+
+    With ``u = exp(z)``, ``tanh(log(1 + u)) = u (u + 2) / (u (u + 2) + 2)``: one ``exp``
+    instead of numpy's slow ``logaddexp`` and a ``tanh``. ``z`` is capped at 20, where the
+    value is 1 to double precision, so ``u^2`` cannot overflow.
+    """
+    U = np.minimum(Z, 20.0)
+    np.exp(U, out=U)
+    T = U + 2.0
+    T *= U
+    D = T + 2.0
+    T /= D
+    return T, U
+
+
 ACTIVATIONS = {
     "identity": identity,
     "logistic": logistic,
@@ -90,6 +137,8 @@ ACTIVATIONS = {
     "leaky_relu": leaky_relu,
     "elu": elu,
     "gelu": gelu,
+    "selu": selu,
+    "mish": mish,
 }
 
 #: The hidden activations MLPClassifier has; the others are skmlp's.
@@ -152,6 +201,28 @@ def gelu_derivative(Z, delta):
     delta *= D
 
 
+def selu_derivative(A, delta):
+    """``f'(z) = lambda`` where ``A > 0``, else ``lambda alpha exp(z) = A + lambda alpha``."""
+    delta *= np.where(A > 0, A.dtype.type(SELU_LAMBDA), A + A.dtype.type(SELU_LAMBDA * SELU_ALPHA))
+
+
+def mish_derivative(Z, delta):
+    """Mish's derivative from the pre-activation ``Z`` (its output does not determine it).
+
+    With ``t = tanh(softplus(z))``, ``u = exp(z)`` and ``softplus'(z) = sigmoid(z) =
+    u / (1 + u)``: ``f'(z) = t + z (1 - t^2) sigmoid(z)``.
+    """
+    T, U = _mish_tanh_softplus(Z)
+    S = U + 1.0
+    np.divide(U, S, out=S)  # sigmoid(z); 1 where z is capped, as it is to rounding
+    D = np.square(T)
+    np.subtract(1.0, D, out=D)
+    D *= Z
+    D *= S
+    D += T
+    delta *= D
+
+
 DERIVATIVES = {
     "identity": identity_derivative,
     "logistic": logistic_derivative,
@@ -160,10 +231,12 @@ DERIVATIVES = {
     "leaky_relu": leaky_relu_derivative,
     "elu": elu_derivative,
     "gelu": gelu_derivative,
+    "selu": selu_derivative,
+    "mish": mish_derivative,
 }
 
 #: Activations whose derivative needs the pre-activation ``Z`` rather than ``A``.
-NEEDS_PREACTIVATION = frozenset({"gelu"})
+NEEDS_PREACTIVATION = frozenset({"gelu", "mish"})
 
 #: Gains for the tutorial's initialisation, as in PyTorch's ``calculate_gain``: weights
 #: drawn from N(0, (gain / sqrt(fan_in))^2). ReLU-like units zero (about) half of their
@@ -176,6 +249,11 @@ GAINS = {
     "leaky_relu": math.sqrt(2.0 / (1.0 + LEAKY_RELU_SLOPE**2)),
     "elu": math.sqrt(2.0),
     "gelu": math.sqrt(2.0),
+    # PyTorch's gain for SELU: 3/4 (its self-normalising scale needs no extra gain,
+    # and 3/4 is what PyTorch settled on for stable deep stacks)
+    "selu": 0.75,
+    # 1 / sqrt(E[mish(z)^2]) for z ~ N(0, 1), as sqrt(2) is for ReLU
+    "mish": 1.0 / math.sqrt(0.4523),
 }
 
 

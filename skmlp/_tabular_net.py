@@ -1,0 +1,358 @@
+"""The tabular network: embeddings, a learnable feature scale, NTK-parametrised layers.
+
+From the input (already robustly scaled, ``skmlp._preprocessing``) to the logits::
+
+    H    = [PBLD embeddings of the numerical columns, X]     (skmlp._embeddings; optional)
+    A[0] = H * s                                             s : (D,), per-feature scale
+    Z[l] = c[l] A[l] @ W[l] + b[l],  c[l] = 1 / sqrt(fan_in)  ("ntk"; 1 with "standard")
+    A[l + 1] = dropout(f(Z[l]))                              hidden layers
+    logits = Z[L]                                            output layer
+
+Index convention as in ``skmlp._network``: ``W[l]`` is ``(fan_in, fan_out)`` and a batch
+of rows goes through at once. All parameters live in one flat vector ``params`` (the
+embedding's, the scale, the weights, then the biases); ``views(flat)`` cuts any vector
+of that layout into named arrays, so the optimizer, the weight average and the best
+epoch's snapshot are all flat vectors too.
+
+Parametrisation and initialisation are RealMLP's (Holzmüller et al., 2024): with
+``"ntk"`` the weights are drawn from N(0, 1) and the forward pass multiplies by
+``1 / sqrt(fan_in)`` (Jacot et al., 2018), so Adam's steps of size ``lr`` move every
+layer's function by the same relative amount whatever its width; the scale starts at
+1; hidden biases start "he+5": each unit's bias is minus a random convex combination
+of its pre-activation at 5 random training rows, so every unit's kink lies inside the
+data; the output layer starts at 0 (the model starts at the prior).
+
+Losses (``loss_delta``): cross-entropy of the softmax against soft targets (label
+smoothing: ``(1 - eps) onehot + eps / K``), and half the squared error. Both are paired
+with their output so that the error at the logits is ``(P - Y) * w / sum(w)``.
+"""
+
+import math
+
+import numpy as np
+
+from . import _embeddings
+from ._activations import ACTIVATIONS, DERIVATIVES, NEEDS_PREACTIVATION, log_softmax
+
+
+class TabularNet:
+    """The network's layout, initialisation, forward and backward passes.
+
+    Parameters
+    ----------
+    n_features : int
+        Input columns ``d``.
+    embed_columns : array-like of int
+        The columns given PBLD embeddings (may be empty).
+    hidden_layer_sizes : sequence of int
+    n_outputs : int
+    activation : str
+        A key of ``skmlp._activations.ACTIVATIONS``.
+    n_frequencies : int, default=16
+        ``m``, periodic features per embedded column.
+    embedding_dim : int, default=3
+        ``e``, numbers each embedded column is mapped to (the raw value comes on top).
+    parametrization : {"ntk", "standard"}, default="ntk"
+    dtype : numpy dtype, default=np.float32
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+    p : dict of name -> ndarray
+        Views into ``params``: ``emb.w1``, ``emb.b1``, ``emb.W2``, ``emb.b2``,
+        ``scale`` (D,), ``W0 .. WL`` and ``b0 .. bL``.
+    """
+
+    def __init__(self, n_features, embed_columns, hidden_layer_sizes, n_outputs, *,
+                 activation, n_frequencies=16, embedding_dim=3, parametrization="ntk",
+                 dtype=np.float32):
+        self.n_features = int(n_features)
+        self.embed_columns = np.asarray(embed_columns, dtype=np.intp).reshape(-1)
+        self.hidden = [int(h) for h in hidden_layer_sizes]
+        self.n_outputs = int(n_outputs)
+        self.activation = activation
+        self.m, self.e = int(n_frequencies), int(embedding_dim)
+        self.parametrization = parametrization
+        self.dtype = np.dtype(dtype)
+        k = len(self.embed_columns)
+        self.width_in = k * self.e + self.n_features
+        sizes = [self.width_in, *self.hidden, self.n_outputs]
+        self.fan = list(zip(sizes[:-1], sizes[1:]))
+        self.c = [1.0 / math.sqrt(a) if parametrization == "ntk" else 1.0 for a, _ in self.fan]
+        layout = []
+        if k:
+            layout += [("emb." + name, shape) for name, shape in
+                       _embeddings.shapes(k, self.m, self.e)]
+        layout.append(("scale", (self.width_in,)))
+        layout += [(f"W{i}", shape) for i, shape in enumerate(self.fan)]
+        layout += [(f"b{i}", (b,)) for i, (_, b) in enumerate(self.fan)]
+        self.layout = layout
+        self.n_params = sum(math.prod(s) for _, s in layout)
+        self.params = np.zeros(self.n_params, self.dtype)
+        self.p = self.views(self.params)
+
+    def copy(self, flat=None):
+        """A network of the same layout holding a copy of ``flat`` (default: ``params``)."""
+        other = object.__new__(type(self))
+        other.__setstate__({**self.__getstate__(),
+                            "params": (self.params if flat is None else flat).copy()})
+        return other
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["p"]  # views: rebuilt from params on loading, so they stay views
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.params = np.ascontiguousarray(self.params)
+        if self.params.shape != (self.n_params,):
+            raise ValueError(
+                f"A TabularNet needs {self.n_params} parameters; got an array of shape "
+                f"{self.params.shape}."
+            )
+        self.p = self.views(self.params)
+
+    @property
+    def n_layers(self):
+        """Linear layers, the output layer included."""
+        return len(self.fan)
+
+    def views(self, flat):
+        """Named views into a flat vector laid out like ``params``."""
+        out, start = {}, 0
+        for name, shape in self.layout:
+            size = math.prod(shape)
+            out[name] = flat[start : start + size].reshape(shape)
+            start += size
+        return out
+
+    def group_factors(self, *, scale, bias, embedding, weight=1.0):
+        """A vector laid out like ``params`` holding each parameter group's factor."""
+        f = np.empty(self.n_params, self.dtype)
+        v = self.views(f)
+        for name in v:
+            if name.startswith("emb."):
+                v[name][...] = embedding
+            elif name == "scale":
+                v[name][...] = scale
+            elif name.startswith("b"):
+                v[name][...] = bias
+            else:
+                v[name][...] = weight
+        return f
+
+    # --- initialisation -----------------------------------------------------------------
+    def initialize(self, rng, X, *, frequency_scale=0.1, bias_init="he+5"):
+        """Draw the initial parameters; ``X`` (scaled training rows) places the biases.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        X : ndarray of shape (n_samples, n_features)
+            Training rows (scaled), for ``"he+5"``.
+        frequency_scale : float, default=0.1
+            Standard deviation of the embedding's frequencies ``w1``.
+        bias_init : {"he+5", "zeros"}, default="he+5"
+
+        Returns
+        -------
+        self : TabularNet
+        """
+        p = self.p
+        k = len(self.embed_columns)
+        if k:
+            for name, value in _embeddings.initialize(rng, k, self.m, self.e,
+                                                      frequency_scale).items():
+                p["emb." + name][...] = value
+        p["scale"][...] = 1.0
+        last = self.n_layers - 1
+        for i, (fan_in, _) in enumerate(self.fan):
+            if i == last:  # the output layer starts at zero: the model starts at the prior
+                p[f"W{i}"][...] = 0.0
+                p[f"b{i}"][...] = 0.0
+                break
+            std = 1.0 if self.parametrization == "ntk" else 1.0 / math.sqrt(fan_in)
+            p[f"W{i}"][...] = std * rng.standard_normal(p[f"W{i}"].shape)
+            p[f"b{i}"][...] = 0.0
+        if bias_init == "he+5":
+            self._place_biases(rng, X)
+        return self
+
+    def _place_biases(self, rng, X, n_points=5):
+        """Each hidden unit's bias: minus a random convex combination of its
+        pre-activation at ``n_points`` random rows (Dirichlet(1, ..., 1) weights)."""
+        A = self._input(X.astype(self.dtype, copy=False), self.p)[0]
+        for i in range(self.n_layers - 1):
+            Z = A @ self.p[f"W{i}"]
+            Z *= self.c[i]
+            units = Z.shape[1]
+            rows = rng.integers(0, Z.shape[0], size=(units, n_points))
+            weights = rng.exponential(1.0, size=(units, n_points))
+            weights /= weights.sum(axis=1, keepdims=True)
+            chosen = Z[rows, np.arange(units)[:, None]]
+            self.p[f"b{i}"][...] = -(weights * chosen).sum(axis=1)
+            Z += self.p[f"b{i}"]
+            A = ACTIVATIONS[self.activation](Z)
+
+    # --- forward and backward ---------------------------------------------------------------
+    def _input(self, X, p):
+        """``A[0] = [embeddings, X] * scale`` and the embedding's cache (or None)."""
+        if len(self.embed_columns):
+            emb = {name[4:]: v for name, v in p.items() if name.startswith("emb.")}
+            H, cache = _embeddings.forward(X, self.embed_columns, emb)
+        else:
+            H, cache = X, None
+        return H * p["scale"], H, cache
+
+    def forward(self, X, flat=None, *, masks=None, train=False):
+        """The logits for ``X``; with ``train=True`` also what :meth:`backward` needs.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Scaled input, in the network's dtype.
+        flat : ndarray of shape (n_params,), default=None
+            The parameters to use (e.g. the averaged ones); None uses ``params``.
+        masks : list of (ndarray or None), default=None
+            Inverted-dropout multipliers per hidden layer, (n_samples, units).
+        train : bool, default=False
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_outputs)
+        cache : dict or None
+        """
+        p = self.p if flat is None else self.views(flat)
+        A, H, emb_cache = self._input(X, p)
+        acts, derivs = [A], []
+        last = self.n_layers - 1
+        preact = self.activation in NEEDS_PREACTIVATION
+        for i in range(self.n_layers):
+            Z = A @ p[f"W{i}"]
+            if self.c[i] != 1.0:
+                Z *= self.c[i]
+            Z += p[f"b{i}"]
+            if i == last:
+                A = Z
+                break
+            if preact:
+                keep, A = Z, np.empty_like(Z)
+                ACTIVATIONS[self.activation](keep, out=A)
+            else:
+                A = ACTIVATIONS[self.activation](Z)
+                keep = A
+            mask = None if masks is None else masks[i]
+            if mask is not None:
+                if keep is A:
+                    keep = A.copy()  # the derivative needs the activation before the mask
+                A *= mask
+            derivs.append(keep)
+            acts.append(A)
+        if not train:
+            return A, None
+        return A, {"acts": acts, "derivs": derivs, "H": H, "emb": emb_cache, "masks": masks,
+                   "p": p}
+
+    def backward(self, cache, delta, grad):
+        """Backpropagate the error at the logits; write the gradient into ``grad``.
+
+        Parameters
+        ----------
+        cache : dict
+            From :meth:`forward` with ``train=True``.
+        delta : ndarray of shape (n_samples, n_outputs)
+            ``dL/d logits``.
+        grad : ndarray of shape (n_params,)
+            Receives the gradient, laid out like ``params``.
+
+        Notes
+        -----
+        For each layer from the last: ``dW[l] = c[l] A[l].T @ delta``, ``db[l] =
+        sum(delta)``, and one layer down ``delta <- c[l] (delta @ W[l].T) * f'(Z) * mask``.
+        At the input: ``ds = sum(H * dA[0])`` and ``dH = dA[0] * s`` feeds the embedding.
+        """
+        p, g = cache["p"], self.views(grad)
+        acts, derivs, masks = cache["acts"], cache["derivs"], cache["masks"]
+        for i in range(self.n_layers - 1, -1, -1):
+            np.matmul(acts[i].T, delta, out=g[f"W{i}"])
+            if self.c[i] != 1.0:
+                g[f"W{i}"] *= self.c[i]
+            np.sum(delta, axis=0, out=g[f"b{i}"])
+            delta = delta @ p[f"W{i}"].T
+            if self.c[i] != 1.0:
+                delta *= self.c[i]
+            if i == 0:
+                break
+            if masks is not None and masks[i - 1] is not None:
+                delta *= masks[i - 1]
+            DERIVATIVES[self.activation](derivs[i - 1], delta)
+        H = cache["H"]
+        np.sum(H * delta, axis=0, out=g["scale"])
+        if len(self.embed_columns):
+            delta *= p["scale"]
+            emb = {name[4:]: v for name, v in p.items() if name.startswith("emb.")}
+            _embeddings.backward(delta, cache["emb"], emb,
+                                 {name[4:]: v for name, v in g.items() if name.startswith("emb.")})
+        return grad
+
+    def loss_grad(self, X, Y, sample_weight=None, *, loss, grad=None, masks=None):
+        """Loss and its gradient for a batch.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        Y : ndarray of shape (n_samples, n_outputs)
+            Soft class targets (rows summing to 1) or real targets.
+        sample_weight : ndarray of shape (n_samples,) or None
+        loss : {"cross_entropy", "squared_error"}
+        grad : ndarray of shape (n_params,) or None
+        masks : list of (ndarray or None) or None
+
+        Returns
+        -------
+        value : float
+        grad : ndarray of shape (n_params,)
+        """
+        if grad is None:
+            grad = np.empty(self.n_params, self.dtype)
+        Z, cache = self.forward(X, masks=masks, train=True)
+        value, delta = loss_delta(Z, Y, sample_weight, loss)
+        self.backward(cache, delta, grad)
+        return value, grad
+
+
+def loss_delta(Z, Y, sample_weight, loss):
+    """The weighted mean loss of logits ``Z`` and the error ``dL/dZ``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_outputs)
+        Logits (overwritten).
+    Y : ndarray of shape (n_samples, n_outputs)
+        Soft class targets, or real targets.
+    sample_weight : ndarray of shape (n_samples,) or None
+    loss : {"cross_entropy", "squared_error"}
+
+    Returns
+    -------
+    value : float
+        ``sum_i w_i l_i / sum_i w_i`` with ``l_i = -sum_k Y_ik log softmax(Z_i)_k`` or
+        ``l_i = sum_k (Z_ik - Y_ik)^2 / 2``.
+    delta : ndarray of shape (n_samples, n_outputs)
+        ``(softmax(Z) - Y) w / sum(w)`` or ``(Z - Y) w / sum(w)``.
+    """
+    s = Z.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    if loss == "cross_entropy":
+        L = log_softmax(Z)
+        per_row = -np.sum(Y * L, axis=1)
+        delta = np.exp(L, out=L)
+        delta -= Y
+    else:
+        delta = np.subtract(Z, Y, out=Z)
+        per_row = 0.5 * np.sum(np.square(delta), axis=1)
+    if sample_weight is not None:
+        per_row = per_row * sample_weight
+        delta *= sample_weight[:, None].astype(delta.dtype, copy=False)
+    delta /= delta.dtype.type(s)
+    return float(np.sum(per_row, dtype=np.float64) / s), delta
