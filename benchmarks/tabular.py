@@ -462,6 +462,10 @@ def main(argv=None):
     if ablations:
         report += "\n\n" + ablation_table(table, names, [v for v in variants
                                                          if v[1] == "tabular"])
+    load_end = os.getloadavg()
+    report = (f"Run {started}, {args.threads} thread(s) per fit, {args.jobs} job(s); 1-minute "
+              f"load average {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end "
+              f"(machine of {os.cpu_count()} cores)\n\n" + report)
     print()
     print(report)
 
@@ -473,7 +477,7 @@ def main(argv=None):
             "command": shlex.join([sys.executable, *sys.argv]), "started": started,
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
-            "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
+            "loadavg_start": load_start, "loadavg_end": load_end,
             "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                         "python": platform.python_version()},
             "versions": {p: version(p) for p in ("skmlp", "numpy", "scikit-learn", "pandas",
