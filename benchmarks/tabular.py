@@ -279,6 +279,17 @@ def markdown_tables(table, agg, models, names, seeds):
         info = _shape(n)
         lines.append(f"| {n} | {METRIC[task]} | {info[0]} | {info[1]} | {info[2]} | "
                      + " | ".join(cells) + " |")
+    pairs = [(m, ref) for ref in ("mlp", "realmlp") if ref in models
+             for m in models if m != ref]
+    if pairs:
+        lines += ["", "Per data set: ratio of the mean scores (below 1: better than the "
+                  "reference)", ""]
+        lines.append("| data set | " + " | ".join(f"{m} / {ref}" for m, ref in pairs) + " |")
+        lines.append("|---" * (1 + len(pairs)) + "|")
+        for n in names:
+            cells = [ratio(table[m, n][0], table[ref, n][0])
+                     if (m, n) in table and (ref, n) in table else "-" for m, ref in pairs]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "Mean fit seconds per fit (wall clock)", ""]
     lines.append("| data set | " + " | ".join(models) + " |")
     lines.append("|---" * (1 + len(models)) + "|")
