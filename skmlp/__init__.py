@@ -12,9 +12,10 @@ from ._config import set_kernels, use_kernels
 from ._network import MLP
 from ._optimizers import SGD, Adam
 from ._regressor import MLPRegressorFromScratch
+from ._tabular import TabularMLPClassifier, TabularMLPRegressor
 
 __all__ = ["MLP", "SGD", "Adam", "MLPClassifierFromScratch", "MLPRegressorFromScratch",
-           "set_kernels", "use_kernels"]
+           "set_kernels", "use_kernels", "TabularMLPClassifier", "TabularMLPRegressor"]
 
 try:
     __version__ = version("skmlp")

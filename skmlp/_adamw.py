@@ -21,6 +21,8 @@ Kingma and Ba (2015), "Adam: A Method for Stochastic Optimization".
 Loshchilov and Hutter (2019), "Decoupled Weight Decay Regularization".
 """
 
+import math
+
 import numpy as np
 
 
@@ -63,36 +65,38 @@ class AdamW:
                  weight_decay=0.0):
         self.lr_factors = lr_factors
         self.wd_factors = wd_factors
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.weight_decay = weight_decay
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.weight_decay = float(weight_decay)
         self.m = np.zeros_like(lr_factors)
         self.v = np.zeros_like(lr_factors)
         self.t = 0
-        self._tmp = None
+        self._tmp = self._lr_wd = None
 
     def step(self, params, grad, lr):
         """One update of ``params`` in place from the gradient ``grad`` at learning rate ``lr``.
 
         ``grad`` is overwritten (it holds the update on return).
         """
+        lr = float(lr)  # a numpy float64 scalar would promote float32 arrays to float64
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
+        if self._tmp is None or self._tmp.shape != params.shape:
+            self._tmp = np.empty_like(params)
+            self._lr_wd = self.lr_factors * self.wd_factors
+        tmp = self._tmp
         self.m *= b1
-        self.m += (1 - b1) * grad
+        self.m += np.multiply(grad, 1 - b1, out=tmp)
         np.square(grad, out=grad)
         self.v *= b2
-        self.v += (1 - b2) * grad
-        # PyTorch's form: m_hat / (sqrt(v_hat) + eps), with the corrections as scalars
-        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        self.v += np.multiply(grad, 1 - b2, out=tmp)
         if self.weight_decay:
-            if self._tmp is None or self._tmp.shape != params.shape:
-                self._tmp = np.empty_like(params)
-            decay = np.multiply(self.wd_factors, -lr * self.weight_decay, out=self._tmp)
-            decay *= self.lr_factors
+            decay = np.multiply(self._lr_wd, -lr * self.weight_decay, out=tmp)
             decay += 1.0
             params *= decay
+        # PyTorch's form: m_hat / (sqrt(v_hat) + eps), the bias corrections as scalars
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
         update = np.sqrt(self.v, out=grad)
-        update /= np.sqrt(c2)
+        update *= 1.0 / math.sqrt(c2)
         update += self.epsilon
         np.divide(self.m, update, out=update)
         update *= self.lr_factors
@@ -116,5 +120,5 @@ class AdamW:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_tmp"] = None
+        state["_tmp"] = state["_lr_wd"] = None
         return state

@@ -73,7 +73,7 @@ class TabularNet:
         self.activation = activation
         self.m, self.e = int(n_frequencies), int(embedding_dim)
         self.parametrization = parametrization
-        self.dtype = np.dtype(dtype)
+        self.dtype_name = np.dtype(dtype).name  # a string: skops loads it without trust
         k = len(self.embed_columns)
         self.width_in = k * self.e + self.n_features
         sizes = [self.width_in, *self.hidden, self.n_outputs]
@@ -90,6 +90,11 @@ class TabularNet:
         self.n_params = sum(math.prod(s) for _, s in layout)
         self.params = np.zeros(self.n_params, self.dtype)
         self.p = self.views(self.params)
+
+    @property
+    def dtype(self):
+        """The parameters' dtype."""
+        return np.dtype(self.dtype_name)
 
     def copy(self, flat=None):
         """A network of the same layout holding a copy of ``flat`` (default: ``params``)."""
