@@ -35,8 +35,8 @@ from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, use_kernels
 SKLEARN = {"classifier": MLPClassifier, "regressor": MLPRegressor}
 OURS = {"classifier": MLPClassifierFromScratch, "regressor": MLPRegressorFromScratch}
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
-CLASSIFIER_TARGETS = ("binary-int", "binary-str", "multiclass-int", "multiclass-str",
-                      "multilabel", "one-class")
+CLASSIFIER_TARGETS = ("binary-int", "binary-str", "binary-bool", "multiclass-int",
+                      "multiclass-str", "multiclass-float", "multilabel", "one-class")
 REGRESSOR_TARGETS = ("squared_error", "squared_error-unscaled", "poisson")
 SAMPLE_WEIGHTS = (None, "float64", "float32", "zeros")
 FORMATS = ("dense", "csr", "csc")
@@ -52,14 +52,17 @@ class Data:
     seed: int
     n: int
     d: int
-    dtype: str  # "float64" | "float32"
-    fmt: str  # "dense" | "csr" | "csc"
+    dtype: str  # "float64" | "float32" | "int64" (X of integers)
+    fmt: str  # "dense" | "csr" | "csc" | "pandas" (a DataFrame with feature names)
     unscaled: bool  # features multiplied by up to 100
     target: str  # one of CLASSIFIER_TARGETS / REGRESSOR_TARGETS
     y2d: bool  # a column vector (classifier) / an (n, 1) matrix (regressor)
     n_outputs: int  # regressor: 1 or 2 (2 implies a 2-D y)
     sample_weight: str | None  # one of SAMPLE_WEIGHTS
     far_rows: bool  # predictions also on rows 1e4 x the data (extrapolation, overflow)
+    probe_dtype: str = "same"  # predictions on X as "same", "float32", "float64", "longdouble"
+    y32: bool = False  # regressor: float32 targets
+    constant_feature: bool = False  # the first feature is one constant
 
 
 @dataclass(frozen=True)
@@ -83,23 +86,24 @@ def reproduction(case):
 
 
 # --- strategies -------------------------------------------------------------------------------
-def _hidden():
-    size = st.integers(1, 6)
+def _hidden(long):
+    size = st.integers(1, 16 if long else 6)
     return st.one_of(st.tuples(size), st.tuples(size, size), st.tuples(size, size, size),
                      st.just(()))
 
 
 @st.composite
-def parameters(draw, kind, target):
+def parameters(draw, kind, target, long=False):
     solver = draw(st.sampled_from(["adam", "sgd", "lbfgs"]))
     p = {
         "solver": solver,
         "activation": draw(st.sampled_from(ACTIVATIONS)),
-        "hidden_layer_sizes": draw(st.one_of(_hidden(), st.tuples(st.integers(1, 6)))),
+        "hidden_layer_sizes": draw(st.one_of(_hidden(long), st.tuples(st.integers(1, 6)))),
         "alpha": draw(st.sampled_from([0.0, 1e-4, 1e-2, 1.0])),
         "batch_size": draw(st.sampled_from(["auto", 5, 16, 1000])),
         "learning_rate_init": draw(st.sampled_from([1e-3, 1e-2, 0.05, 0.2])),
-        "max_iter": draw(st.integers(1, 15 if solver == "lbfgs" else 6)),
+        "max_iter": draw(st.integers(1, (40 if long else 15) if solver == "lbfgs"
+                                     else (15 if long else 6))),
         "tol": draw(st.sampled_from([1e-4, 1e-2, 0.1])),
         "n_iter_no_change": draw(st.integers(1, 4)),
         "shuffle": draw(st.booleans()),
@@ -125,22 +129,26 @@ def parameters(draw, kind, target):
 
 
 @st.composite
-def datasets(draw, kind, target):
+def datasets(draw, kind, target, long=False):
     n_outputs = 1
     if kind == "regressor":
         n_outputs = draw(st.sampled_from([1, 1, 2]))
     return Data(
         seed=draw(st.integers(0, 2**16)),
-        n=draw(st.integers(20, 60)),
+        n=draw(st.integers(20, 150 if long else 60)),
         d=draw(st.integers(2, 6)),
-        dtype=draw(st.sampled_from(["float64", "float64", "float32"])),
-        fmt=draw(st.sampled_from(["dense", "dense", "csr", "csc"])),
+        dtype=draw(st.sampled_from(["float64", "float64", "float32", "float32", "int64"])),
+        fmt=draw(st.sampled_from(["dense", "dense", "csr", "csc", "pandas"])),
         unscaled=draw(st.sampled_from([False, False, True])),
         target=target,
         y2d=n_outputs > 1 or draw(st.sampled_from([False, False, True])),
         n_outputs=n_outputs,
-        sample_weight=draw(st.sampled_from([None, None, "float64", "float32", "zeros"])),
+        sample_weight=draw(st.sampled_from([None, None, "float64", "float32", "zeros",
+                                            "int"])),
         far_rows=kind == "regressor" and draw(st.sampled_from([False, False, True])),
+        probe_dtype=draw(st.sampled_from(["same"] * 4 + ["float32", "float64", "longdouble"])),
+        y32=kind == "regressor" and draw(st.sampled_from([False, False, True])),
+        constant_feature=draw(st.sampled_from([False] * 5 + [True])),
     )
 
 
@@ -161,14 +169,14 @@ SET_PARAMS = {
 
 
 @st.composite
-def steps(draw, params):
+def steps(draw, params, long=False):
     # partial_fit refuses lbfgs (the classifier's) and early stopping on both sides: the case
     # would end there, so those get a partial_fit now and then only
     p = dict(params)
     refused = p["solver"] == "lbfgs" or p["early_stopping"]
     partial = draw(st.integers(0, 9 if refused else 3)) == 0
     out = [("partial_fit", "all") if partial else ("fit", None)]
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.integers(0, 5 if long else 3))):
         call = draw(st.sampled_from(["fit", "warm_fit", "warm_fit", "partial_fit",
                                      "set_params", "set_params", "to_sklearn",
                                      "from_sklearn"]))
@@ -177,7 +185,8 @@ def steps(draw, params):
         if call == "partial_fit":
             out.append((call, draw(st.sampled_from(["all", "first half", "second half"]))))
         elif call == "set_params":
-            name = draw(st.sampled_from(sorted(SET_PARAMS)))
+            # a solver switch in a warm chain is the likeliest to go wrong: drawn most
+            name = draw(st.sampled_from(sorted(SET_PARAMS) + ["solver"] * 3))
             out.append((call, (name, draw(st.sampled_from(SET_PARAMS[name])))))
             if draw(st.booleans()):  # a set_params is mostly followed by training
                 out.append((draw(st.sampled_from(["warm_fit", "partial_fit"])), "all"))
@@ -187,12 +196,13 @@ def steps(draw, params):
 
 
 @st.composite
-def cases(draw):
+def cases(draw, long=False):
+    """A :class:`Case`; ``long``: larger data sets, more iterations, longer sequences."""
     target = draw(st.sampled_from(CLASSIFIER_TARGETS + REGRESSOR_TARGETS))
     kind = "classifier" if target in CLASSIFIER_TARGETS else "regressor"
-    data = draw(datasets(kind, target))
-    params = draw(parameters(kind, data.target))
-    return Case(kind, params, data, draw(steps(params)))
+    data = draw(datasets(kind, target, long))
+    params = draw(parameters(kind, data.target, long))
+    return Case(kind, params, data, draw(steps(params, long)))
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -203,6 +213,8 @@ def make_data(data):
     X = rng.standard_normal((n, d))
     if data.fmt != "dense":  # sparse: about half of the entries are zeros
         X[rng.uniform(size=X.shape) < 0.5] = 0.0
+    if data.constant_feature:
+        X[:, 0] = 3.0
     Xs = X  # the signal, before the features are scaled
     if data.unscaled:
         X = X * rng.uniform(1.0, 100.0, d)
@@ -213,10 +225,13 @@ def make_data(data):
         y[:2] = [0, 1]  # both classes present
         if t == "binary-str":
             y = np.array(["neg", "pos"])[y]
+        elif t == "binary-bool":
+            y = y.astype(bool)
     elif t.startswith("multiclass"):
         y = np.argmax(Xs @ B[:, :3] + 0.3 * rng.standard_normal((n, 3)), axis=1)
         y[:3] = [0, 1, 2]
-        y = (np.array(["a", "b", "c"]) if t == "multiclass-str" else np.array([-1, 3, 7]))[y]
+        y = {"multiclass-str": np.array(["a", "b", "c"]), "multiclass-int": np.array([-1, 3, 7]),
+             "multiclass-float": np.array([1.0, 2.0, 3.0])}[t][y]
     elif t == "multilabel":
         y = (Xs @ B[:, :3] + 0.5 * rng.standard_normal((n, 3)) > 0).astype(int)
     elif t == "one-class":
@@ -227,6 +242,8 @@ def make_data(data):
         y = Xs @ B[:, :data.n_outputs] + 0.1 * rng.standard_normal((n, data.n_outputs))
         if t == "squared_error-unscaled":
             y = 100.0 * y + 50.0
+    if data.y32:
+        y = y.astype(np.float32)
     if y.ndim == 2 and y.shape[1] == 1 and not data.y2d:
         y = y[:, 0]
     if y.ndim == 1 and data.y2d:
@@ -238,14 +255,25 @@ def make_data(data):
             sw[rng.choice(n, n // 3, replace=False)] = 0.0
         elif data.sample_weight == "float32":
             sw = sw.astype(np.float32)
+        elif data.sample_weight == "int":
+            sw = rng.randint(1, 4, n)
+    if data.dtype == "int64":
+        X = np.round(10 * X)
     X = X.astype(data.dtype)
     X_probe = X
     if data.far_rows:
         X_probe = np.vstack([X, 1e4 * X[:2]])
+    if data.probe_dtype != "same":
+        X_probe = X_probe.astype(data.probe_dtype)
     if data.fmt == "csr":
         X, X_probe = sp.csr_matrix(X), sp.csr_matrix(X_probe)
     elif data.fmt == "csc":
         X, X_probe = sp.csc_matrix(X), sp.csc_matrix(X_probe)
+    elif data.fmt == "pandas":
+        import pandas as pd  # a test dependency; only these cases need it
+
+        columns = [f"x{j}" for j in range(d)]
+        X, X_probe = pd.DataFrame(X, columns=columns), pd.DataFrame(X_probe, columns=columns)
     return X, y, sw, X_probe
 
 
@@ -275,7 +303,8 @@ def observe(est, kind, X_probe):
     for name in TRACKED:
         value = getattr(est, name, MISSING)
         obs[name] = copy.copy(value) if isinstance(value, list) else value
-    methods = ("predict",) if kind == "regressor" else ("predict", "predict_proba")
+    methods = (("predict",) if kind == "regressor"
+               else ("predict", "predict_proba", "predict_log_proba"))
     for method in methods:
         obs[method] = _call(lambda m=method: getattr(est, m)(X_probe))
     return obs
@@ -356,7 +385,7 @@ def compare(ours, theirs, *, kind, rtol, multilabel):
                 out.append(Mismatch(name, f"entry {worst_i}: {a[worst_i]!r} vs {b[worst_i]!r}"))
         elif not (a is b or (a == b if type(a) is type(b) and not isinstance(a, list) else 0)):
             out.append(Mismatch(name, f"ours {_short(a)}, theirs {_short(b)}"))
-    for method in ("predict_proba", "predict"):
+    for method in ("predict_proba", "predict", "predict_log_proba"):
         if method not in theirs:
             continue
         (ra, ea, wa_), (rb, eb, wb_) = ours[method], theirs[method]
@@ -369,8 +398,24 @@ def compare(ours, theirs, *, kind, rtol, multilabel):
         if ea is not None:
             continue
         ra, rb = np.asarray(ra), np.asarray(rb)
+        if ra.dtype.kind == "f" and ra.dtype.itemsize > 8:  # long double X: as float64, and
+            with np.errstate(over="ignore"):  # what overflows it is inf on both sides
+                ra = ra.astype(np.float64)
+        if rb.dtype.kind == "f" and rb.dtype.itemsize > 8:
+            with np.errstate(over="ignore"):
+                rb = rb.astype(np.float64)
         if ra.shape != rb.shape:
             out.append(Mismatch(f"{method} shape", f"ours {ra.shape}, theirs {rb.shape}"))
+            continue
+        if method == "predict_log_proba":
+            # README: ours is floored at log(tiny) where scikit-learn's probabilities
+            # underflow to 0 (its log is then -inf); compared where scikit-learn's is above
+            fa, fb = ra.astype(np.float64), rb.astype(np.float64)
+            normal = fb > np.log(np.finfo(rb.dtype).tiny)
+            diff = float(np.max(np.abs(fa[normal] - fb[normal]), initial=0.0))
+            if not diff <= rtol * max(1.0, float(np.max(np.abs(fb[normal]), initial=0.0))):
+                out.append(Mismatch(method, f"differs by {diff:.3g} > {rtol:g} (x max(1, "
+                                            f"largest |log p|))"))
             continue
         if method == "predict_proba" or kind == "regressor":
             fa, fb = ra.astype(np.float64), rb.astype(np.float64)
@@ -468,9 +513,12 @@ class Stats:
     excused_worst: dict = field(default_factory=lambda: defaultdict(float))
     messages: Counter = field(default_factory=Counter)  # exception messages that differ
     discover: dict | None = None  # signature -> reports, when not failing on mismatches
+    worst_case: dict = field(default_factory=dict)  # table row -> its largest difference's case
+    events: bool = True  # also record hypothesis events (only inside a hypothesis test)
 
     def reach(self, label):
-        event(label)
+        if self.events:  # inside a hypothesis test: its statistics count examples
+            event(label)
         self.reached[label] += 1
 
     def table(self):
@@ -485,7 +533,10 @@ class Stats:
         return "\n".join(lines)
 
     def report(self):
-        lines = [f"{self.cases} cases", self.table(), "reached:"]
+        lines = [f"{self.cases} cases", self.table(), "largest differences outside the known "
+                 "ones, where:"]
+        lines += [f"  {key}: {where}" for key, where in sorted(self.worst_case.items())]
+        lines.append("reached:")
         lines += [f"  {k}: {v}" for k, v in sorted(self.reached.items())]
         lines.append("known differences (calls the entry was needed for / applied to):")
         lines += [f"  {k}: {self.excused[k]} / {self.applied[k]}"
@@ -527,7 +578,8 @@ def _do(est, call, arg, X, y, sw, classes, kind):
         kw = {}
         if kind == "classifier" and not hasattr(est, "classes_"):
             kw["classes"] = classes
-        est.partial_fit(X[rows], y[rows], sample_weight=None if sw is None else sw[rows], **kw)
+        Xr = X.iloc[rows] if hasattr(X, "iloc") else X[rows]  # a DataFrame's rows
+        est.partial_fit(Xr, y[rows], sample_weight=None if sw is None else sw[rows], **kw)
     elif call == "set_params":
         est.set_params(**{arg[0]: arg[1]})
     return est
@@ -546,11 +598,14 @@ def run_case(case, known, stats, kernel_settings=(True, False)):
         classes = None
     stats.cases += 1
     d = case.data
+    params = {**SKLEARN[kind]().get_params(), **params}  # the defaults too, for the labels
     for label in (f"kind={kind}", f"solver={params['solver']}", f"dtype={d.dtype}",
                   f"format={d.fmt}", f"target={d.target}", f"sample_weight={d.sample_weight}",
                   f"unscaled={d.unscaled}", f"y2d={d.y2d}",
                   f"activation={params['activation']}",
-                  f"hidden layers={len(params['hidden_layer_sizes'])}"):
+                  f"hidden layers={len(params['hidden_layer_sizes'])}",
+                  f"probe dtype={d.probe_dtype}", f"float32 y={d.y32}",
+                  f"constant feature={d.constant_feature}"):
         stats.reach(label)
     # one scikit-learn model shared by both kernel settings until to_sklearn forks it
     shared = {"est": SKLEARN[kind](**_sklearn_params(kind, params)), "log": {}}
@@ -679,8 +734,11 @@ def _step(case, i, call, arg, side, args, known, stats):
         if used:  # a known difference: its size is reported apart
             entry[3] += 1
             entry[4] = max(entry[4], weight_stats[1])
-        else:
-            entry[2] = max(entry[2], weight_stats[1])
+        elif weight_stats[1] > entry[2]:
+            entry[2] = weight_stats[1]
+            stats.worst_case[(case.data.dtype, params["solver"], side["kernels"])] = (
+                f"call {i} of {case.steps!r}\n  params={dict(case.params)!r}\n"
+                f"  data={case.data!r}")
         stats.reach("compared")
     if both_failed or diverged:
         side["done"] = True

@@ -28,9 +28,10 @@ its fix lands, and the fuzzer checks that case again. The report (``pytest -s``,
 import os
 import re
 import time
+import warnings
 
 import pytest
-from _fuzz import Known, Stats, cases, run_case
+from _fuzz import OURS, Case, Data, Failure, Known, Stats, cases, run_case
 from hypothesis import HealthCheck, given, settings
 from threadpoolctl import threadpool_limits
 
@@ -65,7 +66,12 @@ KNOWN = {
         "README: one-class targets give predict_proba one column of ones, consistent with "
         "classes_ (MLPClassifier returns two columns).",
         lambda c: c.data.target == "one-class",
-        fields="predict_proba shape", permanent=True, diverges=False),
+        fields="predict_(log_)?proba shape", permanent=True, diverges=False),
+    "predict_log_proba floored": Known(
+        "README: probabilities stay inside (0, 1), so predict_log_proba is finite (at least "
+        "about -708) where MLPClassifier's is -inf, with numpy's divide-by-zero warning "
+        "(values are compared where scikit-learn's are above log(tiny)).",
+        lambda c: True, fields="predict_log_proba warnings", permanent=True, diverges=False),
     "minibatch with all-zero sample weights": Known(
         "README: a minibatch whose sample weights are all 0 makes no update here; "
         "scikit-learn raises ZeroDivisionError (np.average of the minibatch loss).",
@@ -120,8 +126,8 @@ KNOWN = {
     "mixed precision: sample weights of the other float type": Known(
         "issue 17: scikit-learn keeps float64 sample weights in float64 with float32 X, and "
         "float32 ones in float32 with float64 X; we cast them to X's dtype.",
-        lambda c: (c.data.sample_weight == "float32") == (c.data.dtype == "float64")
-        and c.data.sample_weight is not None),
+        lambda c: c.data.sample_weight is not None
+        and (c.data.sample_weight == "float32") != (c.data.dtype == "float32")),
     "mixed precision: float64 targets with float32 X": Known(
         "issue 17: scikit-learn keeps the regressor's float64 targets in float64 with "
         "float32 X; we cast them to float32.",
@@ -167,14 +173,24 @@ KNOWN = {
 
 
 # --- profiles -----------------------------------------------------------------------------------
-def _fuzz(n_examples, seed_label):
+def _known():
+    """:data:`KNOWN` without the entries named in FUZZ_IGNORE_KNOWN (comma-separated): to
+    check that a fix removed a difference, or to see the difference again."""
+    ignore = {n.strip() for n in os.environ.get("FUZZ_IGNORE_KNOWN", "").split(",") if n}
+    unknown = ignore - set(KNOWN)
+    assert not unknown, f"FUZZ_IGNORE_KNOWN names no entry: {unknown}"
+    return {name: k for name, k in KNOWN.items() if name not in ignore}
+
+
+def _fuzz(n_examples, seed_label, long=False):
+    known = _known()
     stats = Stats(discover={} if os.environ.get("FUZZ_DISCOVER") else None)
 
     @settings(max_examples=n_examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck), print_blob=True)
-    @given(case=cases())
+    @given(case=cases(long))
     def run(case):
-        run_case(case, KNOWN, stats, kernel_settings=KERNELS)
+        run_case(case, known, stats, kernel_settings=KERNELS)
 
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -225,6 +241,51 @@ def test_parity_fuzz_quick():
 
 @pytest.mark.slow
 def test_parity_fuzz_long():
-    stats = _fuzz(int(os.environ.get("FUZZ_LONG_EXAMPLES", 1000)), "long")
+    stats = _fuzz(int(os.environ.get("FUZZ_LONG_EXAMPLES", 1000)), "long", long=True)
     low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 30}
     assert not low, f"reached fewer than 30 times: {low}"
+
+
+# --- the fuzzer can fail ------------------------------------------------------------------------
+def _planted(kind, plant):
+    """skmlp's estimator with one deliberate difference from scikit-learn's after ``fit``."""
+    base = OURS[kind]
+
+    class Planted(base):
+        def fit(self, X, y, sample_weight=None, **kwargs):
+            if plant == "error":
+                raise ValueError("planted")
+            super().fit(X, y, sample_weight=sample_weight, **kwargs)
+            if plant == "weights":  # 1e-8 relative: above float64's 1e-9 tolerance
+                self.coefs_[-1] *= 1 + 1e-8
+            elif plant == "n_iter_":
+                self.n_iter_ += 1
+            elif plant == "warnings":
+                warnings.warn("planted", UserWarning)
+            elif plant == "predict":
+                self.intercepts_[-1][0] += 1e-6  # one class: softmax ignores a common shift
+            return self
+
+    Planted.__name__ = base.__name__
+    return Planted
+
+
+PLANTED_CASE = Case(
+    "classifier",
+    (("hidden_layer_sizes", (4,)), ("max_iter", 3), ("random_state", 0), ("solver", "sgd")),
+    Data(seed=0, n=40, d=3, dtype="float64", fmt="dense", unscaled=False,
+         target="multiclass-int", y2d=False, n_outputs=1, sample_weight=None, far_rows=False),
+    (("fit", None), ("warm_fit", "all")),
+)
+
+
+@pytest.mark.parametrize("plant, field", [("weights", "weights"), ("n_iter_", "n_iter_"),
+                                          ("warnings", "warnings"), ("error", "error"),
+                                          ("predict", "predict_proba")])
+def test_fuzzer_finds_a_planted_difference(monkeypatch, plant, field):
+    """Each comparison can fail: a difference planted in skmlp's fit is reported, and the
+    same case passes unplanted."""
+    run_case(PLANTED_CASE, KNOWN, Stats(events=False), kernel_settings=(False,))
+    monkeypatch.setitem(OURS, "classifier", _planted("classifier", plant))
+    with pytest.raises(Failure, match=rf"(?m)^  {re.escape(field)}: "):
+        run_case(PLANTED_CASE, KNOWN, Stats(events=False), kernel_settings=(False,))
