@@ -206,7 +206,10 @@ def shifted_geomean(values, shift=SHIFT):
 
 
 def per_dataset(records, seeds):
-    """{(model, dataset): (mean, std, mean fit s, mean predict s)} over complete seeds."""
+    """{(model, dataset): (mean, std, mean fit s, mean predict s, per-seed scores)}.
+
+    Only (model, data set) pairs that have every seed are kept.
+    """
     table = {}
     groups = {}
     for r in records:
@@ -218,7 +221,7 @@ def per_dataset(records, seeds):
         scores = [r["score"] for r in rs]
         table[key] = (float(np.mean(scores)), float(np.std(scores)),
                       float(np.mean([r["fit_seconds"] for r in rs])),
-                      float(np.mean([r["predict_seconds"] for r in rs])))
+                      float(np.mean([r["predict_seconds"] for r in rs])), scores)
     return table
 
 
@@ -300,6 +303,18 @@ def markdown_tables(table, agg, models, names, seeds):
     lines += ["", f"Aggregate: shifted geometric mean (shift {SHIFT}) over data sets of the "
               "mean over seeds; times are totals over those data sets and seeds", ""]
     lines += aggregate_rows(agg, models, len(seeds))
+    # how much of a difference between aggregates is the seed: the same aggregate taken
+    # on each seed's scores alone
+    lines += ["", "The aggregate of each seed alone (same data sets): the spread shows the "
+              "noise", "", "| model | task | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+              "|---" * (2 + len(seeds)) + "|"]
+    for task, entry in agg.items():
+        for m in models:
+            if m in entry:
+                per_seed = [shifted_geomean([table[m, n][4][i] for n in entry["datasets"]])
+                            for i in range(len(seeds))]
+                lines.append(f"| {m} | {METRIC[task]} | "
+                             + " | ".join(f"{v:.4f}" for v in per_seed) + " |")
     for task, entry in agg.items():
         if entry["left_out"]:
             lines.append(f"\n{task}: left out of the aggregate above (a model lacks a seed "
