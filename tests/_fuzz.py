@@ -18,7 +18,9 @@ examples must reach every solver, dtype, sparse format, label kind and call kind
 times.
 """
 
+import contextlib
 import copy
+import io
 import re
 import warnings
 from collections import Counter, defaultdict
@@ -36,12 +38,13 @@ SKLEARN = {"classifier": MLPClassifier, "regressor": MLPRegressor}
 OURS = {"classifier": MLPClassifierFromScratch, "regressor": MLPRegressorFromScratch}
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 CLASSIFIER_TARGETS = ("binary-int", "binary-str", "binary-bool", "multiclass-int",
-                      "multiclass-str", "multiclass-float", "multilabel", "one-class")
+                      "multiclass-str", "multiclass-float", "multilabel", "multilabel-constant",
+                      "one-class")
 REGRESSOR_TARGETS = ("squared_error", "squared_error-unscaled", "poisson")
 SAMPLE_WEIGHTS = (None, "float64", "float32", "zeros")
 FORMATS = ("dense", "csr", "csc")
 #: how each call kind is spelled in a case's ``steps``
-CALLS = ("fit", "warm_fit", "partial_fit", "set_params", "to_sklearn", "from_sklearn")
+CALLS = ("fit", "warm_fit", "partial_fit", "set_params", "to_sklearn", "from_sklearn", "bad")
 
 
 # --- what a case is ----------------------------------------------------------------------------
@@ -111,6 +114,7 @@ def parameters(draw, kind, target, long=False):
         "early_stopping": draw(st.sampled_from([False, False, True])),
         "validation_fraction": draw(st.sampled_from([0.1, 0.2, 0.3])),
         "random_state": draw(st.integers(0, 1000)),
+        "verbose": draw(st.sampled_from([False] * 9 + [True])),
     }
     if solver == "sgd" or draw(st.booleans()):
         p["learning_rate"] = draw(st.sampled_from(["constant", "invscaling", "adaptive"]))
@@ -146,7 +150,8 @@ def datasets(draw, kind, target, long=False):
         sample_weight=draw(st.sampled_from([None, None, "float64", "float32", "zeros",
                                             "int"])),
         far_rows=kind == "regressor" and draw(st.sampled_from([False, False, True])),
-        probe_dtype=draw(st.sampled_from(["same"] * 4 + ["float32", "float64", "longdouble"])),
+        probe_dtype=draw(st.sampled_from(["same"] * 4 + ["float32", "float64", "longdouble",
+                                                         "ndarray"])),
         y32=kind == "regressor" and draw(st.sampled_from([False, False, True])),
         constant_feature=draw(st.sampled_from([False] * 5 + [True])),
     )
@@ -184,6 +189,8 @@ def steps(draw, params, long=False):
             call = "warm_fit"
         if call == "partial_fit":
             out.append((call, draw(st.sampled_from(["all", "first half", "second half"]))))
+        elif call == "warm_fit":
+            out.append((call, draw(st.sampled_from(["all", "all", "first half"]))))
         elif call == "set_params":
             # a solver switch in a warm chain is the likeliest to go wrong: drawn most
             name = draw(st.sampled_from(sorted(SET_PARAMS) + ["solver"] * 3))
@@ -192,7 +199,9 @@ def steps(draw, params, long=False):
                 out.append((draw(st.sampled_from(["warm_fit", "partial_fit"])), "all"))
         else:
             out.append((call, None))
-    return tuple((c, "all") if c == "warm_fit" else (c, a) for c, a in out)
+    if draw(st.integers(0, 7)) == 0:  # bad data last: both must refuse it, the same way
+        out.append(("bad", draw(st.sampled_from(["NaN in X", "short y", "predict n_features"]))))
+    return tuple((c, "all") if c == "warm_fit" and a is None else (c, a) for c, a in out)
 
 
 @st.composite
@@ -232,8 +241,10 @@ def make_data(data):
         y[:3] = [0, 1, 2]
         y = {"multiclass-str": np.array(["a", "b", "c"]), "multiclass-int": np.array([-1, 3, 7]),
              "multiclass-float": np.array([1.0, 2.0, 3.0])}[t][y]
-    elif t == "multilabel":
+    elif t.startswith("multilabel"):
         y = (Xs @ B[:, :3] + 0.5 * rng.standard_normal((n, 3)) > 0).astype(int)
+        if t == "multilabel-constant":  # a label no sample has
+            y[:, 1] = 0
     elif t == "one-class":
         y = np.full(n, 5)
     elif t == "poisson":
@@ -263,7 +274,7 @@ def make_data(data):
     X_probe = X
     if data.far_rows:
         X_probe = np.vstack([X, 1e4 * X[:2]])
-    if data.probe_dtype != "same":
+    if data.probe_dtype not in ("same", "ndarray"):
         X_probe = X_probe.astype(data.probe_dtype)
     if data.fmt == "csr":
         X, X_probe = sp.csr_matrix(X), sp.csr_matrix(X_probe)
@@ -273,7 +284,9 @@ def make_data(data):
         import pandas as pd  # a test dependency; only these cases need it
 
         columns = [f"x{j}" for j in range(d)]
-        X, X_probe = pd.DataFrame(X, columns=columns), pd.DataFrame(X_probe, columns=columns)
+        X = pd.DataFrame(X, columns=columns)
+        if data.probe_dtype != "ndarray":  # "ndarray": fitted with feature names, not probed
+            X_probe = pd.DataFrame(X_probe, columns=columns)
     return X, y, sw, X_probe
 
 
@@ -284,18 +297,29 @@ TRACKED = ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_", "validation_sc
 
 
 def _call(fn):
-    """(result, exception, [(category name, message)]) of ``fn()``, warnings recorded."""
-    with warnings.catch_warnings(record=True) as caught:
+    """(result, exception, [(category name, message)]) of ``fn()``, warnings recorded.
+
+    What it prints (``verbose=True``) comes last as ("stdout", its lines with every number
+    replaced by N): the same lines, whatever rounding did to the losses printed.
+    """
+    out = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out):
         warnings.simplefilter("always")
         try:
             result, error = fn(), None
         except Exception as e:  # noqa: BLE001 -- compared with the other side's outcome
             result, error = None, e
-    return result, error, sorted((w.category.__name__, str(w.message)) for w in caught)
+    # our messages name our class where scikit-learn's name theirs
+    ws = sorted((w.category.__name__, re.sub(r"(MLP\w+)FromScratch", r"\1", str(w.message)))
+                for w in caught)
+    if out.getvalue():
+        ws.append(("stdout", re.sub(r"-?\d+(\.\d*)?(e[-+]?\d+)?", "N", out.getvalue())))
+    return result, error, ws
 
 
-def observe(est, kind, X_probe):
-    """What is compared of a fitted estimator: weights, tracking attributes, predictions."""
+def observe(est, kind, X_probe, scored):
+    """What is compared of a fitted estimator: weights, tracking attributes, predictions
+    on ``X_probe``, ``score`` on ``scored`` = (X, y, sample_weight)."""
     obs = {"fitted": hasattr(est, "coefs_")}
     if not obs["fitted"]:
         return obs
@@ -307,6 +331,8 @@ def observe(est, kind, X_probe):
                else ("predict", "predict_proba", "predict_log_proba"))
     for method in methods:
         obs[method] = _call(lambda m=method: getattr(est, m)(X_probe))
+    X, y, sw = scored
+    obs["score"] = _call(lambda: est.score(X, y, sample_weight=sw))
     return obs
 
 
@@ -385,7 +411,7 @@ def compare(ours, theirs, *, kind, rtol, multilabel):
                 out.append(Mismatch(name, f"entry {worst_i}: {a[worst_i]!r} vs {b[worst_i]!r}"))
         elif not (a is b or (a == b if type(a) is type(b) and not isinstance(a, list) else 0)):
             out.append(Mismatch(name, f"ours {_short(a)}, theirs {_short(b)}"))
-    for method in ("predict_proba", "predict", "predict_log_proba"):
+    for method in ("predict_proba", "predict", "predict_log_proba", "score"):
         if method not in theirs:
             continue
         (ra, ea, wa_), (rb, eb, wb_) = ours[method], theirs[method]
@@ -396,6 +422,14 @@ def compare(ours, theirs, *, kind, rtol, multilabel):
         if _warning_set(wa_) != _warning_set(wb_):
             out.append(Mismatch(f"{method} warnings", f"ours {wa_}, theirs {wb_}"))
         if ea is not None:
+            continue
+        if method == "score":
+            # accuracy moves by 1/n with each label that differs next to a tie (allowed
+            # above), R^2 with the predictions
+            labels_differ = kind == "classifier" and not np.array_equal(
+                np.asarray(ours["predict"][0]), np.asarray(theirs["predict"][0]))
+            if not (labels_differ or _close(ra, rb, 10 * rtol)):
+                out.append(Mismatch(method, f"ours {ra!r}, theirs {rb!r}"))
             continue
         ra, rb = np.asarray(ra), np.asarray(rb)
         if ra.dtype.kind == "f" and ra.dtype.itemsize > 8:  # long double X: as float64, and
@@ -448,7 +482,11 @@ def _short(v):
 
 
 def _warning_set(ws):
-    return sorted(set(ws))
+    return sorted({w for w in ws if w[0] != "stdout"})
+
+
+def _stdout(ws):
+    return "".join(w[1] for w in ws if w[0] == "stdout")
 
 
 # --- known differences ------------------------------------------------------------------------
@@ -571,7 +609,12 @@ def _do(est, call, arg, X, y, sw, classes, kind):
         est.fit(X, y, sample_weight=sw)
     elif call == "warm_fit":
         est.set_params(warm_start=True)
-        est.fit(X, y, sample_weight=sw)
+        if arg == "first half":
+            half = slice(0, n // 2)
+            est.fit(X.iloc[half] if hasattr(X, "iloc") else X[half], y[half],
+                    sample_weight=None if sw is None else sw[half])
+        else:
+            est.fit(X, y, sample_weight=sw)
     elif call == "partial_fit":
         rows = {"all": slice(None), "first half": slice(0, n // 2),
                 "second half": slice(n // 2, n)}[arg]
@@ -582,6 +625,15 @@ def _do(est, call, arg, X, y, sw, classes, kind):
         est.partial_fit(Xr, y[rows], sample_weight=None if sw is None else sw[rows], **kw)
     elif call == "set_params":
         est.set_params(**{arg[0]: arg[1]})
+    elif call == "bad":
+        dense = np.array(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+        if arg == "NaN in X":
+            dense[0, 0] = np.nan
+            est.fit(dense, y, sample_weight=sw)
+        elif arg == "short y":
+            est.fit(X, y[:-1], sample_weight=sw)
+        else:
+            est.predict(np.hstack([dense, dense[:, :1]]))
     return est
 
 
@@ -592,7 +644,7 @@ def run_case(case, known, stats, kernel_settings=(True, False)):
     params = dict(case.params)
     X, y, sw, X_probe = make_data(case.data)
     if kind == "classifier":
-        classes = (np.arange(y.shape[1]) if case.data.target == "multilabel"
+        classes = (np.arange(y.shape[1]) if case.data.target.startswith("multilabel")
                    else np.unique(y))
     else:
         classes = None
@@ -629,7 +681,7 @@ def _run_theirs(theirs, i, call, arg, args, kind):
         error, ws = None, []
         if call not in ("to_sklearn", "from_sklearn"):
             _, error, ws = _call(lambda: _do(theirs["est"], call, arg, X, y, sw, classes, kind))
-        log[i] = (error, ws, observe(theirs["est"], kind, X_probe))
+        log[i] = (error, ws, observe(theirs["est"], kind, X_probe, (X, y, sw)))
     return log[i]
 
 
@@ -690,14 +742,18 @@ def _step(case, i, call, arg, side, args, known, stats):
     if _warning_set(ws_ours) != _warning_set(ws_theirs):
         mismatches.append(Mismatch("warnings", f"ours {_warning_set(ws_ours)}; "
                                                f"theirs {_warning_set(ws_theirs)}"))
+    if _stdout(ws_ours) != _stdout(ws_theirs):  # verbose=True
+        mismatches.append(Mismatch("stdout", f"ours {_stdout(ws_ours)[:300]!r}; "
+                                             f"theirs {_stdout(ws_theirs)[:300]!r}"))
     rtol = _tolerance(case.data, ctx.solvers)
     weight_stats = None
     # after an error both models are left as they were (skmlp) or half-trained
     # (scikit-learn, README "A failed fit changes nothing"): nothing more to compare
-    if not both_failed and all(m.field in ("warnings", "to_sklearn params")
+    if not both_failed and all(m.field in ("warnings", "stdout", "to_sklearn params")
                                for m in mismatches):
-        more, weight_stats = compare(observe(ours, kind, X_probe), obs_theirs, kind=kind,
-                                     rtol=rtol, multilabel=case.data.target == "multilabel")
+        more, weight_stats = compare(observe(ours, kind, X_probe, (X, y, sw)), obs_theirs,
+                                     kind=kind, rtol=rtol,
+                                     multilabel=case.data.target.startswith("multilabel"))
         mismatches += more
     applies = {name: k for name, k in known.items() if _applies(k, ctx)}
     for name in applies:

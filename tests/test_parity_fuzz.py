@@ -76,28 +76,28 @@ KNOWN = {
         "README: a minibatch whose sample weights are all 0 makes no update here; "
         "scikit-learn raises ZeroDivisionError (np.average of the minibatch loss).",
         lambda c: _error(c.theirs_error, ZeroDivisionError, "Weights sum to zero"),
-        fields="error|warnings", permanent=True),
+        fields="error|warnings|stdout", permanent=True),
     "early-stopping part with all-zero sample weights": Known(
         "README: an early-stopping part whose sample weights are all 0 raises here.",
         lambda c: _error(c.ours_error, ValueError, "^The early-stopping split left"),
-        fields="error|warnings", permanent=True),
+        fields="error|warnings|stdout", permanent=True),
     "divergence raises": Known(
         "README: divergence is reported as soon as the loss is non-finite; scikit-learn "
         "trains on with a NaN loss and raises only if the final weights are non-finite.",
         lambda c: _error(c.ours_error, ValueError, DIVERGED.pattern),
-        fields="error|warnings", permanent=True),
+        fields="error|warnings|stdout", permanent=True),
     "regressor partial_fit with lbfgs": Known(
         "README: MLPRegressorFromScratch.partial_fit does not exist with solver='lbfgs' "
         "(MLPRegressor 1.9 exposes it and runs a whole L-BFGS fit).",
         lambda c: (c.kind == "regressor" and c.call == "partial_fit"
                    and _error(c.ours_error, AttributeError, "partial_fit")),
-        fields="error|warnings", permanent=True),
+        fields="error|warnings|stdout", permanent=True),
     "warm start switching early_stopping": Known(
         "README: a warm start that switches early stopping on or off works here; "
         "scikit-learn crashes on validation_scores_/best_loss_ None.",
         lambda c: (c.ours_error is None and _error(c.theirs_error, (AttributeError, TypeError),
                                                    "NoneType")),
-        fields="error|warnings", permanent=True),
+        fields="error|warnings|stdout", permanent=True),
     "a failed fit leaves the model as it was": Known(
         "README: whatever raises, the estimator is left exactly as before the call; "
         "scikit-learn keeps what the failed call had done (checked by not comparing after a "
@@ -117,21 +117,14 @@ KNOWN = {
                       for w in c.ours_warnings),
         permanent=True),
     # --- bugs being fixed (issue 17): remove an entry when its fix lands -----------------------
-    "float32 lbfgs returns float32 weights": Known(
-        "README (today): with float32 input our lbfgs trains and returns float32 weights; "
-        "scikit-learn trains lbfgs in float64 and returns float64 weights. Issue 17 copies "
-        "scikit-learn's rule.",
-        lambda c: c.data.dtype == "float32" and "lbfgs" in c.solvers,
-        fields="weight dtype|weights|predict.*|loss_|n_iter_|t_"),
+    # Fixed and so without an entry (the fuzzer checks them): kernels on with lbfgs and with
+    # unscaled data, float64 targets with float32 X, float32 lbfgs returning float64 weights
+    # (1ff0d2f); hidden_layer_sizes=() with a string activation.
     "mixed precision: sample weights of the other float type": Known(
         "issue 17: scikit-learn keeps float64 sample weights in float64 with float32 X, and "
         "float32 ones in float32 with float64 X; we cast them to X's dtype.",
         lambda c: c.data.sample_weight is not None
         and (c.data.sample_weight == "float32") != (c.data.dtype == "float32")),
-    "mixed precision: float64 targets with float32 X": Known(
-        "issue 17: scikit-learn keeps the regressor's float64 targets in float64 with "
-        "float32 X; we cast them to float32.",
-        lambda c: c.kind == "regressor" and c.data.dtype == "float32"),
     "CSC input": Known(
         "issue 17: we train on a CSR copy of CSC input, scikit-learn on the CSC matrix "
         "(sums in another order).",
@@ -140,14 +133,6 @@ KNOWN = {
         "issue 17: our lbfgs writes best_loss_/_no_improvement_count/loss_curve_, "
         "scikit-learn's does not, so a later sgd/adam warm fit stops elsewhere.",
         lambda c: "lbfgs" in c.solvers and len(c.solvers) > 1),
-    "kernels: lbfgs": Known(
-        "issue 17: with the kernels on, the fused loss is one ulp off numpy's (libm exp) "
-        "and L-BFGS's line search takes another path.",
-        lambda c: c.kernels and "lbfgs" in c.solvers),
-    "kernels: unscaled data": Known(
-        "issue 17: with the kernels on, a few ulp in the softmax/logistic grow on unscaled "
-        "data (adam, sgd).",
-        lambda c: c.kernels and c.data.unscaled),
     "predict raises where one row overflows": Known(
         "issue 17: our predict raises ValueError when any output is not finite; "
         "scikit-learn returns inf for that row (with numpy's warning) and the others.",
@@ -164,16 +149,17 @@ KNOWN = {
         "1 - p differs by up to 3e-3.",
         lambda c: c.data.target.startswith("binary"),
         fields="predict_(log_)?proba", diverges=False),
-    "no hidden layer": Known(
-        "issue 17: hidden_layer_sizes=() (with activation=()) is not yet scikit-learn's "
-        "model in every case.",
-        lambda c: c.params["hidden_layer_sizes"] == ()),
     "lbfgs writes early-stopping bookkeeping": Known(
         "issue 17: our lbfgs sets _no_improvement_count (and validation_scores_ / "
         "best_validation_score_ = None); scikit-learn's lbfgs sets none of them.",
         lambda c: c.solver == "lbfgs",
         fields="_no_improvement_count|validation_scores_|best_validation_score_",
         diverges=False),
+    "verbose lbfgs prints iterations": Known(
+        "issue 17: with verbose=True our lbfgs prints 'Iteration N, loss = ...' lines; "
+        "scikit-learn's lbfgs prints none (the sgd/adam lines are the same).",
+        lambda c: c.solver == "lbfgs" and c.params["verbose"],
+        fields="stdout", diverges=False),
     "partial_fit misses the column-vector DataConversionWarning": Known(
         "issue 17: scikit-learn's partial_fit warns DataConversionWarning for a column-vector "
         "y; ours does not (fit does).",
