@@ -38,13 +38,18 @@ from ._interrupt import deferred_interrupt
 from ._schedules import SCHEDULES, learning_rate_factor
 from ._tabular_net import TabularNet
 
+#: max_iter="auto": about this many minibatch steps, within these epochs. Small data sets
+#: get more epochs (they are cheap), large ones fewer (the fit time stays bounded).
+AUTO_STEPS = 600
+AUTO_EPOCHS = (64, 256)
+
 _QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
 
 #: The parameters both estimators have, with their constraints.
 _COMMON_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(set(ACTIVATIONS) - {"identity"})],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "lr_schedule": [StrOptions(set(SCHEDULES))],
@@ -219,12 +224,21 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
     def _stratify(self, Y, n_val, n_train):
         return None
 
+    def _n_epochs(self, n_batches):
+        """Epochs to run: ``max_iter``, or with "auto" enough for about ``AUTO_STEPS``
+        minibatch steps, within ``AUTO_EPOCHS``."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        low, high = AUTO_EPOCHS
+        return int(min(high, max(low, math.ceil(AUTO_STEPS / n_batches))))
+
     def _train(self, net, X, Y, sample_weight, validation, gen, hook_args):
         """The epoch loop; leaves the chosen weights in ``net.params``."""
         n = X.shape[0]
         batch_size = min(self.batch_size, n)
         n_batches = n // batch_size  # the last incomplete batch is dropped, as RealMLP
-        total = self.max_iter * n_batches
+        n_epochs = self._n_epochs(n_batches)
+        total = n_epochs * n_batches
         optimizer = AdamW(
             net.group_factors(scale=self.scale_lr_factor, bias=self.bias_lr_factor,
                               embedding=self.embedding_lr_factor),
@@ -241,13 +255,13 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         self.validation_scores_ = [] if validation is not None else None
         self.best_epoch_ = self.best_validation_score_ = None
         best = None
-        context = self._init_callback_context(max_subtasks=self.max_iter)
+        context = self._init_callback_context(max_subtasks=n_epochs)
         context.call_on_fit_task_begin(estimator=self, **hook_args)
         epoch_start, opt_start, ema_start = np.empty_like(net.params), None, None
         epoch = None
         step = 0
         try:
-            for _ in range(self.max_iter):
+            for _ in range(n_epochs):
                 np.copyto(epoch_start, net.params)
                 opt_start = optimizer.checkpoint(into=opt_start)
                 if ema is not None:

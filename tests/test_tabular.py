@@ -149,6 +149,23 @@ def test_batch_size_and_validation_fraction(clf_data, monkeypatch):
     assert [len(c[0][1]) for c in spy.calls] == [50] * 3
 
 
+def test_max_iter_auto_sets_the_epochs_from_the_steps(clf_data, monkeypatch):
+    from skmlp import _tabular
+
+    X, y = clf_data
+    monkeypatch.setattr(_tabular, "AUTO_STEPS", 20)
+    monkeypatch.setattr(_tabular, "AUTO_EPOCHS", (2, 3))
+    # 240 training rows, 120 per batch: 2 steps per epoch, 20 steps wanted, at most 3 epochs
+    clf = TabularMLPClassifier(**{**SMALL, "batch_size": 120, "max_iter": "auto"}).fit(X, y)
+    assert clf.n_iter_ == 3
+    monkeypatch.setattr(_tabular, "AUTO_EPOCHS", (2, 30))
+    assert TabularMLPClassifier(**{**SMALL, "batch_size": 120, "max_iter": "auto"}).fit(
+        X, y).n_iter_ == 10
+    monkeypatch.setattr(_tabular, "AUTO_STEPS", 1)
+    assert TabularMLPClassifier(**{**SMALL, "batch_size": 120, "max_iter": "auto"}).fit(
+        X, y).n_iter_ == 2
+
+
 def test_dropout_masks(clf_data, monkeypatch):
     X, y = clf_data
     spy = Spy(monkeypatch, _tabular_net.TabularNet, "loss_grad")
