@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring, get_scorer
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, shuffle
+from sklearn.utils import _safe_indexing, check_random_state, indexable, shuffle
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -54,7 +54,7 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 class _FitData:
     """What one call to fit or partial_fit trains on, and the callback task it reports to."""
 
-    X: object  # ndarray or sparse matrix, in the network's dtype
+    X: object  # ndarray or sparse matrix, float32 or float64 as validated
     Y: np.ndarray  # encoded targets, (n_samples, n_outputs)
     y: object  # the targets as given (labels), for scores and callbacks
     sample_weight: object  # ndarray or None
@@ -254,11 +254,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 net = self._initialize(X, Y, hidden, activations, rng)
             else:
                 net = self._continue(X, Y, hidden, activations)
-            if X.dtype != np.float32:
-                # float32 X with float64 weights stays float32: numpy promotes each product
-                # (X @ W, X.T @ delta) as it does in scikit-learn, which is not always
-                # bitwise the product of a float64 copy
-                X = X.astype(net.dtype, copy=False)
+            # X keeps its dtype whatever the weights' (assigned float32 weights, float64
+            # weights after lbfgs): numpy promotes each product (X @ W, X.T @ delta) as it
+            # does in scikit-learn, which is not always bitwise the product of a copy
             previous_best = None if first_pass else self._previous_best(net)
             # MLPClassifier's best weights after early stopping are its coefs_ (the same
             # lists), trained in place by every later fit, with or without early stopping
@@ -276,7 +274,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             context.call_on_fit_task_begin(estimator=self, **data.hook_args)
             try:
                 if self.solver == "lbfgs":
-                    net = self._fit_lbfgs(net, data, validation=validation)
+                    net = self._fit_lbfgs(net, data, validation=validation,
+                                          first_pass=first_pass)
                 else:
                     self._fit_stochastic(net, data, rates=rates, validation=validation,
                                          incremental=incremental, rng=rng,
@@ -389,13 +388,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             return None
         return np.concatenate(flat).astype(net.dtype, copy=False)
 
-    def _make_optimizer(self, net, Y, incremental):
+    def _make_optimizer(self, net, X, Y, incremental):
         """The optimizer to train with: the fitted one continued (a copy), or a new one.
 
         Its state has the gradient's dtype (``gradient_dtype``): the weights' dtype,
-        or float64 where float64 targets make the errors float64, as in scikit-learn.
+        or float64 where float64 inputs or targets make the gradient float64, as in
+        scikit-learn.
         """
-        dtype = gradient_dtype(net.dtype, Y)
+        dtype = gradient_dtype(net.dtype, X, Y)
         previous = getattr(self, "_optimizer", None)
         if incremental and previous is not None and previous.n_params == net.params.size:
             return previous.copy(dtype=dtype)
@@ -479,7 +479,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _fit_stochastic(self, net, data, *, rates, validation, incremental, rng, previous_best):
         """sgd and adam: MLPClassifier's ``_fit_stochastic``, on the flat parameter vector."""
         X, Y, sample_weight = data.X, data.Y, data.sample_weight
-        optimizer = self._optimizer = self._make_optimizer(net, Y, incremental)
+        optimizer = self._optimizer = self._make_optimizer(net, X, Y, incremental)
         rows = None
         if validation is None and self.early_stopping:
             rows, val = self._split_validation(X.shape[0], Y, rng)
@@ -491,15 +491,25 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                             "weights that are all 0; change random_state or "
                             "validation_fraction, or pass X_val and y_val."
                         )
-            # the training rows stay in X (and in sample_weight), visited through `rows`
+            if not isinstance(X, np.ndarray):
+                # sparse: split as train_test_split splits it, which makes CSC input CSR
+                # (`indexable`) and gathers the training rows first
+                (X,) = indexable(X)
             validation = (X[val], Y[val], data.y[val],
                           None if sample_weight is None else sample_weight[val])
+            if not isinstance(X, np.ndarray):
+                X, Y = _safe_indexing(X, rows), Y[rows]
+                sample_weight = None if sample_weight is None else sample_weight[rows]
+                rows = None
+            # dense: the training rows stay in X (and in sample_weight), visited
+            # through `rows` (the same numbers, without a copy of X)
         early_stopping = self.early_stopping and validation is not None
         monitor = StoppingMonitor(
             self, net.params, None if validation is None else self._validation(net, *validation),
             early_stopping, previous_best)
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()  # row gathers are fast on CSR, slow on CSC
+        # a CSC matrix is trained as CSC, as scikit-learn does: its products sum in
+        # another order than CSR's (row gathers are slower on CSC; convert to CSR
+        # before fit for speed)
         n_samples = X.shape[0] if rows is None else len(rows)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -597,17 +607,21 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             )
         return False
 
-    def _fit_lbfgs(self, net, data, *, validation):
+    def _fit_lbfgs(self, net, data, *, validation, first_pass):
         """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``.
 
         Returns the network the estimator keeps: ``net``, or, for float32 weights, a
         float64 one holding scipy's last iterate, as MLPClassifier unpacks it into its
         ``coefs_`` (the loss was evaluated at float32 points all along).
+
+        Records ``loss_curve_`` (which MLPClassifier's L-BFGS does not); ``best_loss_``
+        only on a first fit: a warm start leaves it and the no-improvement count to
+        the stochastic solvers, as MLPClassifier's does.
         """
         X, sample_weight = data.X, data.sample_weight
         monitor = StoppingMonitor(
             self, net.params, None if validation is None else self._validation(net, *validation),
-            early_stopping=False)
+            early_stopping=False, record_only=not first_pass)
         Y = data.Y
         bridge = LbfgsCallbackBridge(self, net, monitor=monitor, context=data.context,
                                      hook_args=data.hook_args,
@@ -655,18 +669,20 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
 
     # --- prediction ---------------------------------------------------------------------
     def _logits(self, X):
-        """The last layer's pre-activation for ``X``, shape (n_samples, n_outputs)."""
+        """The last layer's pre-activation for ``X``, shape (n_samples, n_outputs).
+
+        numpy's warnings are shown as in scikit-learn (an overflow warns, and its rows
+        come out infinite, the other rows as they are).
+        """
         check_is_fitted(self)
         X = self._check_X(X)
         self._check_weights()
-        with np.errstate(**_QUIET_FP):  # an overflow is reported by _finite, clearly
-            return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
+        return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
 
     def _outputs(self, X):
         """The network's outputs for ``X``: probabilities, or predicted values."""
-        Z = self._logits(X)
-        with np.errstate(**_QUIET_FP):
-            return _finite(OUTPUTS[self.out_activation_](Z))
+        Z = self._logits(X)  # checks that the model is fitted
+        return _not_nan(OUTPUTS[self.out_activation_](Z))
 
     def _check_X(self, X):
         """``validate_data(self, X, reset=False)``, with a shortcut for plain float arrays.
@@ -715,16 +731,19 @@ def _outputs_finite(net, X, n_rows=1000):
     return bool(np.isfinite(P).all())
 
 
-def _finite(P):
-    """``P``, the estimator's outputs; a ValueError rather than NaN or inf.
+def _not_nan(P):
+    """``P``, the estimator's outputs; a ValueError where scikit-learn's would be NaN.
 
     Weights too large for the inputs (a training run that diverged, weights assigned by
-    hand, inputs far outside the training range) overflow the forward pass. Under
+    hand, inputs far outside the training range) overflow the forward pass. Where that
+    gives infinite outputs (a Poisson mean, a regression value), they are returned, row
+    by row, as scikit-learn returns them; where it gives NaN (``inf - inf`` in a softmax
+    or a hidden layer), no number is right, and the error says why. Under
     ``assume_finite`` nothing is checked, as for the input.
     """
-    if not (get_config()["assume_finite"] or np.isfinite(P).all()):
+    if not get_config()["assume_finite"] and np.isnan(P).any():
         raise ValueError(
-            "The network's outputs for X are not finite: its weights are too large for these "
-            "inputs (did training diverge, or are the inputs far outside the training range?)."
+            "The network's outputs for X are NaN: its weights are too large for these inputs "
+            "(did training diverge, or are the inputs far outside the training range?)."
         )
     return P

@@ -24,12 +24,11 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._activations import OUTPUTS
-from ._base import _QUIET_FP, BaseMLPFromScratch, _finite, _validation_args
+from ._base import BaseMLPFromScratch, _not_nan, _validation_args
 
-# [tiny, 1 - eps/2] and its log, per float type, computed once (predict on one row is
+# [tiny, 1 - eps/2] per float type, computed once per type (predict on one row is
 # dominated by fixed per-call costs)
-_BOUNDS = {np.dtype(t): np.array([np.finfo(t).tiny, 1.0 - np.finfo(t).epsneg], dtype=t)
-           for t in (np.float32, np.float64)}
+_BOUNDS = {}
 
 
 def _open_unit_interval(P):
@@ -37,9 +36,14 @@ def _open_unit_interval(P):
 
     A probability that rounds to exactly 0 or 1 is a rounding artefact (the logits are
     finite); keeping it inside (0, 1) keeps ``log(predict_proba)`` finite. No
-    probability moves by more than 1.2e-16 (float64), so rows still sum to 1.
+    probability moves by more than 1.2e-16 (float64). Any float dtype (float128 input
+    gives float128 probabilities, as in scikit-learn).
     """
-    lo, hi = _BOUNDS[P.dtype]
+    bounds = _BOUNDS.get(P.dtype)
+    if bounds is None:
+        info = np.finfo(P.dtype)
+        bounds = _BOUNDS[P.dtype] = np.array([info.tiny, 1 - info.epsneg], dtype=P.dtype)
+    lo, hi = bounds
     np.maximum(P, lo, out=P)
     return np.minimum(P, hi, out=P)
 
@@ -374,9 +378,12 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
     def to_sklearn(self):
         """Return a fitted ``sklearn.neural_network.MLPClassifier`` with this model.
 
-        Same weights and optimizer state: its ``predict_proba`` equals this
-        estimator's to rounding, and its ``partial_fit`` continues as this one's
-        would. Use it to compare, to hand the model to tools that know MLPClassifier
+        Same weights, optimizer state and current parameters: its ``predict_proba``
+        equals this estimator's to rounding, and its ``partial_fit`` continues as this
+        one's would. (MLPClassifier predicts with its ``activation`` parameter, skmlp
+        with the fitted activations: after ``set_params(activation=...)`` without a
+        refit the copy predicts with the new one, as an MLPClassifier would.)
+        Use it to compare, to hand the model to tools that know MLPClassifier
         (skl2onnx for ONNX export), or to continue training there.
 
         Returns
@@ -558,9 +565,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         """Class probabilities, shape (n_samples, n_classes), from the logits ``Z``."""
         if len(self.classes_) == 1:  # trained to say "not the one class": P(it) is 1
             return np.ones_like(Z)
-        with np.errstate(**_QUIET_FP):
-            if Z.shape[1] == 1:  # binary: [sigmoid(-z), sigmoid(z)], not 1 - p, which rounds
-                P = np.hstack([OUTPUTS["logistic"](-Z), OUTPUTS["logistic"](Z)])
-            else:
-                P = OUTPUTS[self.out_activation_](Z)
-        return _open_unit_interval(_finite(P))
+        P = OUTPUTS[self.out_activation_](Z)
+        if P.shape[1] == 1:  # binary: [1 - p, p], as MLPClassifier (rows sum to 1 exactly)
+            P = np.hstack([1 - P, P])
+        return _open_unit_interval(_not_nan(P))

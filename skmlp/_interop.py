@@ -105,8 +105,11 @@ def to_sklearn(est):
         not have, or different activations per layer.
     """
     check_is_fitted(est)
-    activations = set(est._activations)
-    if len(activations) > 1 or not activations <= set(SKLEARN_ACTIVATIONS):
+    # the parameters as they are now, as get_params has them (MLPClassifier predicts with
+    # its `activation` parameter); a tuple of one repeated name (or of none: no hidden
+    # layer) is that name
+    names = {est.activation} if isinstance(est.activation, str) else set(est.activation)
+    if len(names) > 1 or not names <= set(SKLEARN_ACTIVATIONS):
         raise ValueError(
             f"scikit-learn cannot represent activation={est.activation!r}: it has one "
             f"activation for all hidden layers, one of {list(SKLEARN_ACTIVATIONS)}."
@@ -114,8 +117,7 @@ def to_sklearn(est):
     target = MLPClassifier if hasattr(est, "classes_") else MLPRegressor
     own = target().get_params()
     params = {k: v for k, v in est.get_params(deep=False).items() if k in own}
-    params["activation"] = activations.pop() if activations else (
-        est.activation if isinstance(est.activation, str) else "relu")
+    params["activation"] = names.pop() if names else "relu"
     clf = target(**params)
     _copy_shared(est, clf)
     _copy_weights(est, clf)

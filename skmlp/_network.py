@@ -132,14 +132,22 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
         delta = prev
 
 
-def gradient_dtype(dtype, Y):
-    """The dtype of the error ``P - Y`` and of everything computed from it.
+def gradient_dtype(dtype, X, Y):
+    """The dtype of the activations, of the error ``P - Y`` and of everything after them.
 
-    scikit-learn lets numpy promote: float32 outputs and boolean (classification) or
-    float32 targets keep float32; float64 or integer targets make the error, the
-    gradient and the optimizer's state float64 while the weights stay float32.
+    scikit-learn lets numpy promote: float32 weights, float32 ``X`` and boolean
+    (classification) or float32 targets keep float32; float64 ``X`` (``X @ W``) or
+    float64 or integer targets (``P - Y``) make the activations or the error, the
+    gradient and the optimizer's state float64, while the weights stay float32.
+
+    Parameters
+    ----------
+    dtype : dtype
+        The weights' dtype.
+    X, Y : ndarray or sparse matrix
+        The inputs and the targets.
     """
-    return np.result_type(np.dtype(dtype), np.asarray(Y).dtype)
+    return np.result_type(np.dtype(dtype), X.dtype, np.asarray(Y).dtype)
 
 
 def finish_gradient(grad, params, n_coefs, alpha, s, scratch=None):
@@ -288,11 +296,12 @@ class MLP:
 
         scikit-learn uses its one ``activation`` for every layer, the output layer
         included; with one activation per hidden layer, each layer follows its own
-        and the output layer the last hidden one.
+        and the output layer the last hidden one (with no hidden layer at all, the
+        default ``"relu"``, as MLPClassifier's default would).
         """
         if isinstance(self.activation, str):
             return [self.activation] * len(self.coefs)
-        return list(self.activations) + list(self.activations[-1:])
+        return list(self.activations) + [(self.activations or ("relu",))[-1]]
 
     def initialize(self, rng, init="glorot_uniform"):
         """Draw the initial weights and biases.
@@ -356,30 +365,30 @@ class MLP:
         return LOG_OUTPUTS[self.out_activation](self.logits(X))
 
     # --- training -----------------------------------------------------------------
-    def _work_arrays(self, n, masked=None, delta_dtype=None):
+    def _work_arrays(self, n, masked=None, dtypes=None):
         """Per-layer work arrays for ``n`` rows, allocated once and sliced per batch size.
 
         The network owns them between calls (a fit runs thousands of batches);
         :meth:`release` frees them. They grow when a larger batch comes. ``masked``
         says which hidden layers have dropout: those, and GELU layers, get a
-        ``saved`` array (see :func:`forward`); the others get None. The errors
-        ``delta`` are in ``delta_dtype`` (default: the network's dtype).
+        ``saved`` array (see :func:`forward`); the others get None. ``dtypes`` is
+        ``(activations' dtype, errors' dtype)``, by default the network's dtype.
         """
         masked = tuple(masked or (False,) * len(self.activations))
         keep = tuple(a in NEEDS_PREACTIVATION or m for a, m in zip(self.activations, masked))
-        delta_dtype = np.dtype(delta_dtype or self.dtype)
+        act_dtype, delta_dtype = (np.dtype(t) for t in (dtypes or (self.dtype, self.dtype)))
         w = self._work
         if (w is None or n > w["capacity"] or w["keep"] != keep
-                or w["delta_dtype"] != delta_dtype):
+                or w["dtypes"] != (act_dtype, delta_dtype)):
             n_rows = max(n, 0 if w is None else w["capacity"])
             units = self.layer_sizes[1:]
             w = self._work = {
                 "capacity": n_rows,
                 "keep": keep,
-                "delta_dtype": delta_dtype,
-                "A": [np.empty((n_rows, u), self.dtype) for u in units],
+                "dtypes": (act_dtype, delta_dtype),
+                "A": [np.empty((n_rows, u), act_dtype) for u in units],
                 "delta": [np.empty((n_rows, u), delta_dtype) for u in units[:-1]],
-                "saved": [np.empty((n_rows, u), self.dtype) if k else None
+                "saved": [np.empty((n_rows, u), act_dtype) if k else None
                           for u, k in zip(units, keep)],
                 "views": {},
             }
@@ -428,7 +437,9 @@ class MLP:
         if s == 0:
             return np.float64(0.0), s
         masked = None if masks is None else [m is not None for m in masks]
-        layers, deltas, saved = self._work_arrays(n, masked, grad.dtype)
+        # float64 X times float32 weights is float64, as in scikit-learn
+        act_dtype = np.result_type(X.dtype, self.dtype)
+        layers, deltas, saved = self._work_arrays(n, masked, (act_dtype, grad.dtype))
         kernels = _config.kernels()
         A = forward(X, self.coefs, self.intercepts, self.activations, layers=layers,
                     saved=saved, masks=masks, kernels=kernels)
@@ -474,7 +485,7 @@ class MLP:
         by ``delta[i - 1] = (delta[i] @ W[i].T) * f'(Z[i])``.
         """
         if grad is None:
-            grad = np.empty(self.params.shape, gradient_dtype(self.dtype, Y))
+            grad = np.empty(self.params.shape, gradient_dtype(self.dtype, X, Y))
         loss, s = self.backprop(X, Y, sample_weight, alpha, grad=grad, masks=masks)
         if s == 0:
             grad[...] = 0

@@ -33,7 +33,7 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, kernels=None):
     kernels : module or None
         ``skmlp._kernels``, to run the numba twin.
     """
-    if kernels is not None and activation in kernels.ACTIVATIONS:
+    if kernels is not None and activation in kernels.ACTIVATIONS and b.dtype == Z.dtype:
         return kernels.bias_activation(Z, b, activation, keep=keep, mask=mask)
     Z += b
     if activation in NEEDS_PREACTIVATION and keep is not None:

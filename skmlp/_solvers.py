@@ -8,13 +8,13 @@ stopping rule; this module turns batches into updates. Batches are scikit-learn'
 
 import numpy as np
 import scipy.optimize
-from sklearn.utils import gen_batches
+from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 
 from ._network import gradient_dtype
 
-#: numpy's floating-point warnings while training: a run that overflows is reported by the
-#: callers' divergence checks, with a message that says what to do, not by numpy's warnings.
+#: numpy's floating-point warnings where skmlp checks the result itself (validation outputs,
+#: the finite checks of a fitted model). Training shows numpy's warnings as scikit-learn does.
 QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
 
 
@@ -78,32 +78,31 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
         update.
     """
     n_samples = X.shape[0] if order is None else len(order)
-    grad = np.empty(net.params.shape, gradient_dtype(net.dtype, Y))
+    grad = np.empty(net.params.shape, gradient_dtype(net.dtype, X, Y))
     dense = isinstance(X, np.ndarray)
     # each batch is gathered into arrays allocated once: X itself is never copied whole
     size = min(batch_size, n_samples)
     X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
     Y_buf = np.empty((size, Y.shape[1]), Y.dtype)
     total = 0.0
-    with np.errstate(**QUIET_FP):  # an overflow shows as a non-finite loss, reported clearly
-        for batch in gen_batches(n_samples, batch_size):
-            idx = batch if order is None else order[batch]
-            if order is None:
-                X_b = X[batch]
-            elif dense:
-                # mode="clip": with the default mode numpy buffers `out` (indices are valid)
-                X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
-            else:
-                X_b = X[idx]
-            m = X_b.shape[0]
-            Y_b = Y_buf[:m]
-            Y_b[...] = Y[idx]
-            sw_b = None if sample_weight is None else sample_weight[idx]
-            masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
-            loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
-            if s != 0:
-                optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
-            total += loss * (batch.stop - batch.start)
+    for batch in gen_batches(n_samples, batch_size):
+        idx = batch if order is None else order[batch]
+        if order is None:
+            X_b = X[batch]
+        elif dense:
+            # mode="clip": with the default mode numpy buffers `out` (indices are valid)
+            X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
+        else:  # sparse: scikit-learn's own gather (it turns CSC rows into CSR)
+            X_b = _safe_indexing(X, idx)
+        m = X_b.shape[0]
+        Y_b = Y_buf[:m]
+        Y_b[...] = Y[idx]
+        sw_b = None if sample_weight is None else sample_weight[idx]
+        masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
+        loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
+        if s != 0:
+            optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
+        total += loss * (batch.stop - batch.start)
     return total / n_samples
 
 
@@ -135,12 +134,11 @@ def minimize_lbfgs(net, X, Y, sample_weight=None, alpha=0.0, *, max_iter=200, ma
     result : scipy.optimize.OptimizeResult
         ``result.x`` is float64; ``net.params`` holds it in the network's dtype.
     """
-    grad = np.empty(net.params.shape, gradient_dtype(net.dtype, Y))
+    grad = np.empty(net.params.shape, gradient_dtype(net.dtype, X, Y))
 
     def loss_grad(theta):
         net.params[...] = theta
-        with np.errstate(**QUIET_FP):  # a non-finite loss is reported by the caller
-            loss, g = net.loss_grad(X, Y, sample_weight, alpha, grad=grad)
+        loss, g = net.loss_grad(X, Y, sample_weight, alpha, grad=grad)
         return loss, g.astype(np.float64)
 
     result = scipy.optimize.minimize(

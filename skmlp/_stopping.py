@@ -34,12 +34,18 @@ class StoppingMonitor:
         training loss, and keep the best weights.
     previous_best : ndarray of shape (n_params,) or None, default=None
         A warm start's best weights so far, when they are not the live ones.
+    record_only : bool, default=False
+        Record the curves but leave the count and the best loss as they are: an L-BFGS
+        warm start, which in scikit-learn touches none of the stochastic solvers'
+        stopping state (a later sgd/adam warm start goes on counting from it).
     """
 
-    def __init__(self, estimator, params, validation, early_stopping, previous_best=None):
+    def __init__(self, estimator, params, validation, early_stopping, previous_best=None,
+                 record_only=False):
         est = estimator
         self.estimator, self.params, self.validation = est, params, validation
         self.early_stopping = early_stopping
+        self.record_only = record_only
         self.loss_curve = list(getattr(est, "loss_curve_", None) or [])
         self.count = getattr(est, "_no_improvement_count", None) or 0
         self.best_loss = getattr(est, "best_loss_", None)
@@ -77,6 +83,13 @@ class StoppingMonitor:
             self.val_losses.append(val_loss)
             if est.verbose:
                 print("Validation score: %f" % score)
+        if not self.record_only:
+            self._count(loss)
+        self.write()
+
+    def _count(self, loss):
+        """MLPClassifier's ``_update_no_improvement_count``: the count and the best so far."""
+        est = self.estimator
         if self.early_stopping:
             score = self.scores[-1]
             if score < self.best_score + est.tol:
@@ -96,7 +109,6 @@ class StoppingMonitor:
                 self.count = 0
             if loss < self.best_loss:
                 self.best_loss = loss
-        self.write()
 
     def stalled(self):
         """More than ``n_iter_no_change`` epochs without improvement."""
@@ -116,8 +128,9 @@ class StoppingMonitor:
         """Copy the tracking state to the estimator's fitted attributes."""
         est = self.estimator
         est.loss_curve_ = self.loss_curve
-        est._no_improvement_count = self.count
-        est.best_loss_ = self.best_loss
+        if not self.record_only:
+            est._no_improvement_count = self.count
+            est.best_loss_ = self.best_loss
         if self.validation is not None:
             est.validation_scores_ = self.scores
             est.validation_loss_curve_ = self.val_losses

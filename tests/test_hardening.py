@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from sklearn import config_context
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 # the errors skmlp may raise (test_state.KNOWN_ERRORS) and the fitted-state snapshot, shared
@@ -98,13 +100,19 @@ def _n_train(n, params, sequence):
 
 
 def _check_warnings(caught, *, clipped, column):
-    """ConvergenceWarning is fine; MLPClassifier's batch-size warning exactly when the
-    batch size is clipped, DataConversionWarning exactly for a column-vector y (each only
-    when the call got that far: ``clipped`` and ``column`` are None when it need not have);
-    any other warning fails."""
+    """ConvergenceWarning is fine, and so are numpy's floating-point warnings (training
+    shows them as scikit-learn's does, e.g. an overflow on the way to a divergence);
+    MLPClassifier's batch-size warning exactly when the batch size is clipped,
+    DataConversionWarning exactly for a column-vector y (each only when the call got that
+    far: ``clipped`` and ``column`` are None when it need not have); any other warning
+    fails."""
     seen = {"clip": False, "column": False}
     for w in caught:
         if issubclass(w.category, ConvergenceWarning):
+            continue
+        if w.category is RuntimeWarning and re.match(
+                r"^(overflow|invalid value|divide by zero|underflow) encountered in ",
+                str(w.message)):
             continue
         if w.category is UserWarning and str(w.message) == BATCH_SIZE_WARNING:
             assert clipped is not False, "batch-size warning although nothing was clipped"
@@ -198,10 +206,10 @@ OUTPUTS_DIVERGED = (r"^Solver produced non-finite parameter weights: they are fi
 
 
 def _fit_fails_cleanly(est, X, y, match):
-    """``est.fit(X, y)`` raises ``match``, without numpy's RuntimeWarnings, and leaves
-    ``est`` unfitted."""
+    """``est.fit(X, y)`` raises ``match`` and leaves ``est`` unfitted (numpy's overflow
+    warnings on the way are shown, as scikit-learn's training shows them)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow warnings: a bug
+        warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.raises(ValueError, match=match):
             est.fit(X, y)
@@ -240,19 +248,32 @@ def test_poisson_fit_returns_weights_whose_outputs_overflow():
     _fit_fails_cleanly(reg, X, y, OUTPUTS_DIVERGED)
 
 
-def test_diverging_fit_raises_without_runtime_warnings():
-    """Once numpy's overflow warnings came before the divergence error."""
+def test_diverging_fit_raises_after_numpys_warnings_as_mlpclassifier_warns():
+    """numpy's overflow warnings come before the divergence error, as they come in
+    MLPClassifier's fit (which then trains on with a NaN loss)."""
     X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
-    clf = MLPClassifierFromScratch((5, 4), solver="sgd", activation="identity", batch_size=1,
-                                   learning_rate_init=0.001, max_iter=2, random_state=0)
-    _fit_fails_cleanly(clf, X, [1, 0, 0, 1], r"^Solver produced non-finite parameter weights: "
-                                             r"the training loss became non-finite in epoch 2")
+    params = dict(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity", batch_size=1,
+                  learning_rate_init=0.001, max_iter=2, random_state=0)
+    clf = MLPClassifierFromScratch(**params)
+    with pytest.warns(RuntimeWarning, match="overflow encountered in") as ours:
+        with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter weights: "
+                                             r"the training loss became non-finite in epoch 2"):
+            clf.fit(X, [1, 0, 0, 1])
+    assert not hasattr(clf, "coefs_")
+    with pytest.warns(RuntimeWarning, match="overflow encountered in") as theirs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+                MLPClassifier(**params).fit(X, [1, 0, 0, 1])
+    first = {str(w.message) for w in ours if w.category is RuntimeWarning}
+    assert first <= {str(w.message) for w in theirs if w.category is RuntimeWarning}
 
 
 @pytest.mark.parametrize("est", [MLPClassifierFromScratch, MLPRegressorFromScratch])
-def test_predictions_that_overflow_are_an_error(est):
-    """Weights too large for the inputs: predict (and predict_proba, predict_log_proba)
-    raise a ValueError that says so, not NaN or inf with numpy's warnings; under
+def test_predictions_that_overflow_are_scikit_learns_or_an_error_where_it_has_nan(est):
+    """Weights too large for the inputs, as scikit-learn predicts with them: a regression
+    output that overflows is inf, row by row, with numpy's warning; probabilities that
+    would be NaN (softmax of inf - inf) raise a ValueError that says why. Under
     ``assume_finite`` nothing is checked, as for the input."""
     X, y = make_classification(n_samples=40, n_features=4, n_classes=3, n_informative=3,
                                n_redundant=0, random_state=0)  # softmax: inf - inf is NaN
@@ -261,17 +282,49 @@ def test_predictions_that_overflow_are_an_error(est):
         model = est(hidden_layer_sizes=(3,), activation="identity", max_iter=5,
                     random_state=0).fit(X, y)
     model.coefs_ = [W * 1e200 for W in model.coefs_]  # finite, but 1e400 at the output
-    methods = ["predict"] + (["predict_proba", "predict_log_proba"]
-                             if hasattr(model, "predict_proba") else [])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        for method in methods:
-            with pytest.raises(ValueError, match=r"^The network's outputs for X are not "
-                                                 r"finite: its weights are too large"):
+    theirs = model.to_sklearn()
+    if hasattr(model, "predict_proba"):
+        for method in ("predict", "predict_proba", "predict_log_proba"):
+            with pytest.raises(ValueError, match=r"^The network's outputs for X are NaN: its "
+                                                 r"weights are too large"), \
+                    pytest.warns(RuntimeWarning, match="encountered in"):
                 getattr(model, method)(X)
-    with config_context(assume_finite=True), np.errstate(all="ignore"):
-        out = getattr(model, methods[-1])(X)
-    assert out.shape[0] == len(X)  # unchecked: whatever the overflow gave
+        with np.errstate(all="ignore"):
+            assert np.isnan(theirs.predict_proba(X)).any()
+            with config_context(assume_finite=True):
+                out = model.predict_proba(X)
+        assert out.shape == (len(X), 3)  # unchecked: whatever the overflow gave
+    else:
+        with pytest.warns(RuntimeWarning, match="overflow encountered in"):
+            ours_pred = model.predict(X)
+        with np.errstate(all="ignore"):
+            theirs_pred = theirs.predict(X)
+        assert np.isinf(ours_pred).any()
+        np.testing.assert_array_equal(ours_pred, theirs_pred)
+
+
+def test_poisson_prediction_that_overflows_is_inf_for_that_row_only():
+    """A Poisson mean that overflows: inf for that row, the others as they are, as
+    MLPRegressor (a whole-batch error used to lose them; cross_val_predict failed)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = rng.poisson(np.exp(X[:, 0]))  # counts that grow with the first feature
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressorFromScratch(loss="poisson", max_iter=50, random_state=0).fit(X, y)
+    theirs = ours.to_sklearn()
+    X_new = X[:5].copy()
+    scales = [sign * 10.0**k for k in range(2, 12) for sign in (1, -1)]
+    for scale in scales:  # far enough outside the training range
+        X_new[2] = X[2] * scale
+        with np.errstate(over="ignore"):
+            if np.isinf(theirs.predict(X_new)[2]):
+                break
+    with pytest.warns(RuntimeWarning, match="overflow encountered in exp"):
+        pred = ours.predict(X_new)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(pred, theirs.predict(X_new))
+    assert np.isinf(pred[2]) and np.isfinite(np.delete(pred, 2)).all()
 
 
 # --- faults -----------------------------------------------------------------------------------
@@ -281,7 +334,7 @@ def test_diverging_run_ends_in_clear_error_or_finite_predictions():
         clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=lr, momentum=0.99,
                                        max_iter=30, random_state=0)
         with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)  # no overflow warnings on the way
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy's, as in scikit-learn
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
                 clf.fit(X * 1e6, y)
