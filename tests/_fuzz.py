@@ -32,7 +32,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, use_kernels
+from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, _config, use_kernels
 
 SKLEARN = {"classifier": MLPClassifier, "regressor": MLPRegressor}
 OURS = {"classifier": MLPClassifierFromScratch, "regressor": MLPRegressorFromScratch}
@@ -104,7 +104,8 @@ def parameters(draw, kind, target, long=False):
         "hidden_layer_sizes": draw(st.one_of(_hidden(long), st.tuples(st.integers(1, 6)))),
         "alpha": draw(st.sampled_from([0.0, 1e-4, 1e-2, 1.0])),
         "batch_size": draw(st.sampled_from(["auto", 5, 16, 1000])),
-        "learning_rate_init": draw(st.sampled_from([1e-3, 1e-2, 0.05, 0.2])),
+        "learning_rate_init": draw(st.sampled_from([1e-3, 1e-2, 0.05, 0.2]
+                                                   + ([0.5, 1.0] if long else []))),
         "max_iter": draw(st.integers(1, (40 if long else 15) if solver == "lbfgs"
                                      else (15 if long else 6))),
         "tol": draw(st.sampled_from([1e-4, 1e-2, 0.1])),
@@ -139,7 +140,9 @@ def datasets(draw, kind, target, long=False):
         n_outputs = draw(st.sampled_from([1, 1, 2]))
     return Data(
         seed=draw(st.integers(0, 2**16)),
-        n=draw(st.integers(20, 150 if long else 60)),
+        # long: now and then more than 200 rows, so that batch_size="auto" splits them
+        n=draw(st.one_of(st.integers(20, 150), st.integers(201, 260)) if long
+               else st.integers(20, 60)),
         d=draw(st.integers(2, 6)),
         dtype=draw(st.sampled_from(["float64", "float64", "float32", "float32", "int64"])),
         fmt=draw(st.sampled_from(["dense", "dense", "csr", "csc", "pandas"])),
@@ -719,6 +722,8 @@ def _step(case, i, call, arg, side, args, known, stats):
         with use_kernels(side["kernels"]):
             _, error_ours, ws_ours = _call(lambda: _do(ours, call, arg, X, y, sw, classes,
                                                        kind))
+            if side["kernels"] and _config.kernels() is not None:  # numba's, not numpy's
+                stats.reach("kernels on: the numba kernels loaded")
         error_theirs, ws_theirs, obs_theirs = _run_theirs(side["theirs"], i, call, arg, args,
                                                           kind)
     side["history"].append(call)
