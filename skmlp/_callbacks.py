@@ -18,7 +18,7 @@ class LbfgsCallbackBridge:
     """Turns scipy's per-iteration L-BFGS callback into the estimator's epoch bookkeeping.
 
     After each iteration it puts the iterate into the network, records the loss (and
-    validation) with the stopping monitor, prints with ``verbose``, and ends that
+    validation) with the stopping monitor, and ends that
     iteration's callback sub-task and begins the next. A callback asking to stop
     raises ``StopIteration``, which ends scipy's minimisation. The sub-task begun after
     the last iteration never runs: :meth:`close` ends it empty, also after Ctrl-C,
@@ -70,9 +70,9 @@ class LbfgsCallbackBridge:
             validated = self.monitor.validate()
             self.n_iter += 1
             est = self.estimator
+            # no "Iteration ..." line with verbose: MLPClassifier's L-BFGS prints none (its
+            # verbose only sets scipy's iprint)
             loss = np.float64(intermediate_result.fun)
-            if est.verbose:
-                print("Iteration %d, loss = %.8f" % (self.n_iter, loss))
             self.monitor.epoch_end(loss, validated)
             if self._iteration.call_on_fit_task_end(
                     estimator=est, reconstruction_attributes=self.reconstruction, **self.kwargs):

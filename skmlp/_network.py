@@ -425,8 +425,9 @@ class MLP:
 
         Returns
         -------
-        loss : numpy.float64
-            ``LOSS(Y, P, sample_weight) + alpha / 2 * ||W||^2 / s``.
+        loss : numpy floating
+            ``LOSS(Y, P, sample_weight) + alpha / 2 * ||W||^2 / s``, in scikit-learn's
+            dtype (float64 unless every array is float32).
         s : int or numpy floating
             The number of samples, or the sum of their weights (in their dtype): what
             the gradient is to be divided by. Zero means the batch weighs nothing:

@@ -90,15 +90,17 @@ def output_loss_error(Z, Y, sample_weight, out_activation, loss):
 
     Returns
     -------
-    loss : numpy.float64
-        ``LOSSES[loss](Y, P, sample_weight)``: the (weighted) mean loss of the batch.
+    loss : numpy floating
+        ``LOSSES[loss](Y, P, sample_weight)``: the (weighted) mean loss of the batch, in
+        the dtype numpy gives it there (float64 for the log-losses, whose boolean targets
+        ``xlogy`` promotes; float32 for the squared error of float32 targets).
     delta : ndarray of shape (n_samples, n_outputs)
         ``(P - Y) * sample_weight``: ``Z`` itself when ``P - Y`` has ``Z``'s dtype, a
         new array of the wider dtype otherwise (float32 outputs, float64 targets: as in
         scikit-learn, the error and everything computed from it are float64).
     """
     P = OUTPUTS[out_activation](Z)
-    value = np.float64(LOSSES[loss](Y, P, sample_weight))
+    value = LOSSES[loss](Y, P, sample_weight)
     if np.result_type(P, Y) == P.dtype:
         delta = np.subtract(P, Y, out=P)
     else:

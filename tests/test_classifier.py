@@ -153,14 +153,20 @@ def test_convergence_warning_at_max_iter(data):
         MLPClassifierFromScratch(solver="lbfgs", max_iter=2).fit(X, y)
 
 
-@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_verbose_prints_one_line_per_epoch(data, solver, capsys):
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_verbose_prints_what_mlpclassifier_prints(data, solver, capsys):
     X, y = data
-    clf = MLPClassifierFromScratch(solver=solver, max_iter=5, verbose=True,
-                                             random_state=0).fit(X, y)
-    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("Iteration")]
-    assert len(lines) == clf.n_iter_ == len(clf.loss_curve_)
-    assert lines[-1] == "Iteration %d, loss = %.8f" % (clf.n_iter_, clf.loss_curve_[-1])
+    params = dict(solver=solver, max_iter=5, verbose=True, random_state=0)
+    clf = MLPClassifierFromScratch(**params).fit(X, y)
+    ours = capsys.readouterr().out
+    MLPClassifier(**params).fit(X, y)
+    assert ours == capsys.readouterr().out  # lbfgs: nothing (scipy's iprint aside)
+    lines = [s for s in ours.splitlines() if s.startswith("Iteration")]
+    if solver == "lbfgs":
+        assert lines == []
+    else:  # one line per epoch
+        assert len(lines) == clf.n_iter_ == len(clf.loss_curve_)
+        assert lines[-1] == "Iteration %d, loss = %.8f" % (clf.n_iter_, clf.loss_curve_[-1])
 
 
 def test_lbfgs_respects_max_fun(data):

@@ -1,0 +1,229 @@
+"""Issue 17's cases against scikit-learn, with the numba kernels on and off.
+
+Each was a difference on the default path or for an input type: the fused output kernels
+(L-BFGS 7e-2 apart on iris), scikit-learn's dtype rules (targets, sample weights, Adam's
+float64 step size, float32 L-BFGS), CSC input, warm chains through lbfgs, predictions that
+overflow, binary probabilities, long double input, no hidden layer, ``to_sklearn`` after
+``set_params``. Each is now the same model, bitwise unless said otherwise.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_friedman1
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, use_kernels
+
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")]
+
+
+@pytest.fixture(params=[True, False], ids=["kernels", "numpy"])
+def kernels(request):
+    if request.param:
+        pytest.importorskip("numba")
+    with use_kernels(request.param):
+        yield request.param
+
+
+def assert_bitwise(ours, theirs):
+    """The same weights, bit for bit, of the same dtypes, and the same counters."""
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
+                    strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == theirs.loss_
+
+
+def _iris(scaled=True):
+    X, y = load_iris(return_X_y=True)
+    return (StandardScaler().fit_transform(X) if scaled else X), y
+
+
+@pytest.mark.parametrize("data", ["iris scaled", "iris raw", "wine raw", "breast_cancer raw"])
+def test_lbfgs_with_kernels_on(kernels, data):
+    X, y = {"iris scaled": lambda: _iris(), "iris raw": lambda: _iris(False),
+            "wine raw": lambda: load_wine(return_X_y=True),
+            "breast_cancer raw": lambda: load_breast_cancer(return_X_y=True)}[data]()
+    params = dict(activation="logistic", solver="lbfgs", random_state=0)
+    assert_bitwise(MLPClassifierFromScratch(**params).fit(X, y),
+                   MLPClassifier(**params).fit(X, y))
+
+
+def test_adam_partial_fits_on_unscaled_data(kernels):
+    # a few ulp in a fused softmax used to grow to 1.5e-1 within three calls
+    X, y = load_wine(return_X_y=True)
+    params = dict(hidden_layer_sizes=(13,), activation="logistic", learning_rate_init=0.1,
+                  batch_size=7, random_state=0)
+    ours, theirs = MLPClassifierFromScratch(**params), MLPClassifier(**params)
+    for _ in range(3):
+        for est in (ours, theirs):
+            est.partial_fit(X, y, classes=np.unique(y))
+        assert_bitwise(ours, theirs)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("case", ["f32 X", "f32 X, f64 y", "f64 X, f32 sample weights",
+                                  "f32 X, f32 sample weights", "f32 X, int y"])
+def test_scikit_learns_dtype_rules(kernels, solver, case):
+    """float32 X keeps float32 weights and float32 arithmetic where scikit-learn has them,
+    and float64 where numpy promotes there: float64 (or integer) targets make the error and
+    the gradient float64, float32 sample weights stay float32 beside float64 X, Adam's step
+    size is float64, L-BFGS evaluates at float32 points and hands float64 weights back."""
+    X, y = make_friedman1(150, random_state=0)
+    X32 = X.astype(np.float32)
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    data = {"f32 X": (X32, y.astype(np.float32), None),
+            "f32 X, f64 y": (X32, y, None),
+            "f64 X, f32 sample weights": (X, y, sw.astype(np.float32)),
+            "f32 X, f32 sample weights": (X32, y.astype(np.float32), sw.astype(np.float32)),
+            "f32 X, int y": (X32, np.round(y).astype(np.int64), None)}[case]
+    params = dict(solver=solver, max_iter=30, random_state=0, learning_rate_init=0.01)
+    ours = MLPRegressorFromScratch(**params).fit(data[0], data[1], sample_weight=data[2])
+    theirs = MLPRegressor(**params).fit(data[0], data[1], sample_weight=data[2])
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
+                    strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_array_equal(ours.predict(data[0]), theirs.predict(data[0]))
+
+
+def test_float32_input_and_float64_sample_weights_is_close_not_bitwise(kernels):
+    """The one dtype case left approximate (README "Differences"): scikit-learn divides
+    float32 bias sums by a float64 weight total into float64 bias gradients (its weight
+    gradients stay float32); skmlp's flat float32 gradient rounds them to float32."""
+    X, y = _iris()
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    params = dict(solver="sgd", max_iter=50, random_state=0)
+    ours = MLPClassifierFromScratch(**params).fit(X.astype(np.float32), y, sample_weight=sw)
+    theirs = MLPClassifier(**params).fit(X.astype(np.float32), y, sample_weight=sw)
+    scale = max(np.abs(W).max() for W in theirs.coefs_)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * scale)
+
+
+def test_assigned_float32_weights_train_as_scikit_learn_trains_them(kernels):
+    # float64 X times float32 weights is float64 there: activations, errors and gradients
+    # float64, the weights stored float32
+    X, y = _iris()
+    params = dict(solver="adam", max_iter=5, random_state=0, warm_start=True)
+    ours, theirs = MLPClassifierFromScratch(**params), MLPClassifier(**params)
+    for est in (ours, theirs):
+        est.fit(X, y)
+        est.coefs_ = [W.astype(np.float32) for W in est.coefs_]
+        est.intercepts_ = [b.astype(np.float32) for b in est.intercepts_]
+    theirs._optimizer = None  # scikit-learn would go on with float64 moments of the old...
+    del theirs._optimizer     # ...weights: start both from a fresh optimizer
+    ours._optimizer = None
+    for est in (ours, theirs):
+        est.fit(X, y)
+    assert_bitwise(ours, theirs)
+    assert ours.coefs_[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_csc_input_is_trained_as_scikit_learn_trains_it(kernels, early_stopping, shuffle):
+    # scikit-learn trains CSC as CSC, but its early-stopping split (train_test_split) makes
+    # it CSR: CSC and CSR products sum in different orders
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X[np.abs(X) < 0.7] = 0
+    params = dict(solver="sgd", max_iter=10, learning_rate_init=0.05, random_state=0,
+                  early_stopping=early_stopping, shuffle=shuffle)
+    Xs = sp.csc_matrix(X)
+    assert_bitwise(MLPClassifierFromScratch(**params).fit(Xs, y),
+                   MLPClassifier(**params).fit(Xs, y))
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_chain_through_lbfgs(kernels, early_stopping):
+    """sgd, then lbfgs, then sgd again under warm_start: scikit-learn's lbfgs touches none
+    of the stochastic solvers' stopping state, so the last fit counts on from the first's."""
+    X, y = make_friedman1(200, random_state=0)
+    models = []
+    for make in (MLPRegressorFromScratch, MLPRegressor):
+        est = make(random_state=0, early_stopping=early_stopping)
+        est.set_params(solver="sgd", max_iter=5).fit(X, y)
+        est.set_params(solver="lbfgs", warm_start=True, max_iter=5).fit(X, y)
+        est.set_params(solver="sgd", max_iter=60).fit(X, y)
+        models.append(est)
+    ours, theirs = models
+    assert_bitwise(ours, theirs)
+    assert ours._no_improvement_count == theirs._no_improvement_count
+    assert ours.best_loss_ == theirs.best_loss_
+
+
+def test_binary_probabilities_are_one_minus_p_and_p(kernels):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ours = MLPClassifierFromScratch(max_iter=20, random_state=0).fit(X, y)
+    theirs = MLPClassifier(max_iter=20, random_state=0).fit(X, y)
+    P, Q = ours.predict_proba(X), theirs.predict_proba(X)
+    np.testing.assert_array_equal(P, Q)  # no probability here rounds to 0 or 1
+    assert (P.sum(axis=1) == 1).sum() == (Q.sum(axis=1) == 1).sum() > 400
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_any_float_input_at_predict(dtype):
+    X, y = _iris()
+    for ours, theirs in ((MLPClassifierFromScratch(max_iter=5, random_state=0),
+                          MLPClassifier(max_iter=5, random_state=0)),
+                         (MLPRegressorFromScratch(max_iter=5, random_state=0),
+                          MLPRegressor(max_iter=5, random_state=0))):
+        ours.fit(X, y)
+        theirs.fit(X, y)
+        methods = ["predict"] + (["predict_proba"] if hasattr(ours, "predict_proba") else [])
+        for method in methods:
+            P, Q = getattr(ours, method)(X.astype(dtype)), getattr(theirs, method)(
+                X.astype(dtype))
+            assert P.dtype == Q.dtype
+            np.testing.assert_array_equal(P, Q)
+        if hasattr(ours, "predict_log_proba"):
+            L = ours.predict_log_proba(X.astype(dtype))
+            assert L.dtype == Q.dtype and np.isfinite(L).all()
+
+
+def test_no_hidden_layer_is_scikit_learns_model():
+    X, y = _iris()
+    for activation in ("relu", "logistic"):
+        params = dict(hidden_layer_sizes=[], activation=activation, max_iter=3, random_state=0)
+        assert_bitwise(MLPClassifierFromScratch(**params).fit(X, y),
+                       MLPClassifier(**params).fit(X, y))
+    # one activation per hidden layer, and no hidden layer: relu's draws, seeded
+    drawn = [MLPClassifierFromScratch(hidden_layer_sizes=[], activation=(), max_iter=1,
+                                      random_state=seed).fit(X, y).coefs_[0] for seed in (0, 1)]
+    assert not np.array_equal(drawn[0], drawn[1])
+    relu = MLPClassifier(hidden_layer_sizes=[], max_iter=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(drawn[0], relu.coefs_[0])
+
+
+def test_to_sklearn_copies_the_current_parameters():
+    X, y = _iris()
+    ours = MLPClassifierFromScratch(max_iter=5, random_state=0).fit(X, y)
+    ours.set_params(activation="tanh", alpha=0.5, max_iter=7)
+    theirs = ours.to_sklearn()
+    assert (theirs.activation, theirs.alpha, theirs.max_iter) == ("tanh", 0.5, 7)
+    ours.set_params(activation="gelu")
+    with pytest.raises(ValueError, match=r"^scikit-learn cannot represent activation='gelu'"):
+        ours.to_sklearn()
+
+
+@pytest.mark.parametrize("make", [MLPClassifierFromScratch, MLPRegressorFromScratch])
+def test_partial_fit_warns_for_a_column_vector_y(make):
+    X, y = _iris()
+    est = make(random_state=0)
+    kwargs = {"classes": [0, 1, 2]} if hasattr(est, "predict_proba") else {}
+    for _ in range(2):
+        with pytest.warns(Warning) as caught:
+            warnings.simplefilter("always")
+            est.partial_fit(X, y.reshape(-1, 1), **kwargs)
+        assert [w.category.__name__ for w in caught
+                if not issubclass(w.category, ConvergenceWarning)] == ["DataConversionWarning"]
