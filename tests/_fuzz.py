@@ -65,6 +65,8 @@ class Data:
     far_rows: bool  # predictions also on rows 1e4 x the data (extrapolation, overflow)
     probe_dtype: str = "same"  # predictions on X as "same", "float32", "float64", "longdouble"
     y32: bool = False  # regressor: float32 targets
+    y_int: bool = False  # regressor with Poisson counts: int64 targets
+    extra_class: bool = False  # classifier: partial_fit's classes= has one label y never has
     constant_feature: bool = False  # the first feature is one constant
 
 
@@ -156,6 +158,9 @@ def datasets(draw, kind, target, long=False):
         probe_dtype=draw(st.sampled_from(["same"] * 4 + ["float32", "float64", "longdouble",
                                                          "ndarray"])),
         y32=kind == "regressor" and draw(st.sampled_from([False, False, True])),
+        y_int=target == "poisson" and draw(st.booleans()),
+        extra_class=(target in ("binary-int", "binary-str", "multiclass-int", "multiclass-str",
+                                "one-class") and draw(st.sampled_from([False] * 3 + [True]))),
         constant_feature=draw(st.sampled_from([False] * 5 + [True])),
     )
 
@@ -203,7 +208,8 @@ def steps(draw, params, long=False):
         else:
             out.append((call, None))
     if draw(st.integers(0, 7)) == 0:  # bad data last: both must refuse it, the same way
-        out.append(("bad", draw(st.sampled_from(["NaN in X", "short y", "predict n_features"]))))
+        out.append(("bad", draw(st.sampled_from(["NaN in X", "short y", "predict n_features",
+                                                 "sample_weight all 0"]))))
     return tuple((c, "all") if c == "warm_fit" and a is None else (c, a) for c, a in out)
 
 
@@ -256,6 +262,8 @@ def make_data(data):
         y = Xs @ B[:, :data.n_outputs] + 0.1 * rng.standard_normal((n, data.n_outputs))
         if t == "squared_error-unscaled":
             y = 100.0 * y + 50.0
+    if data.y_int:
+        y = y.astype(np.int64)
     if data.y32:
         y = y.astype(np.float32)
     if y.ndim == 2 and y.shape[1] == 1 and not data.y2d:
@@ -635,6 +643,8 @@ def _do(est, call, arg, X, y, sw, classes, kind):
             est.fit(dense, y, sample_weight=sw)
         elif arg == "short y":
             est.fit(X, y[:-1], sample_weight=sw)
+        elif arg == "sample_weight all 0":
+            est.fit(X, y, sample_weight=np.zeros(n))
         else:
             est.predict(np.hstack([dense, dense[:, :1]]))
     return est
@@ -649,6 +659,8 @@ def run_case(case, known, stats, kernel_settings=(True, False)):
     if kind == "classifier":
         classes = (np.arange(y.shape[1]) if case.data.target.startswith("multilabel")
                    else np.unique(y))
+        if case.data.extra_class:  # a class partial_fit is told of and never sees
+            classes = np.append(classes, "zzz" if classes.dtype.kind == "U" else 99)
     else:
         classes = None
     stats.cases += 1
@@ -659,7 +671,8 @@ def run_case(case, known, stats, kernel_settings=(True, False)):
                   f"unscaled={d.unscaled}", f"y2d={d.y2d}",
                   f"activation={params['activation']}",
                   f"hidden layers={len(params['hidden_layer_sizes'])}",
-                  f"probe dtype={d.probe_dtype}", f"float32 y={d.y32}",
+                  f"probe dtype={d.probe_dtype}", f"float32 y={d.y32}", f"int y={d.y_int}",
+                  f"extra class={d.extra_class}",
                   f"constant feature={d.constant_feature}"):
         stats.reach(label)
     # one scikit-learn model shared by both kernel settings until to_sklearn forks it

@@ -43,6 +43,12 @@ def _error(e, types, pattern=""):
     return isinstance(e, types) and re.search(pattern, str(e)) is not None
 
 
+def _only_more_runtime_warnings(theirs, ours):
+    """scikit-learn warned all we did and more, and all it did more are numpy's."""
+    theirs, ours = set(theirs), set(ours)
+    return ours < theirs and all(w[0] == "RuntimeWarning" for w in theirs - ours)
+
+
 def _since_training(ctx, call):
     """``call`` happened since the last call that trained."""
     for c in reversed(ctx.history[:-1]):
@@ -107,7 +113,7 @@ KNOWN = {
         lambda c: c.call not in ("fit", "warm_fit", "partial_fit")
         and _since_training(c, "set_params") and c.params["activation"] != c.theirs.activation
         or c.call in ("set_params",) and c.arg[0] == "activation",
-        fields="predict.*", permanent=True, diverges=False),
+        fields="predict.*|score", permanent=True, diverges=False),
     "divergence with early stopping keeps the best weights": Known(
         "README: with early stopping, a run whose loss becomes non-finite keeps the best "
         "weights so far, with a warning; scikit-learn trains on with a NaN loss.",
@@ -158,6 +164,11 @@ KNOWN = {
         "scikit-learn's lbfgs prints none (the sgd/adam lines are the same).",
         lambda c: c.solver == "lbfgs" and c.params["verbose"],
         fields="stdout", diverges=False),
+    "numpy's floating-point warnings silenced": Known(
+        "issue 17: where scikit-learn's numpy emits 'overflow encountered in square' or "
+        "'invalid value encountered in matmul' and the loss stays finite, ours is silent.",
+        lambda c: _only_more_runtime_warnings(c.theirs_warnings, c.ours_warnings),
+        fields="warnings", diverges=False),
     "partial_fit misses the column-vector DataConversionWarning": Known(
         "issue 17: scikit-learn's partial_fit warns DataConversionWarning for a column-vector "
         "y; ours does not (fit does).",
