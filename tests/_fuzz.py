@@ -528,7 +528,7 @@ class Context:
     kernels: bool
     call: str
     arg: object
-    history: list  # calls made so far, this one included
+    history: list  # (call, argument) of the calls so far, this one included
     solvers: set  # solvers that trained so far (this call included)
     ours_error: BaseException | None
     theirs_error: BaseException | None
@@ -544,7 +544,7 @@ class Context:
     @property
     def trained(self):
         """Calls that trained (fit, warm fit, partial_fit) so far."""
-        return [c for c in self.history if c in ("fit", "warm_fit", "partial_fit")]
+        return [c for c, _ in self.history if c in ("fit", "warm_fit", "partial_fit")]
 
 
 # --- statistics ---------------------------------------------------------------------------------
@@ -739,7 +739,7 @@ def _step(case, i, call, arg, side, args, known, stats):
                 stats.reach("kernels on: the numba kernels loaded")
         error_theirs, ws_theirs, obs_theirs = _run_theirs(side["theirs"], i, call, arg, args,
                                                           kind)
-    side["history"].append(call)
+    side["history"].append((call, arg))
     params = ours.get_params()
     if call in ("fit", "warm_fit", "partial_fit") and error_ours is None:
         side["solvers"].add(params["solver"])
