@@ -37,9 +37,9 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
-from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge
+from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge, callback_lifecycle
 from ._init import INITIALIZERS
-from ._interrupt import deferred_interrupt
+from ._interrupt import deferred_interrupt, fit_interrupts, held_interrupts
 from ._network import MLP, check_layer_shapes, forward, gradient_dtype
 from ._optimizers import SGD, Adam
 from ._solvers import QUIET_FP as _QUIET_FP
@@ -166,10 +166,38 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             state.update(saved)
             raise
 
+    #: Fitted attributes a loaded model must have besides the weights (subclasses add
+    #: their target encoding), and the output functions it may have.
+    _REQUIRED_STATE = ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_",
+                       "_activations")
+    _OUT_ACTIVATIONS = ()
+
     def __setstate__(self, state):
         super().__setstate__(state)
         if "coefs_" in state:  # a tampered or truncated file must not load as a model
-            self._check_weights()
+            self._check_fitted_state()
+
+    def _check_fitted_state(self):
+        """Check a loaded model against the rules a fit keeps; raise ValueError if it breaks one.
+
+        Every fitted attribute prediction needs is there, the activations and the output
+        function are ones this estimator has, and the weights form that network.
+        """
+        missing = [k for k in self._REQUIRED_STATE if k not in self.__dict__]
+        if missing:
+            raise ValueError(
+                f"Corrupt or incompatible {type(self).__name__} state: the fitted attributes "
+                f"{missing} are missing. Refit the model, or load a file this version wrote."
+            )
+        unknown = [a for a in self._activations
+                   if not isinstance(a, str) or a not in ACTIVATIONS]
+        if unknown or self.out_activation_ not in self._OUT_ACTIVATIONS:
+            raise ValueError(
+                f"Corrupt or incompatible {type(self).__name__} state: activations "
+                f"{tuple(self._activations)!r} (known: {sorted(ACTIVATIONS)}) and output "
+                f"{self.out_activation_!r} (known: {list(self._OUT_ACTIVATIONS)})."
+            )
+        self._check_weights()
 
     def _check_weights(self):
         """Check that ``coefs_``/``intercepts_`` form the fitted network; raise ValueError."""
@@ -239,60 +267,84 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
 
     # --- fit --------------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation=None, classes=None):
-        with self._rollback():
-            hidden, activations, rates = self._check_params()
-            if incremental and self.early_stopping:
-                raise ValueError("partial_fit does not support early_stopping=True")
-            first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
-            X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
-            sample_weight = self._sample_weight(sample_weight, X, Y)
-            if validation is not None:
-                validation = self._validate_validation_data(*validation,
-                                                            n_outputs=Y.shape[1])
-            rng = check_random_state(self.random_state)
-            if first_pass:
-                net = self._initialize(X, Y, hidden, activations, rng)
+        # one transaction: the fitted state is as before unless everything below succeeds,
+        # the callbacks' teardown included; a Ctrl-C once training started keeps what it
+        # trained (see skmlp._interrupt)
+        with (self._rollback(), fit_interrupts() as interrupts,
+              callback_lifecycle(self, interrupts)):
+            self._fit_transaction(X, y, sample_weight, incremental=incremental,
+                                  validation=validation, classes=classes, interrupts=interrupts)
+        if interrupts.interrupted:
+            warnings.warn(
+                "Training interrupted by user; keeping the last L-BFGS iterate."
+                if self.solver == "lbfgs" else
+                "Training interrupted by user; keeping the weights of the last complete epoch."
+            )
+        return self
+
+    def _fit_transaction(self, X, y, sample_weight, *, incremental, validation, classes,
+                         interrupts):
+        """The body of a fit, run inside :meth:`_fit`'s transaction."""
+        hidden, activations, rates = self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
+        X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
+        sample_weight = self._sample_weight(sample_weight, X, Y)
+        if validation is not None:
+            validation = self._validate_validation_data(*validation,
+                                                        n_outputs=Y.shape[1])
+        rng = check_random_state(self.random_state)
+        if first_pass:
+            net = self._initialize(X, Y, hidden, activations, rng)
+        else:
+            net = self._continue(X, Y, hidden, activations)
+        # X keeps its dtype whatever the weights' (assigned float32 weights, float64
+        # weights after lbfgs): numpy promotes each product (X @ W, X.T @ delta) as it
+        # does in scikit-learn, which is not always bitwise the product of a copy
+        previous_best = None if first_pass else self._previous_best(net)
+        # MLPClassifier's best weights after early stopping are its coefs_ (the same
+        # lists), trained in place by every later fit, with or without early stopping
+        best_is_live = not first_pass and getattr(self, "_best_coefs", None) is self.coefs_
+        # from here on, the estimator predicts with the weights being trained
+        self.coefs_, self.intercepts_ = net.coefs, net.intercepts
+        if best_is_live:
+            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
+        self._activations, self._hidden_layer_sizes = net.activations, hidden
+        self.n_layers_ = len(net.layer_sizes)
+        # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
+        n_tasks = 1 if incremental else self.max_iter + (self.solver == "lbfgs")
+        context = self._init_callback_context(max_subtasks=n_tasks)
+        data = _FitData(X, Y, y, sample_weight, context)
+        context.call_on_fit_task_begin(estimator=self, **data.hook_args)
+        try:
+            if self.solver == "lbfgs":
+                net = self._fit_lbfgs(net, data, validation=validation,
+                                      first_pass=first_pass, interrupts=interrupts)
             else:
-                net = self._continue(X, Y, hidden, activations)
-            # X keeps its dtype whatever the weights' (assigned float32 weights, float64
-            # weights after lbfgs): numpy promotes each product (X @ W, X.T @ delta) as it
-            # does in scikit-learn, which is not always bitwise the product of a copy
-            previous_best = None if first_pass else self._previous_best(net)
-            # MLPClassifier's best weights after early stopping are its coefs_ (the same
-            # lists), trained in place by every later fit, with or without early stopping
-            best_is_live = not first_pass and getattr(self, "_best_coefs", None) is self.coefs_
-            # from here on, the estimator predicts with the weights being trained
-            self.coefs_, self.intercepts_ = net.coefs, net.intercepts
-            if best_is_live:
-                self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
-            self._activations, self._hidden_layer_sizes = net.activations, hidden
-            self.n_layers_ = len(net.layer_sizes)
-            # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
-            n_tasks = 1 if incremental else self.max_iter + (self.solver == "lbfgs")
-            context = self._init_callback_context(max_subtasks=n_tasks)
-            data = _FitData(X, Y, y, sample_weight, context)
-            context.call_on_fit_task_begin(estimator=self, **data.hook_args)
-            try:
-                if self.solver == "lbfgs":
-                    net = self._fit_lbfgs(net, data, validation=validation,
-                                          first_pass=first_pass)
-                else:
-                    self._fit_stochastic(net, data, rates=rates, validation=validation,
-                                         incremental=incremental, rng=rng,
-                                         previous_best=previous_best)
-            except _Diverged as e:
-                raise ValueError(str(e)) from None
-            finally:
-                net.release()
+                self._fit_stochastic(net, data, rates=rates, validation=validation,
+                                     incremental=incremental, rng=rng,
+                                     previous_best=previous_best, interrupts=interrupts)
+        except _Diverged as e:
+            raise ValueError(str(e)) from None
+        finally:
+            net.release()
+        # winding down: what was trained is kept; a Ctrl-C from here is only noted
+        interrupts.winding_down = True
+        with held_interrupts() as held:  # (a SIGINT handler of the user's own)
             if not np.isfinite(net.params).all():
                 raise ValueError(_diverged_message(self, "they are not all finite"))
             if not _outputs_finite(net, X):
                 raise ValueError(_diverged_message(
-                    self, "they are finite, but the network's outputs on the training data "
-                          "are not"))
-            context.call_on_fit_task_end(estimator=self, **data.hook_args,
-                                         reconstruction_attributes=self._reconstruction)
-        return self
+                    self, "they are finite, but the network's outputs on the training "
+                          "data are not"))
+            try:
+                context.call_on_fit_task_end(estimator=self, **data.hook_args,
+                                             reconstruction_attributes=self._reconstruction)
+            except KeyboardInterrupt:  # raised by a callback: the fit is done already
+                interrupts.note()
+        if held:
+            interrupts.note()
 
     def _sample_weight(self, sample_weight, X, Y):
         """Checked sample weights (times class weights), or None.
@@ -364,6 +416,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                                   dtype=(np.float64, np.float32))
         except ValueError as e:
             raise ValueError(f"X_val: {e}") from None
+        if not hasattr(y_val, "toarray") and np.ndim(y_val) not in (1, 2):
+            raise ValueError(
+                f"y_val must be 1-D or 2-D, of one target (row) per row of X_val; got an "
+                f"array of {np.ndim(y_val)} dimensions."
+            )
         Y_val, y_val = self._validate_y_val(y_val, X_val.shape[0], n_outputs)
         if sample_weight_val is not None:
             try:
@@ -456,7 +513,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                     # X_val was validated already and lost its column names on the way
                     warnings.filterwarnings("ignore", message="X does not have valid feature")
                     kwargs = {} if sw_val is None else {"sample_weight": sw_val}
-                    score = float(scorer(self, X_val, y_val, **kwargs))
+                    value = scorer(self, X_val, y_val, **kwargs)
+                try:
+                    score = float(value)
+                except (TypeError, ValueError):
+                    raise TypeError(
+                        f"The scoring {self.scoring!r} returned {value!r} of type "
+                        f"{type(value).__name__}; a scorer must return a number."
+                    ) from None
             if np.isnan(score):
                 raise ValueError(
                     f"The validation score is NaN (scoring={self.scoring!r}), so early stopping "
@@ -476,7 +540,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         return {"coefs_": [W.copy() for W in self.coefs_],
                 "intercepts_": [b.copy() for b in self.intercepts_]}
 
-    def _fit_stochastic(self, net, data, *, rates, validation, incremental, rng, previous_best):
+    def _fit_stochastic(self, net, data, *, rates, validation, incremental, rng, previous_best,
+                        interrupts):
         """sgd and adam: MLPClassifier's ``_fit_stochastic``, on the flat parameter vector."""
         X, Y, sample_weight = data.X, data.Y, data.sample_weight
         optimizer = self._optimizer = self._make_optimizer(net, X, Y, incremental)
@@ -551,35 +616,40 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                             raise _Diverged(_diverged_message(
                                 self, f"the training loss became non-finite in epoch "
                                       f"{self.n_iter_ + 1}"))
-                        stop = self._epoch_end(loss, n_samples=n_samples, monitor=monitor,
-                                               optimizer=optimizer, epoch=epoch, data=data,
-                                               incremental=incremental)
+                        # the validation scorer may raise (a KeyboardInterrupt included):
+                        # then the epoch counts nowhere
+                        validated = monitor.validate()
                     except _Diverged as e:
                         if monitor.best is None:  # nothing worth keeping
                             raise
                         warnings.warn(f"{e} Keeping the best weights seen by early stopping.",
                                       ConvergenceWarning)
                         break
-                    epoch = None  # ended by _epoch_end
-                    if stop:
-                        break
+                    self._record_epoch(loss, validated, n_samples=n_samples, monitor=monitor,
+                                       optimizer=optimizer)
+                    # the epoch is complete: its end hook runs once, whatever it raises
+                    ended, epoch = epoch, None
+                    stop = self._after_epoch(ended, data=data, monitor=monitor,
+                                             optimizer=optimizer, incremental=incremental)
+                if stop:
+                    break
         except KeyboardInterrupt:
+            interrupts.note()
             if epoch is not None:  # the epoch did not finish: back to where it started
                 net.params[...] = epoch_start
                 optimizer.restore(optimizer_start)
-            warnings.warn(
-                "Training interrupted by user; keeping the weights of the last complete epoch."
-            )
-        if epoch is not None:
-            epoch.call_on_fit_task_end(estimator=self)  # an epoch that never finished
+        if epoch is not None:  # an epoch that never finished
+            try:
+                epoch.call_on_fit_task_end(estimator=self)
+            except KeyboardInterrupt:
+                interrupts.note()
         monitor.restore_best()
         if early_stopping:  # as MLPClassifier: the best weights are the fitted ones
             self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
         optimizer.release()
 
-    def _epoch_end(self, loss, *, n_samples, monitor, optimizer, epoch, data, incremental):
-        """An epoch's bookkeeping, in MLPClassifier's order; True when training should stop."""
-        validated = monitor.validate()  # may raise _Diverged: then the epoch counts nowhere
+    def _record_epoch(self, loss, validated, *, n_samples, monitor, optimizer):
+        """An epoch's bookkeeping, in MLPClassifier's order (no user code: all or nothing)."""
         self.n_iter_ += 1
         self.loss_ = loss
         self.t_ += n_samples
@@ -587,6 +657,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
         monitor.epoch_end(loss, validated)
         optimizer.iteration_ends(self.t_)
+
+    def _after_epoch(self, epoch, *, data, monitor, optimizer, incremental):
+        """The epoch's end hook, then MLPClassifier's stopping rules; True to stop."""
         if epoch.call_on_fit_task_end(estimator=self, **data.hook_args,
                                       reconstruction_attributes=self._reconstruction):
             return True  # a callback asked to stop after this epoch
@@ -607,7 +680,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             )
         return False
 
-    def _fit_lbfgs(self, net, data, *, validation, first_pass):
+    def _fit_lbfgs(self, net, data, *, validation, first_pass, interrupts):
         """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``.
 
         Returns the network the estimator keeps: ``net``, or, for float32 weights, a
@@ -631,6 +704,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                                     max_fun=self.max_fun, tol=self.tol, callback=bridge,
                                     verbose=self.verbose)
         except KeyboardInterrupt:
+            interrupts.note()
             net.params[...] = bridge.last_x
             self.n_iter_ = bridge.n_iter
             if bridge.n_iter:  # the loss the callback recorded at last_x
@@ -638,7 +712,6 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             else:  # interrupted before the first iteration ended: the starting point's
                 with np.errstate(**_QUIET_FP):
                     self.loss_ = np.float64(net.loss_grad(X, Y, sample_weight, self.alpha)[0])
-            warnings.warn("Training interrupted by user; keeping the last L-BFGS iterate.")
         else:
             if not np.isfinite(result.fun):
                 raise _Diverged(_diverged_message(
@@ -656,7 +729,10 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 # fit's _best_coefs that are these lists stay these lists
                 self.coefs_[:], self.intercepts_[:] = net.coefs, net.intercepts
         finally:
-            bridge.close()
+            try:
+                bridge.close()
+            except KeyboardInterrupt:  # raised by a callback's end hook: nothing to undo
+                interrupts.note()
         return net
 
     def _check_solver(self):

@@ -215,6 +215,8 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
     _FITTED_STATE = BaseMLPFromScratch._FITTED_STATE + ("classes_", "_label_binarizer")
+    _REQUIRED_STATE = BaseMLPFromScratch._REQUIRED_STATE + ("classes_", "_label_binarizer")
+    _OUT_ACTIVATIONS = ("softmax", "logistic")
 
     #: The loss minimised, as MLPClassifier's fixed ``loss`` attribute.
     loss = "log_loss"

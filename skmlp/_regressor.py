@@ -96,6 +96,7 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         **BaseMLPFromScratch._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
+    _OUT_ACTIVATIONS = ("identity", "exp")
 
     def __init__(
         self,
@@ -290,13 +291,23 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
 
 
 def _numeric(y, name):
-    """``y`` as numbers: strings that read as numbers are converted, others refused."""
-    if y.dtype.kind in "biuf":
+    """``y`` as numbers: strings that read as numbers are converted, others refused, and
+    missing values (None, NaN) refused."""
+    if y.dtype.kind in "biu":
         return y
     try:
-        return y.astype(np.float64)
+        numbers = y if y.dtype.kind == "f" else y.astype(np.float64)
     except (TypeError, ValueError):
         raise ValueError(
             f"{name} must be numeric for a regressor; got values of dtype {y.dtype}, e.g. "
             f"{np.ravel(y)[:3].tolist()}."
         ) from None
+    # None in an object array (validate_data turns it into NaN): a missing target, not a
+    # number; training on it would end in a divergence error blaming the learning rate
+    if np.isnan(numbers).any():
+        raise ValueError(
+            f"Input {name} contains missing values (None or NaN) at rows "
+            f"{np.flatnonzero(np.isnan(numbers).reshape(len(numbers), -1).any(axis=1))[:5]}"
+            "...; drop those rows or fill them in."
+        )
+    return numbers

@@ -50,9 +50,16 @@ class StoppingMonitor:
         self.count = getattr(est, "_no_improvement_count", None) or 0
         self.best_loss = getattr(est, "best_loss_", None)
         self.best_score = getattr(est, "best_validation_score_", None)
-        if validation is not None:
-            self.scores = list(getattr(est, "validation_scores_", None) or [])
+        # validation curves, once a fit had validation data: entry i of each is epoch i's,
+        # as in loss_curve_, NaN for the epochs (of this fit or of earlier warm fits) that
+        # had none
+        previous = getattr(est, "validation_scores_", None)
+        self.tracks_validation = validation is not None or previous is not None
+        if self.tracks_validation:
+            self.scores = list(previous or [])
             self.val_losses = list(getattr(est, "validation_loss_curve_", None) or [])
+            for curve in (self.scores, self.val_losses):
+                curve.extend([np.nan] * (len(self.loss_curve) - len(curve)))
         # a copy of the best weights so far; None while the live weights are the best
         self.best = None
         if early_stopping:
@@ -83,6 +90,9 @@ class StoppingMonitor:
             self.val_losses.append(val_loss)
             if est.verbose:
                 print("Validation score: %f" % score)
+        elif self.tracks_validation:  # this fit has no validation data
+            self.scores.append(np.nan)
+            self.val_losses.append(np.nan)
         if not self.record_only:
             self._count(loss)
         self.write()
@@ -131,7 +141,7 @@ class StoppingMonitor:
         if not self.record_only:
             est._no_improvement_count = self.count
             est.best_loss_ = self.best_loss
-        if self.validation is not None:
+        if self.tracks_validation:
             est.validation_scores_ = self.scores
             est.validation_loss_curve_ = self.val_losses
         if self.early_stopping:
