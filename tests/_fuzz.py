@@ -564,6 +564,7 @@ class Stats:
     discover: dict | None = None  # signature -> reports, when not failing on mismatches
     worst_case: dict = field(default_factory=dict)  # table row -> its largest difference's case
     events: bool = True  # also record hypothesis events (only inside a hypothesis test)
+    not_bitwise: Counter = field(default_factory=Counter)  # data kind -> calls not bitwise
 
     def reach(self, label):
         if self.events:  # inside a hypothesis test: its statistics count examples
@@ -572,7 +573,7 @@ class Stats:
 
     def table(self):
         lines = ["weights after each call, relative to the largest |weight| (known: calls "
-                 "where a known difference applied, apart)",
+                 "where a known difference in the model was excused, apart)",
                  f"{'dtype':8} {'solver':6} {'kernels':8} {'compared':>8} {'bitwise':>8} "
                  f"{'largest rel. diff':>17} {'known':>6} {'known: largest':>14}"]
         for (dtype, solver, kernels), row in sorted(self.weights.items()):
@@ -585,6 +586,8 @@ class Stats:
         lines = [f"{self.cases} cases", self.table(), "largest differences outside the known "
                  "ones, where:"]
         lines += [f"  {key}: {where}" for key, where in sorted(self.worst_case.items())]
+        lines.append("calls whose weights are not bitwise equal, by kind of data (top 12):")
+        lines += [f"  {k}: {v}" for k, v in self.not_bitwise.most_common(12)]
         lines.append("reached:")
         lines += [f"  {k}: {v}" for k, v in sorted(self.reached.items())]
         lines.append("known differences (calls the entry was needed for / applied to):")
@@ -805,7 +808,11 @@ def _step(case, i, call, arg, side, args, known, stats):
         entry = stats.weights[(case.data.dtype, params["solver"], side["kernels"])]
         entry[0] += 1
         entry[1] += weight_stats[0]
-        if used:  # a known difference: its size is reported apart
+        if not weight_stats[0]:  # where rounding differs: which data, for the report
+            stats.not_bitwise[(case.data.dtype, params["solver"], case.data.fmt,
+                               f"sample_weight={case.data.sample_weight}",
+                               f"y32={case.data.y32}", f"unscaled={case.data.unscaled}")] += 1
+        if diverged:  # a known difference in the model: its size is reported apart
             entry[3] += 1
             entry[4] = max(entry[4], weight_stats[1])
         elif weight_stats[1] > entry[2]:
