@@ -41,8 +41,8 @@ CLASSIFIER_TARGETS = ("binary-int", "binary-str", "binary-bool", "multiclass-int
                       "multiclass-str", "multiclass-float", "multilabel", "multilabel-constant",
                       "one-class")
 REGRESSOR_TARGETS = ("squared_error", "squared_error-unscaled", "poisson")
-SAMPLE_WEIGHTS = (None, "float64", "float32", "zeros")
-FORMATS = ("dense", "csr", "csc")
+SAMPLE_WEIGHTS = (None, "float64", "float32", "zeros", "int")
+FORMATS = ("dense", "csr", "csc", "pandas")
 #: how each call kind is spelled in a case's ``steps``
 CALLS = ("fit", "warm_fit", "partial_fit", "set_params", "to_sklearn", "from_sklearn", "bad")
 
@@ -147,13 +147,12 @@ def datasets(draw, kind, target, long=False):
                else st.integers(20, 60)),
         d=draw(st.integers(2, 6)),
         dtype=draw(st.sampled_from(["float64", "float64", "float32", "float32", "int64"])),
-        fmt=draw(st.sampled_from(["dense", "dense", "csr", "csc", "pandas"])),
+        fmt=draw(st.sampled_from(("dense",) + FORMATS)),
         unscaled=draw(st.sampled_from([False, False, True])),
         target=target,
         y2d=n_outputs > 1 or draw(st.sampled_from([False, False, True])),
         n_outputs=n_outputs,
-        sample_weight=draw(st.sampled_from([None, None, "float64", "float32", "zeros",
-                                            "int"])),
+        sample_weight=draw(st.sampled_from((None,) + SAMPLE_WEIGHTS)),
         far_rows=kind == "regressor" and draw(st.sampled_from([False, False, True])),
         probe_dtype=draw(st.sampled_from(["same"] * 4 + ["float32", "float64", "longdouble",
                                                          "ndarray"])),

@@ -38,7 +38,22 @@ import time
 import warnings
 
 import pytest
-from _fuzz import OURS, Case, Data, Failure, Known, Stats, cases, run_case
+from _fuzz import (
+    ACTIVATIONS,
+    CALLS,
+    CLASSIFIER_TARGETS,
+    FORMATS,
+    OURS,
+    REGRESSOR_TARGETS,
+    SAMPLE_WEIGHTS,
+    Case,
+    Data,
+    Failure,
+    Known,
+    Stats,
+    cases,
+    run_case,
+)
 from hypothesis import HealthCheck, given, settings
 from threadpoolctl import threadpool_limits
 
@@ -203,24 +218,25 @@ def _kernel_settings():
 KERNELS = _kernel_settings()
 
 #: what the quick profile must reach at least this many times (cases or calls)
-REACH = (["kind=classifier", "kind=regressor", "solver=adam", "solver=sgd", "solver=lbfgs",
-          "dtype=float64", "dtype=float32", "format=dense", "format=csr", "format=csc",
-          "sample_weight=None", "sample_weight=float64", "sample_weight=float32",
-          "sample_weight=zeros", "unscaled=True", "y2d=True"]
-         + [f"target={t}" for t in ("binary-int", "binary-str", "multiclass-int",
-                                    "multiclass-str", "multilabel", "one-class",
-                                    "squared_error", "poisson")]
-         + [f"call={c}" for c in ("fit", "warm_fit", "partial_fit", "set_params",
-                                  "to_sklearn", "from_sklearn")]
-         + [f"activation={a}" for a in ("identity", "logistic", "tanh", "relu")])
+REACH = (["kind=classifier", "kind=regressor", "unscaled=True", "y2d=True",
+          "float32 y=True", "int y=True", "extra class=True", "constant feature=True"]
+         + [f"solver={s}" for s in ("adam", "sgd", "lbfgs")]
+         + [f"dtype={d}" for d in ("float64", "float32", "int64")]
+         + [f"format={f}" for f in FORMATS]
+         + [f"sample_weight={w}" for w in SAMPLE_WEIGHTS]
+         + [f"target={t}" for t in CLASSIFIER_TARGETS + REGRESSOR_TARGETS]
+         + [f"call={c}" for c in CALLS]
+         + [f"activation={a}" for a in ACTIVATIONS]
+         + [f"probe dtype={p}" for p in ("same", "float32", "float64", "longdouble",
+                                         "ndarray")])
 
 
 def test_parity_fuzz_quick():
     stats = _fuzz(int(os.environ.get("FUZZ_EXAMPLES", 300)), "quick")
     if KERNELS == (True, False):  # the kernel side really ran the kernels
         assert stats.reached["kernels on: the numba kernels loaded"] > stats.cases
-    low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 3}
-    assert not low, f"reached fewer than 3 times: {low}"
+    low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 5}
+    assert not low, f"reached fewer than 5 times: {low}"
     assert stats.reached["compared"] >= 2 * stats.cases
 
 
