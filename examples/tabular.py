@@ -2,9 +2,9 @@
 
 The tabular estimators take the raw numeric matrix (no StandardScaler: they scale
 robustly themselves) and bring a modern recipe as their defaults: periodic embeddings
-of the numerical columns, a learnable feature scale, SELU/Mish, AdamW with a cyclic
-schedule, label smoothing, dropout, a moving average of the weights and the best epoch
-on a validation split. scikit-learn's MLPs get what a user would give them: a
+of the numerical columns, a learnable feature scale, SELU/Mish, Adam with a cyclic
+schedule, label smoothing, a moving average of the weights and the best epoch on a
+validation split. scikit-learn's MLPs get what a user would give them: a
 StandardScaler in a pipeline, and their defaults.
 
     python examples/tabular.py

@@ -209,8 +209,11 @@ def test_label_smoothing_softens_probabilities(clf_data):
     X, y = clf_data
     sharp = TabularMLPClassifier(**{**SMALL, "max_iter": 30}, label_smoothing=0.0).fit(X, y)
     smooth = TabularMLPClassifier(**{**SMALL, "max_iter": 30}, label_smoothing=0.4).fit(X, y)
-    assert smooth.predict_proba(X).max() < 1 - 0.4 + 0.4 / 3 + 0.05
-    assert sharp.predict_proba(X).max() > smooth.predict_proba(X).max()
+    # the loss is smallest where the probabilities equal the smoothed targets, at most
+    # 1 - 0.4 + 0.4 / 3 = 0.733: the typical row's top probability stays near that
+    top_smooth = np.median(smooth.predict_proba(X).max(axis=1))
+    top_sharp = np.median(sharp.predict_proba(X).max(axis=1))
+    assert top_smooth < 1 - 0.4 + 0.4 / 3 + 0.02 and top_sharp > top_smooth + 0.1
 
 
 def test_standardize_target(reg_data):

@@ -276,18 +276,27 @@ def test_clip_gradient():
 def test_ema_against_formula(rng):
     p0 = rng.standard_normal(4)
     ema = EMA(p0, decay=0.9)
-    expected = p0.copy()
-    for t in range(1, 40):
+    np.testing.assert_array_equal(ema.average, p0)
+    seen = []
+    for _ in range(40):
         p = rng.standard_normal(4)
+        seen.append(p)
         ema.update(p)
-        d = min(0.9, (1 + t) / (10 + t))
-        expected = d * expected + (1 - d) * p
-    np.testing.assert_allclose(ema.average, expected, rtol=1e-13)
+    # the weighted mean of the weights seen, weights 0.9^(t - i)
+    weights = 0.9 ** np.arange(39, -1, -1)
+    expected = weights @ np.array(seen) / weights.sum()
+    np.testing.assert_allclose(ema.average, expected, rtol=1e-12)
     saved = ema.checkpoint()
     ema.update(p0 + 100)
     ema.restore(saved)
-    np.testing.assert_allclose(ema.average, expected, rtol=1e-13)
-    assert ema.t == 39
+    np.testing.assert_allclose(ema.average, expected, rtol=1e-12)
+    ema.update(p0)
+    np.testing.assert_allclose(ema.average, (0.9 * weights @ np.array(seen) + p0)
+                               / (0.9 * weights.sum() + 1), rtol=1e-12)
+    assert ema.t == 41
+    zero = EMA(p0, decay=0.0)
+    zero.update(p)
+    np.testing.assert_array_equal(zero.average, p)
 
 
 # --- input scaling -----------------------------------------------------------------------------
