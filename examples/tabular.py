@@ -13,7 +13,7 @@ StandardScaler in a pipeline, and their defaults.
 import time
 import warnings
 
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from skmlp import TabularMLPClassifier, TabularMLPRegressor
 
 TASKS = [
-    ("breast_cancer", load_breast_cancer, TabularMLPClassifier, MLPClassifier, "accuracy"),
+    ("digits", load_digits, TabularMLPClassifier, MLPClassifier, "accuracy"),
     ("diabetes", load_diabetes, TabularMLPRegressor, MLPRegressor, "R^2"),
 ]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -39,17 +39,19 @@ def scores(load, Tabular, Sklearn, seeds=(0, 1, 2)):
 
 
 @pytest.mark.slow
-def test_classifier_defaults_beat_mlpclassifier_on_breast_cancer():
-    s = scores(load_breast_cancer, TabularMLPClassifier, MLPClassifier)
+def test_classifier_defaults_beat_mlpclassifier_on_digits():
+    s = scores(load_digits, TabularMLPClassifier, MLPClassifier)
     error_tab, error_mlp = 1 - s.mean(axis=0)
-    # measured: error MARGIN_CLF
-    assert error_tab < 0.85 * error_mlp
+    # measured: test error 0.0111, 0.0111, 0.0259 against 0.0241, 0.0222, 0.0389 (ratio 0.56)
+    assert error_tab < 0.75 * error_mlp
+    assert np.all(s[:, 0] >= s[:, 1])
 
 
 @pytest.mark.slow
 def test_regressor_defaults_beat_mlpregressor_on_diabetes():
     s = scores(load_diabetes, TabularMLPRegressor, MLPRegressor)
-    # measured: MARGIN_REG
+    # measured: R^2 0.41, 0.39, 0.48 against -1.36, -1.29, -0.98 (MLPRegressor's defaults do
+    # not reach the unscaled target's range in their 200 epochs)
     assert np.all(s[:, 0] > 0.35)
     assert np.all(s[:, 0] > s[:, 1] + 1.0)
 
@@ -61,7 +63,7 @@ def test_example_runs_and_the_tabular_models_win(tmp_path):
                             env={**os.environ, "MPLBACKEND": "Agg"})
     assert result.returncode == 0, result.stderr
     rows = {(line.split()[0], line.split()[1]): float(line.split()[2])
-            for line in result.stdout.splitlines() if "(" in line and line.count(" ") > 3}
-    assert rows["breast_cancer", "TabularMLPClassifier"] >= rows["breast_cancer", "MLPClassifier"]
+            for line in result.stdout.splitlines() if line.startswith(("digits", "diabetes"))}
+    assert rows["digits", "TabularMLPClassifier"] > rows["digits", "MLPClassifier"]
     assert rows["diabetes", "TabularMLPRegressor"] > rows["diabetes", "MLPRegressor"] + 1.0
     assert "kept epoch" in result.stdout
