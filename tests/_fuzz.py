@@ -1,8 +1,9 @@
 """The parity fuzzer's engine: draw a case, run it on skmlp and scikit-learn, compare.
 
 A *case* is an estimator kind (classifier or regressor), its parameters, a data set
-(size, dtype, dense/CSR/CSC, scaling, target kind, sample weights) and a sequence of
-calls (fit, warm refit, partial_fit, set_params, to_sklearn/from_sklearn). :func:`run_case`
+(size, X dtype, dense/CSR/CSC/DataFrame, scaling, target kind, sample weights, the rows
+and dtype predictions are made on) and a sequence of calls (fit, warm refit, partial_fit,
+set_params, to_sklearn/from_sklearn, bad data). :func:`run_case`
 runs the sequence on scikit-learn's MLPClassifier/MLPRegressor and on skmlp's estimator,
 once with the numba kernels and once with the numpy reference, and compares the two sides
 after every call: exceptions and warnings, weights, counters, curves, predictions.
@@ -13,9 +14,8 @@ excuses is counted under that entry's name; any other fails the case with a repo
 reproduces it. :class:`Stats` counts what was reached, how much was bitwise equal and the
 largest relative weight difference per dtype x solver x kernels.
 
-The strategies draw from small sets of values on purpose: a quick profile of ~100
-examples must reach every solver, dtype, sparse format, label kind and call kind many
-times.
+The strategies draw from small sets of values on purpose: the quick profile's 300
+examples must reach every solver, dtype, format, label kind and call kind many times.
 """
 
 import contextlib
@@ -82,12 +82,11 @@ class Case:
 
 
 def reproduction(case):
-    """A few lines of Python that rebuild and run ``case`` (for reports and findings)."""
-    lines = [f"est = {OURS[case.kind].__name__}(**{dict(case.params)!r})",
-             f"X, y, sw, X_probe = tests._fuzz.make_data({case.data!r})"]
-    for call, arg in case.steps:
-        lines.append(f"# {call}({arg!r})" if arg is not None else f"# {call}()")
-    return "\n".join(lines)
+    """A command that runs ``case`` again with the table of known differences, from the
+    repository's root (for reports)."""
+    return ("python -c \"import sys; sys.path.insert(0, 'tests'); from _fuzz import *; "
+            "from test_parity_fuzz import KNOWN; "
+            f"run_case({case!r}, KNOWN, Stats(events=False))\"")
 
 
 # --- strategies -------------------------------------------------------------------------------
@@ -844,5 +843,6 @@ def _failure_report(case, i, kernels, unexcused, mismatches):
     if others:
         lines.append("(excused: " + "; ".join(map(str, others)) + ")")
     lines += ["case:", f"  kind={case.kind}", f"  params={dict(case.params)!r}",
-              f"  data={case.data!r}", f"  steps={case.steps!r}"]
+              f"  data={case.data!r}", f"  steps={case.steps!r}",
+              "again:", f"  {reproduction(case)}"]
     return "\n".join(lines)

@@ -29,7 +29,8 @@ failed fit leaves our estimator as it was (README) and scikit-learn's as the fai
 left it. The report (``pytest -s``, or ``FUZZ_REPORT=path``) says how often each entry
 applied and how often it was needed; ``FUZZ_DISCOVER=1`` collects mismatches instead of
 failing on the first, ``FUZZ_IGNORE_KNOWN=name,...`` leaves entries out (to check a fix),
-``FUZZ_EXAMPLES`` / ``FUZZ_LONG_EXAMPLES`` change the profiles' sizes.
+``FUZZ_EXAMPLES`` / ``FUZZ_LONG_EXAMPLES`` change the profiles' sizes, ``FUZZ_SEED=n``
+draws other examples than the suite's fixed ones.
 """
 
 import os
@@ -54,7 +55,7 @@ from _fuzz import (
     cases,
     run_case,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from threadpoolctl import threadpool_limits
 
 # --- the known differences ----------------------------------------------------------------------
@@ -186,11 +187,17 @@ def _fuzz(n_examples, seed_label, long=False):
     known = _known()
     stats = Stats(discover={} if os.environ.get("FUZZ_DISCOVER") else None)
 
-    @settings(max_examples=n_examples, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    # FUZZ_SEED: other examples than the fixed ones the suite runs, to look further
+    explore = os.environ.get("FUZZ_SEED")
+
+    @settings(max_examples=n_examples, derandomize=explore is None, database=None,
+              deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
     @given(case=cases(long))
     def run(case):
         run_case(case, known, stats, kernel_settings=KERNELS)
+
+    if explore is not None:
+        run = seed(int(explore))(run)
 
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
