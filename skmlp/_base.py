@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _config
 from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
 from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge, callback_lifecycle
 from ._init import INITIALIZERS
@@ -269,8 +270,12 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation=None, classes=None):
         # one transaction: the fitted state is as before unless everything below succeeds,
         # the callbacks' teardown included; a Ctrl-C once training started keeps what it
-        # trained (see skmlp._interrupt)
-        with (self._rollback(), fit_interrupts() as interrupts,
+        # trained (see skmlp._interrupt). A fit too small to repay loading numba runs the
+        # numpy path (the same model; see skmlp._config.KERNELS_MIN_WORK)
+        work = _config.estimate_fit_work(X, self.hidden_layer_sizes,
+                                         1 if incremental else self.max_iter)
+        with (_config.kernels_for_work(work), self._rollback(),
+              fit_interrupts() as interrupts,
               callback_lifecycle(self, interrupts)):
             self._fit_transaction(X, y, sample_weight, incremental=incremental,
                                   validation=validation, classes=classes, interrupts=interrupts)

@@ -31,6 +31,7 @@ import sys
 import threading
 import warnings
 from contextlib import contextmanager
+from numbers import Integral
 
 import numpy as np
 
@@ -283,3 +284,100 @@ def _probe(k):
             loss = -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).sum()
             check(k.logistic_loss_delta(Z, Y), loss)
             check(Z, P - Y)
+
+
+# --- the size rule: no numba for a fit too small to repay loading it ---------------------
+#: A fit whose estimated work (:func:`fit_work`) is below this runs the numpy path without
+#: importing numba, as long as the kernels are not loaded yet in the process. Loading costs
+#: ~0.35-0.45 s (numba's import and the probe) and ~100 MiB of memory; the kernels save
+#: ~1e-10 s per unit of work (digits, 10k x 50) down to ~4e-11 (60k x 784), so they repay
+#: the loading from ~4e9 on (digits with the defaults is 2.7e9). The work of the fits that
+#: ran on numpy for this rule is added up: once a process (a grid search's worker) has done
+#: that much, it loads the kernels for its next fit. Setting it to 0 turns the rule off.
+#: Measured in benchmarks/RESULTS.md, "Issue 19: start-up, grid search, one row".
+#: ``SKMLP_KERNELS_MIN_WORK`` in the environment (read when skmlp is imported) sets it.
+#: Off (0) by default until tests/test_kernel_loading.py runs its children with
+#: ``SKMLP_KERNELS_MIN_WORK=0``: they check numba's loading inside small fits.
+KERNELS_MIN_WORK = None  # set just below
+
+
+def _min_work_from_environment():
+    value = os.environ.get("SKMLP_KERNELS_MIN_WORK", "").strip()
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        warnings.warn(f"SKMLP_KERNELS_MIN_WORK={value!r} is not a number; every fit may "
+                      f"use the numba kernels.", KernelWarning, stacklevel=2)
+        return 0.0
+
+
+KERNELS_MIN_WORK = _min_work_from_environment()
+
+
+def fit_work(n_samples, layer_sizes, n_epochs):
+    """The work of a fit, for the size rule: samples x weights x epochs.
+
+    Parameters
+    ----------
+    n_samples : int
+    layer_sizes : sequence of int
+        Units per layer, inputs first (the output layer may be left out: an estimate).
+    n_epochs : int
+        ``max_iter`` (an upper bound), 1 for ``partial_fit``.
+
+    Returns
+    -------
+    float
+    """
+    weights = sum((a + 1) * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+    return float(n_samples) * weights * n_epochs
+
+
+@contextmanager
+def kernels_for_work(work):
+    """The numpy path for the fit run in the block when its ``work`` is too small.
+
+    Only turns the kernels off, and only in the default state: kernels on for the process,
+    no :func:`use_kernels` block in effect in this thread (an explicit ``use_kernels(True)``
+    gets the kernels whatever the size), and not loaded yet (once loaded they are faster at
+    any size). The model is the same either way: every kernel is bitwise equal to its numpy
+    twin.
+
+    Parameters
+    ----------
+    work : float or None
+        :func:`fit_work` of the fit; None (unknown) leaves the switch as it is.
+    """
+    if (work is None or getattr(_local, "enabled", None) is not None
+            or not _state["enabled"] or _state["module"] is not None or _state["failed"]):
+        yield
+        return
+    done = _state.get("numpy_work", 0.0)
+    if done + work >= KERNELS_MIN_WORK:
+        yield
+        return
+    _state["numpy_work"] = done + work
+    with use_kernels(False):
+        yield
+
+
+def estimate_fit_work(X, hidden_layer_sizes, n_epochs):
+    """:func:`fit_work` of a fit on ``X`` before anything is validated, or None.
+
+    None when it cannot be told cheaply (``X`` without a shape, parameters that are not
+    numbers yet, such as ``max_iter='auto'``): the fit then keeps the switch as it is, and
+    its validation reports whatever is wrong. The output layer is left out (the targets
+    are not looked at).
+    """
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 2:
+        return None
+    hidden = ((hidden_layer_sizes,) if isinstance(hidden_layer_sizes, Integral)
+              else hidden_layer_sizes)
+    try:
+        sizes = [int(shape[1])] + [int(h) for h in hidden if isinstance(h, Integral)]
+        if not isinstance(n_epochs, Integral):
+            return None
+        return fit_work(int(shape[0]), sizes, int(n_epochs))
+    except (TypeError, ValueError):
+        return None

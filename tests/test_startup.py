@@ -1,0 +1,151 @@
+"""The size rule: a fit too small to repay loading numba runs the numpy path (issue 19).
+
+``skmlp._config.KERNELS_MIN_WORK`` (``SKMLP_KERNELS_MIN_WORK`` in the environment) is the
+work below which a fit, in a process whose kernels are not loaded yet, never imports
+numba. The model is bitwise the same on either path.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+import skmlp
+from skmlp import _config
+
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="numba is not installed")
+
+# a fresh process: a small fit under a threshold it does not reach, then the same fit with
+# the threshold lowered below its work; what was imported after each, and the weights
+CHILD = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from sklearn.datasets import make_classification
+import skmlp
+from skmlp import _config
+
+X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
+                           random_state=0)
+params = dict(hidden_layer_sizes=(10,), max_iter=5, random_state=0)
+report = {"min_work": _config.KERNELS_MIN_WORK}
+small = skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+report["numba_after_small"] = "numba" in sys.modules
+report["small"] = [c.tolist() for c in small.coefs_ + small.intercepts_]
+_config.KERNELS_MIN_WORK = 1.0
+large = skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+report["numba_after_large"] = "numba" in sys.modules
+report["kernels_loaded"] = _config._state["module"] is not None
+report["large"] = [c.tolist() for c in large.coefs_ + large.intercepts_]
+print(json.dumps(report))
+"""
+
+
+def run_child(tmp_path, min_work):
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(CHILD))
+    env = {k: v for k, v in os.environ.items() if k != _config.ENV_VAR}
+    env["SKMLP_KERNELS_MIN_WORK"] = min_work
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
+                         capture_output=True, timeout=300, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@needs_numba
+def test_a_small_fit_never_imports_numba_and_a_large_one_uses_the_kernels(tmp_path):
+    # work of the small fit: 120 samples x (9 x 10) weights x 5 epochs = 54000
+    report = run_child(tmp_path, "1e6")
+    assert report["min_work"] == 1e6
+    assert not report["numba_after_small"]
+    assert report["numba_after_large"] and report["kernels_loaded"]
+    for a, b in zip(report["small"], report["large"], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def fresh_state(monkeypatch):
+    """Kernels on and not loaded, no numpy work counted; restored afterwards."""
+    monkeypatch.setattr(_config, "_state", {"enabled": True, "module": None, "failed": False})
+    loads = []
+
+    def counting_load():
+        loads.append(1)
+        _config._state["failed"] = True  # stands for a load; nothing is imported
+        return None
+
+    monkeypatch.setattr(_config, "_load", counting_load)
+    return loads
+
+
+def small_data():
+    return make_classification(n_samples=60, n_features=5, n_informative=3, n_classes=3,
+                               random_state=0)
+
+
+def test_work_is_samples_times_weights_times_epochs():
+    assert _config.fit_work(100, [5, 10, 3], 7) == 100 * (6 * 10 + 11 * 3) * 7
+    X = np.zeros((40, 6))
+    assert _config.estimate_fit_work(X, (4, 2), 3) == 40 * (7 * 4 + 5 * 2) * 3
+    assert _config.estimate_fit_work(X, 4, 3) == 40 * 7 * 4 * 3
+    # unknown before validation: the switch is left as it is
+    assert _config.estimate_fit_work(X.tolist(), (4,), 3) is None
+    assert _config.estimate_fit_work(X, (4,), "auto") is None
+    assert _config.estimate_fit_work(X[0], (4,), 3) is None
+
+
+def test_the_rule_counts_numpy_work_until_it_repays_the_loading(fresh_state, monkeypatch):
+    X, y = small_data()
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, tol=0, random_state=0)
+    work = _config.estimate_fit_work(X, (4,), 3)  # 60 x 24 x 3 = 4320
+    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 2.5 * work)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the third fit would reach 3 x work >= 2.5 x work: it loads the kernels
+        for loads, numpy_work in ((0, work), (0, 2 * work), (1, 2 * work)):
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+            assert len(fresh_state) == loads
+            assert _config._state["numpy_work"] == numpy_work
+        # partial_fit counts one epoch
+        _config._state.update(failed=False, numpy_work=0.0)
+        skmlp.MLPClassifierFromScratch(**params).partial_fit(X, y, classes=[0, 1, 2])
+        assert _config._state["numpy_work"] == work / 3 and len(fresh_state) == 1
+
+
+def test_explicit_settings_win_over_the_rule(fresh_state, monkeypatch):
+    X, y = small_data()
+    params = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 1e12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with skmlp.use_kernels(True):  # asked for: loaded whatever the size
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+        assert len(fresh_state) == 1 and "numpy_work" not in _config._state
+        _config._state["failed"] = False
+        previous = skmlp.set_kernels(False)
+        try:  # off stays off, and is not counted as the rule's numpy work
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+        finally:
+            skmlp.set_kernels(previous)
+        assert len(fresh_state) == 1 and "numpy_work" not in _config._state
+        # the rule's numpy path ends with the fit: the switch is on again afterwards
+        skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+        assert len(fresh_state) == 1 and _config._state["numpy_work"] > 0
+        assert getattr(_config._local, "enabled", None) is None
+        assert _config.kernels() is None and len(fresh_state) == 2
+
+
+def test_the_environment_sets_the_threshold_and_refuses_words(monkeypatch):
+    monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", " 2.5e9 ")
+    assert _config._min_work_from_environment() == 2.5e9
+    monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", "")
+    assert _config._min_work_from_environment() == 0.0
+    monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", "lots")
+    with pytest.warns(_config.KernelWarning, match="SKMLP_KERNELS_MIN_WORK='lots' is not a"):
+        assert _config._min_work_from_environment() == 0.0
