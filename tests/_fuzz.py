@@ -212,9 +212,11 @@ def steps(draw, params, long=False):
 
 
 @st.composite
-def cases(draw, long=False):
-    """A :class:`Case`; ``long``: larger data sets, more iterations, longer sequences."""
-    target = draw(st.sampled_from(CLASSIFIER_TARGETS + REGRESSOR_TARGETS))
+def cases(draw, long=False, target=None):
+    """A :class:`Case`; ``long``: larger data sets, more iterations, longer sequences;
+    ``target``: this kind of target (one of CLASSIFIER_TARGETS, REGRESSOR_TARGETS)."""
+    if target is None:
+        target = draw(st.sampled_from(CLASSIFIER_TARGETS + REGRESSOR_TARGETS))
     kind = "classifier" if target in CLASSIFIER_TARGETS else "regressor"
     data = draw(datasets(kind, target, long))
     params = draw(parameters(kind, data.target, long))
@@ -350,6 +352,8 @@ def observe(est, kind, X_probe, scored):
 class Mismatch:
     field: str
     detail: str
+    # for warnings: (ours, theirs) lists of (category, message), for predicates to look at
+    warnings: tuple = ((), ())
 
     def __str__(self):
         return f"{self.field}: {self.detail}"
@@ -429,7 +433,8 @@ def compare(ours, theirs, *, kind, rtol, multilabel):
                                                    f"theirs {_error_text(eb)}"))
             continue
         if _warning_set(wa_) != _warning_set(wb_):
-            out.append(Mismatch(f"{method} warnings", f"ours {wa_}, theirs {wb_}"))
+            out.append(Mismatch(f"{method} warnings", f"ours {wa_}, theirs {wb_}",
+                                (tuple(wa_), tuple(wb_))))
         if ea is not None:
             continue
         if method == "score":
@@ -534,6 +539,7 @@ class Context:
     theirs_warnings: list
     theirs: object  # scikit-learn's estimator
     ours: object
+    mismatch: Mismatch | None = None  # the mismatch an entry is asked to excuse, if any
 
     @property
     def solver(self):
@@ -760,7 +766,8 @@ def _step(case, i, call, arg, side, args, known, stats):
                            f"theirs {str(error_theirs)[:60]!r}"] += 1
     if _warning_set(ws_ours) != _warning_set(ws_theirs):
         mismatches.append(Mismatch("warnings", f"ours {_warning_set(ws_ours)}; "
-                                               f"theirs {_warning_set(ws_theirs)}"))
+                                               f"theirs {_warning_set(ws_theirs)}",
+                                   (tuple(_warning_set(ws_ours)), tuple(_warning_set(ws_theirs)))))
     if _stdout(ws_ours) != _stdout(ws_theirs):  # verbose=True
         mismatches.append(Mismatch("stdout", f"ours {_stdout(ws_ours)[:300]!r}; "
                                              f"theirs {_stdout(ws_theirs)[:300]!r}"))
@@ -779,14 +786,16 @@ def _step(case, i, call, arg, side, args, known, stats):
         stats.applied[name] += 1
     unexcused, diverged, used = [], False, set()
     # the narrowest entries first: an entry that excuses everything is the last resort
-    ordered = sorted(applies.items(), key=lambda item: item[1].fields == ".*")
+    ordered = sorted(known.items(), key=lambda item: item[1].fields == ".*")
     for m in mismatches:
-        by = next((name for name, k in ordered if re.fullmatch(k.fields, m.field)), None)
+        ctx.mismatch = m  # predicates may look at the mismatch itself
+        by = next((name for name, k in ordered
+                   if re.fullmatch(k.fields, m.field) and _applies(k, ctx)), None)
         if by is None:
             unexcused.append(m)
             continue
         used.add(by)
-        diverged |= applies[by].diverges
+        diverged |= known[by].diverges
         if m.field == "weights" and weight_stats is not None:
             stats.excused_worst[by] = max(stats.excused_worst[by], weight_stats[1])
     for by in used:
