@@ -755,7 +755,8 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         numpy's warnings are shown as in scikit-learn (an overflow warns, and its rows
         come out infinite, the other rows as they are).
         """
-        check_is_fitted(self)
+        if not self.__sklearn_is_fitted__():  # the common case without check_is_fitted's cost
+            check_is_fitted(self)  # raises its NotFittedError
         X = self._check_X(X)
         self._check_weights()
         return forward(X, self.coefs_, self.intercepts_, self._activations)[-1]
@@ -778,8 +779,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
                 and "feature_names_in_" not in self.__dict__):
             config = get_config()
+            # np.add.reduce is what X.sum() calls, without its Python-level wrapper
             if not config["array_api_dispatch"] and (
-                    config["assume_finite"] or np.isfinite(X.sum())):
+                    config["assume_finite"] or np.isfinite(np.add.reduce(X, axis=None))):
                 return X
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
 
