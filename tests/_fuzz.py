@@ -320,9 +320,12 @@ def _call(fn):
             result, error = fn(), None
         except Exception as e:  # noqa: BLE001 -- compared with the other side's outcome
             result, error = None, e
-    # our messages name our class where scikit-learn's name theirs
+    # our messages name our class where scikit-learn's name theirs. "invalid value
+    # encountered in matmul" is left out: OpenBLAS's kernels can leave the invalid flag set
+    # on finite data (numpy#24067, OpenBLAS#1924), so it comes and goes with the process's
+    # history (seen on either side, not reproducible alone)
     ws = sorted((w.category.__name__, re.sub(r"(MLP\w+)FromScratch", r"\1", str(w.message)))
-                for w in caught)
+                for w in caught if str(w.message) != "invalid value encountered in matmul")
     if out.getvalue():
         ws.append(("stdout", re.sub(r"-?\d+(\.\d*)?(e[-+]?\d+)?", "N", out.getvalue())))
     return result, error, ws

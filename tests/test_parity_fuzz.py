@@ -123,7 +123,9 @@ KNOWN = {
         "README: a warm start that switches early stopping on or off works here; "
         "scikit-learn crashes on validation_scores_/best_loss_ None.",
         lambda c: (c.ours_error is None and _error(c.theirs_error, (AttributeError, TypeError),
-                                                   "NoneType")),
+                                                   "NoneType")
+                   and any(call == "set_params" and arg[0] == "early_stopping"
+                           for call, arg in c.history)),
         fields="error|warnings|stdout", permanent=True),
     "activation changed without a refit": Known(
         "README: predictions use the activations the model was fitted with; "
@@ -163,9 +165,8 @@ KNOWN = {
         fields="_no_improvement_count|validation_scores_|best_validation_score_",
         diverges=False),
     "numpy's floating-point warnings silenced": Known(
-        "issue 17: where scikit-learn's numpy emits 'overflow encountered in square' or "
-        "'invalid value encountered in matmul' (in fit, score or predict) and the results "
-        "stay finite, ours is silent.",
+        "issue 17: where scikit-learn's numpy emits 'overflow encountered in square' (in "
+        "fit, score or predict) and the results stay finite, ours is silent.",
         lambda c: c.mismatch is not None
         and _only_more_runtime_warnings(*reversed(c.mismatch.warnings)),
         fields="(\\w+ )?warnings", diverges=False),
