@@ -118,10 +118,13 @@ def kernels():
 def set_kernels(enabled):
     """Turn the numba kernels on or off for this process; returns the previous setting.
 
-    A :func:`use_kernels` block in effect in a thread overrides this there.
+    A :func:`use_kernels` block in effect in a thread overrides this there. Turned on
+    here, the kernels run in fits of any size (the size rule, :data:`KERNELS_MIN_WORK`,
+    applies only while nobody asked for them).
     """
     previous = _state["enabled"]
     _state["enabled"] = bool(enabled)
+    _state["requested"] = bool(enabled)
     return previous
 
 
@@ -337,9 +340,10 @@ def fit_work(n_samples, layer_sizes, n_epochs):
 def kernels_for_work(work):
     """The numpy path for the fit run in the block when its ``work`` is too small.
 
-    Only turns the kernels off, and only in the default state: kernels on for the process,
-    no :func:`use_kernels` block in effect in this thread (an explicit ``use_kernels(True)``
-    gets the kernels whatever the size), and not loaded yet (once loaded they are faster at
+    Only turns the kernels off, and only in the default state: kernels on for the process
+    and not asked for (``set_kernels(True)`` or a ``use_kernels(True)`` block get the
+    kernels whatever the size), no :func:`use_kernels` block in effect in this thread, and
+    not loaded yet (once loaded they are faster at
     any size). The model is the same either way: every kernel is bitwise equal to its numpy
     twin.
 
@@ -349,7 +353,8 @@ def kernels_for_work(work):
         :func:`fit_work` of the fit; None (unknown) leaves the switch as it is.
     """
     if (work is None or getattr(_local, "enabled", None) is not None
-            or not _state["enabled"] or _state["module"] is not None or _state["failed"]):
+            or not _state["enabled"] or _state.get("requested")
+            or _state["module"] is not None or _state["failed"]):
         yield
         return
     done = _state.get("numpy_work", 0.0)

@@ -128,17 +128,22 @@ def test_explicit_settings_win_over_the_rule(fresh_state, monkeypatch):
             skmlp.MLPClassifierFromScratch(**params).fit(X, y)
         assert len(fresh_state) == 1 and "numpy_work" not in _config._state
         _config._state["failed"] = False
-        previous = skmlp.set_kernels(False)
-        try:  # off stays off, and is not counted as the rule's numpy work
+        previous = skmlp.set_kernels(True)  # asked for, for the process: the same
+        try:
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+            assert len(fresh_state) == 2 and "numpy_work" not in _config._state
+            _config._state["failed"] = False
+            skmlp.set_kernels(False)  # off stays off, not counted as the rule's numpy work
             skmlp.MLPClassifierFromScratch(**params).fit(X, y)
         finally:
             skmlp.set_kernels(previous)
-        assert len(fresh_state) == 1 and "numpy_work" not in _config._state
+        assert len(fresh_state) == 2 and "numpy_work" not in _config._state
+        _config._state["requested"] = False  # as in a process where nobody asked
         # the rule's numpy path ends with the fit: the switch is on again afterwards
         skmlp.MLPClassifierFromScratch(**params).fit(X, y)
-        assert len(fresh_state) == 1 and _config._state["numpy_work"] > 0
+        assert len(fresh_state) == 2 and _config._state["numpy_work"] > 0
         assert getattr(_config._local, "enabled", None) is None
-        assert _config.kernels() is None and len(fresh_state) == 2
+        assert _config.kernels() is None and len(fresh_state) == 3
 
 
 def test_the_environment_sets_the_threshold_and_refuses_words(monkeypatch):
