@@ -24,6 +24,7 @@ import copy
 import os
 import pickle
 import re
+import signal
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -374,6 +375,57 @@ def check_warnings(caught, fp_sources=()):
         if w.category is RuntimeWarning and str(w.message).startswith(FP_WARNINGS):
             continue
         raise AssertionError(f"unexpected warning {w.category.__name__}: {w.message}")
+
+
+# --- callbacks that interrupt or fail (issue 20) ----------------------------------------------
+DISRUPTIONS = ("KeyboardInterrupt in an end hook", "SIGINT in a begin hook",
+               "two SIGINTs in an end hook", "RuntimeError in an end hook",
+               "RuntimeError in teardown", "SIGINT in teardown")
+
+
+class _Disruption:
+    """A FitCallback that interrupts or fails at the ``at``-th epoch (or L-BFGS iteration)."""
+
+    def __init__(self, how, at):
+        self.how, self.at = how, at
+        self.epoch_ends = 0  # end hooks of epochs or iterations that ran
+        self.fired = None  # the epoch at which it struck
+        self.interrupted = False
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        if self.how == "RuntimeError in teardown":
+            raise RuntimeError("disrupted in teardown")
+        if self.how == "SIGINT in teardown" and self.fired is None:
+            self.fired, self.interrupted = 0, True
+            signal.raise_signal(signal.SIGINT)
+
+    def on_fit_task_begin(self, estimator, context):
+        if (self.how == "SIGINT in a begin hook" and context.task_name != "fit"
+                and self.fired is None and self.epoch_ends == self.at):
+            self.fired, self.interrupted = self.at, True
+            signal.raise_signal(signal.SIGINT)  # KeyboardInterrupt from here
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "fit":
+            return False
+        if self.fired is not None:
+            if self.how == "two SIGINTs in an end hook":  # the cut-short sub-task's end
+                signal.raise_signal(signal.SIGINT)
+            return False
+        self.epoch_ends += 1
+        if self.epoch_ends == self.at and "end hook" in self.how:
+            self.fired = self.at
+            if self.how == "RuntimeError in an end hook":
+                raise RuntimeError("disrupted in an end hook")
+            self.interrupted = True
+            if self.how == "KeyboardInterrupt in an end hook":
+                raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+        return False
 
 
 # --- the machines -----------------------------------------------------------------------------
@@ -902,6 +954,58 @@ class _MLPMachine(RuleBasedStateMachine):
                 np.testing.assert_array_equal(Q, P)
         _count(self.name, f"{how} round trip: ok")
 
+    # --- interrupts and failing callbacks (issue 20) ------------------------------------------
+    @rule(how=st.sampled_from(DISRUPTIONS), at=st.integers(1, 3), n=N_SAMPLES, seed=SEEDS,
+          sw=SAMPLE_WEIGHTS)
+    def disrupted_fit(self, how, at, n, seed, sw):
+        """A fit (cold or warm, as the parameters are) whose callback interrupts or fails at
+        its ``at``-th epoch (or iteration), or in its teardown: a failure changes nothing; an
+        interrupt keeps whole epochs, with the warning; never a callback context left behind.
+        scikit-learn's callbacks differ: the twin leaves the lockstep."""
+        X, y, w = self._data(n, seed, sw)
+        est = self.est
+        before = Snapshot(est)
+        disruption = _Disruption(how, at)
+        est.set_callbacks(disruption)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    est.fit(X, y, sample_weight=w)
+                except RuntimeError as e:
+                    assert str(e).startswith("disrupted"), e
+                    outcome = "failed"
+                except Exception as e:  # noqa: BLE001 -- anything not in KNOWN_ERRORS re-raises
+                    outcome = known_error(e)
+                    if outcome is None:
+                        raise
+                else:
+                    outcome = "ok"
+        finally:
+            est.set_callbacks()
+        assert "_callback_fit_ctx" not in est.__dict__
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        interrupted = [w for w in caught if "Training interrupted by user" in str(w.message)]
+        check_warnings([w for w in caught if w not in interrupted])
+        if outcome != "ok":
+            before.assert_unchanged(est)
+            assert not interrupted
+            _count(self.name, f"disrupted fit ({how}): {outcome}, unchanged")
+        else:
+            assert bool(interrupted) == disruption.interrupted, (how, disruption.fired)
+            curve = est.loss_curve_
+            for name in ("validation_scores_", "validation_loss_curve_"):
+                if getattr(est, name, None) is not None:
+                    assert len(getattr(est, name)) == len(curve)
+            if disruption.interrupted and "end hook" in how:
+                # the epoch whose end hook interrupted counts, once
+                assert disruption.epoch_ends == disruption.fired
+            self._usable(est)
+            self.n_ok += 1
+            _count(self.name, f"disrupted fit ({how}): kept "
+                              f"{'interrupted' if interrupted else 'complete'}")
+        self.synced = False
+
     # --- bad data -----------------------------------------------------------------------------
     @rule(data=st.data(), method=FIT_METHODS, n=N_SAMPLES, seed=SEEDS)
     def bad_fit(self, data, method, n, seed):
@@ -1220,6 +1324,10 @@ def _assert_real_work(stats):
     missing = [k for k in STEP_KINDS if k not in kinds]
     assert not missing, (missing, sorted(kinds))
     assert stats.get("assign weights (prune): ok", 0) > 0, stats
+    # every disruption struck: a failure left the state unchanged, an interrupt kept epochs
+    for how in DISRUPTIONS:
+        outcome = "failed, unchanged" if "RuntimeError" in how else "kept interrupted"
+        assert stats.get(f"disrupted fit ({how}): {outcome}", 0) > 0, (how, stats)
 
 
 #: the kinds of steps the machines take (the labels they count, up to the first ":(,");
@@ -1228,7 +1336,7 @@ def _assert_real_work(stats):
 STEP_KINDS = ("fit", "warm fit", "partial_fit", "set_params", "assign weights",
               "inconsistent weights", "pickle round trip", "deepcopy round trip", "predict",
               "proba", "bad fit", "bad warm fit", "bad partial_fit", "bad predict", "bad proba",
-              "bad score")
+              "bad score", "disrupted fit")
 
 
 @pytest.mark.parametrize("machine", [ClassifierMachine, RegressorMachine],
