@@ -66,6 +66,18 @@ def assert_same_weights(a, b):
         np.testing.assert_array_equal(p, q)
 
 
+def _interrupted_fit_keeps(params, X, y, act, n_kept):
+    """Fit with ``Hooks(act)``: the interrupted warning, and exactly the first ``n_kept``
+    epochs' model. Returns the hooks, for what they recorded."""
+    hooks = Hooks(act)
+    clf = MLPClassifierFromScratch(**params).set_callbacks(hooks)
+    with pytest.warns(UserWarning, match=INTERRUPTED):
+        clf.fit(X, y)
+    assert clf.n_iter_ == n_kept and len(clf.loss_curve_) == n_kept
+    assert_same_weights(clf, _reference(params, X, y, n_kept))
+    return hooks
+
+
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 @pytest.mark.parametrize("source", ["signal", "callback"])
 def test_ctrl_c_after_the_last_epoch_keeps_the_fit(Xy, solver, source):
@@ -105,12 +117,7 @@ def test_a_second_ctrl_c_while_stopping_loses_nothing(Xy, solver):
         if where == "end" and len(begun) == 4:
             _sigint()  # the cut-short sub-task's end hook, the fit's
 
-    hooks = Hooks(act)
-    clf = MLPClassifierFromScratch(**params).set_callbacks(hooks)
-    with pytest.warns(UserWarning, match=INTERRUPTED):
-        clf.fit(X, y)
-    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
-    assert_same_weights(clf, _reference(params, X, y, 3))
+    hooks = _interrupted_fit_keeps(params, X, y, act, 3)
     # every sub-task begun was ended once
     begun = [c for c in hooks.calls if c[0] == "begin" and c[1] == task]
     ended = [c for c in hooks.calls if c[0] == "end" and c[1] == task]
@@ -153,12 +160,7 @@ def test_an_interrupt_from_the_epoch_end_hook_keeps_that_epoch_once(Xy):
         if where == "end" and ctx.task_name == "epoch" and est.n_iter_ == 3:
             raise KeyboardInterrupt
 
-    hooks = Hooks(act)
-    clf = MLPClassifierFromScratch(**params).set_callbacks(hooks)
-    with pytest.warns(UserWarning, match=INTERRUPTED):
-        clf.fit(X, y)
-    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
-    assert_same_weights(clf, _reference(params, X, y, 3))
+    hooks = _interrupted_fit_keeps(params, X, y, act, 3)
     epoch_ends = [c for c in hooks.calls if c[:2] == ("end", "epoch")]
     assert [c[2] for c in epoch_ends] == [1, 2, 3]  # epoch 3's hook ran once
 
