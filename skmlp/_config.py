@@ -16,6 +16,10 @@ well, or numba cannot be imported, the numpy path runs for the rest of the proce
 after one :class:`KernelWarning` naming the cause. numba not being installed at all is
 the documented optional case and stays silent.
 
+The size rule (:data:`KERNELS_MIN_WORK`, :func:`kernels_for_work`): a fit too small to
+repay that loading runs the numpy path, inside a ``use_kernels(False)`` scope the fit
+driver opens, and numba is not imported; explicit settings win over it.
+
 Cost, measured on a loaded 2-core machine with a warm cache: importing numba ~0.24 s,
 the probe ~0.2 s for the first dtype (mostly numba's own start-up, which the first kernel
 call pays anyway) and ~0.03 s for the second; compiling everything into an empty cache,
@@ -290,20 +294,18 @@ def _probe(k):
 
 
 # --- the size rule: no numba for a fit too small to repay loading it ---------------------
-#: A fit whose estimated work (:func:`fit_work`) is below this runs the numpy path without
-#: importing numba, as long as the kernels are not loaded yet in the process. Loading costs
-#: ~0.35-0.45 s (numba's import and the probe) and ~100 MiB of memory; the kernels save
-#: ~1e-10 s per unit of work (digits, 10k x 50) down to ~4e-11 (60k x 784), so they repay
-#: the loading from ~4e9 on (digits with the defaults is 2.7e9). The work of the fits that
-#: ran on numpy for this rule is added up: once a process (a grid search's worker) has done
-#: that much, it loads the kernels for its next fit. Setting it to 0 turns the rule off.
-#: Measured in benchmarks/RESULTS.md, "Issue 19: start-up, grid search, one row".
-#: ``SKMLP_KERNELS_MIN_WORK`` in the environment (read when skmlp is imported) sets it.
-#: Off (0) by default until tests/test_kernel_loading.py runs its children with
-#: ``SKMLP_KERNELS_MIN_WORK=0``: they check numba's loading inside small fits.
-KERNELS_MIN_WORK = None  # set just below
-
-
+# A fit whose estimated work (:func:`fit_work`) is below KERNELS_MIN_WORK runs numpy without
+# importing numba, as long as the kernels are not loaded yet in the process. Loading costs
+# ~0.35-0.45 s (numba's import and the probe) and ~100 MiB of memory; the kernels save
+# ~1e-10 s per unit of work (digits, 10k x 50) down to ~4e-11 (60k x 784), so they repay
+# the loading from ~4e9 on (digits with the defaults: 2.3e9). The work of the fits that
+# ran on numpy for this rule is added up: once a process (a grid search's worker) has done
+# that much, it loads the kernels for its next fit. Setting it to 0 turns the rule off;
+# set_kernels(True) and use_kernels(True) ask for the kernels at any size.
+# Measured in benchmarks/RESULTS.md, "Issue 19: start-up, grid search, one row".
+# ``SKMLP_KERNELS_MIN_WORK`` in the environment (read when skmlp is imported) sets it.
+# Off (0) by default until tests/test_kernel_loading.py runs its children with
+# ``SKMLP_KERNELS_MIN_WORK=0``: they check numba's loading inside small fits.
 def _min_work_from_environment():
     value = os.environ.get("SKMLP_KERNELS_MIN_WORK", "").strip()
     try:
@@ -314,6 +316,7 @@ def _min_work_from_environment():
         return 0.0
 
 
+#: the work below which a fit runs numpy without importing numba (see the comment above)
 KERNELS_MIN_WORK = _min_work_from_environment()
 
 
