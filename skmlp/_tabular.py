@@ -36,6 +36,7 @@ from ._averaging import EMA
 from ._callbacks import CallbackSupportMixin
 from ._interrupt import deferred_interrupt
 from ._schedules import SCHEDULES, learning_rate_factor
+from ._solvers import QUIET_FP as _QUIET_FP
 from ._tabular_net import TabularNet
 
 #: max_iter="auto": about this many minibatch steps, within these epochs. Small data sets
@@ -43,7 +44,6 @@ from ._tabular_net import TabularNet
 AUTO_STEPS = 600
 AUTO_EPOCHS = (64, 256)
 
-_QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
 
 #: The parameters both estimators have, with their constraints.
 _COMMON_CONSTRAINTS = {
