@@ -543,6 +543,9 @@ class Context:
     theirs: object  # scikit-learn's estimator
     ours: object
     mismatch: Mismatch | None = None  # the mismatch an entry is asked to excuse, if any
+    # (solver, cold) of each training call of ours that succeeded, this one included;
+    # cold: it started a new model
+    trainings: list = field(default_factory=list)
 
     @property
     def solver(self):
@@ -690,7 +693,7 @@ def run_case(case, known, stats, kernel_settings=(True, False)):
     sides = []
     for kernels in kernel_settings:
         sides.append({"kernels": kernels, "ours": OURS[kind](**params), "theirs": shared,
-                      "solvers": set(), "history": [], "done": False})
+                      "solvers": set(), "history": [], "trainings": [], "done": False})
     for i, (call, arg) in enumerate(case.steps):
         stats.reach(f"call={call}")
         for side in sides:
@@ -742,6 +745,8 @@ def _step(case, i, call, arg, side, args, known, stats):
         error_theirs, ws_theirs, obs_theirs = _run_theirs(side["theirs"], i, call, arg, args,
                                                           kind)
     else:
+        fitted = hasattr(ours, "coefs_")
+        cold = not fitted or (call == "fit" and not ours.warm_start)
         with use_kernels(side["kernels"]):
             _, error_ours, ws_ours = _call(lambda: _do(ours, call, arg, X, y, sw, classes,
                                                        kind))
@@ -753,9 +758,11 @@ def _step(case, i, call, arg, side, args, known, stats):
     params = ours.get_params()
     if call in ("fit", "warm_fit", "partial_fit") and error_ours is None:
         side["solvers"].add(params["solver"])
+        side["trainings"].append((params["solver"], cold))
     ctx = Context(kind, params, case.data, side["kernels"], call, arg, list(side["history"]),
                   set(side["solvers"]) | {params["solver"]}, error_ours, error_theirs,
-                  ws_ours, ws_theirs, side["theirs"]["est"], ours)
+                  ws_ours, ws_theirs, side["theirs"]["est"], ours,
+                  trainings=list(side["trainings"]))
     both_failed = False
     if (error_ours is None) != (error_theirs is None) or (
             error_ours is not None and type(error_ours) is not type(error_theirs)):
