@@ -89,6 +89,8 @@ def run_child(tmp_path, hook="", *, cache=None, env=(), sigint_at=None):
     script.write_text(CHILD.format(hook=textwrap.dedent(hook)))
     full_env = {k: v for k, v in os.environ.items() if k != "SKMLP_DISABLE_NUMBA"}
     full_env["NUMBA_CACHE_DIR"] = str(cache or tmp_path / "no_cache")
+    # these children check numba's loading inside small fits: no size rule
+    full_env["SKMLP_KERNELS_MIN_WORK"] = "0"
     full_env.update(env)
     proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=full_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -179,6 +181,7 @@ def test_false_in_the_environment_enables_the_kernels(warm_cache, numpy_referenc
 def fresh_state(monkeypatch):
     """A switch on and nothing loaded yet, as in a new process; restored afterwards."""
     monkeypatch.setattr(_config, "_state", {"enabled": True, "module": None, "failed": False})
+    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 0.0)  # small fits load the kernels here
     return _config._state
 
 

@@ -149,8 +149,11 @@ def test_explicit_settings_win_over_the_rule(fresh_state, monkeypatch):
 def test_the_environment_sets_the_threshold_and_refuses_words(monkeypatch):
     monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", " 2.5e9 ")
     assert _config._min_work_from_environment() == 2.5e9
-    monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", "")
+    monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", "0")  # the rule off
     assert _config._min_work_from_environment() == 0.0
+    monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", "")
+    assert _config._min_work_from_environment() == _config.DEFAULT_KERNELS_MIN_WORK == 4e9
     monkeypatch.setenv("SKMLP_KERNELS_MIN_WORK", "lots")
-    with pytest.warns(_config.KernelWarning, match="SKMLP_KERNELS_MIN_WORK='lots' is not a"):
-        assert _config._min_work_from_environment() == 0.0
+    with pytest.warns(_config.KernelWarning, match="SKMLP_KERNELS_MIN_WORK='lots' is not a "
+                                                   "number; using the default 4e"):
+        assert _config._min_work_from_environment() == 4e9
