@@ -291,11 +291,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                          interrupts):
         """The body of a fit, run inside :meth:`_fit`'s transaction."""
         hidden, activations, rates = self._check_params()
-        if incremental and self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
         sample_weight = self._sample_weight(sample_weight, X, Y)
+        if incremental and self.early_stopping:  # after the data's checks and warnings, as there
+            raise ValueError("partial_fit does not support early_stopping=True")
         if validation is not None:
             validation = self._validate_validation_data(*validation,
                                                         n_outputs=Y.shape[1])

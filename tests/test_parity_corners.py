@@ -227,3 +227,17 @@ def test_partial_fit_warns_for_a_column_vector_y(make):
             est.partial_fit(X, y.reshape(-1, 1), **kwargs)
         assert [w.category.__name__ for w in caught
                 if not issubclass(w.category, ConvergenceWarning)] == ["DataConversionWarning"]
+
+
+@pytest.mark.parametrize("make, theirs", [(MLPClassifierFromScratch, MLPClassifier),
+                                          (MLPRegressorFromScratch, MLPRegressor)])
+def test_partial_fit_with_early_stopping_checks_the_data_first(make, theirs):
+    # scikit-learn validates (and warns about) y before it refuses early stopping
+    X, y = _iris()
+    kwargs = {"classes": [0, 1, 2]} if make is MLPClassifierFromScratch else {}
+    for est in (make(early_stopping=True), theirs(early_stopping=True)):
+        with pytest.warns(Warning) as caught, pytest.raises(
+                ValueError, match="^partial_fit does not support early_stopping=True$"):
+            warnings.simplefilter("always")
+            est.partial_fit(X, y.reshape(-1, 1), **kwargs)
+        assert [w.category.__name__ for w in caught] == ["DataConversionWarning"]

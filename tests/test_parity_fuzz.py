@@ -207,12 +207,6 @@ KNOWN = {
         lambda c: c.mismatch is not None
         and _only_more_runtime_warnings(*reversed(c.mismatch.warnings)),
         fields="(\\w+ )?warnings", diverges=False),
-    "partial_fit misses the column-vector DataConversionWarning": Known(
-        "issue 17: scikit-learn's partial_fit warns DataConversionWarning for a column-vector "
-        "y; ours does not (fit does).",
-        lambda c: (c.call == "partial_fit" and c.data.y2d and c.data.n_outputs == 1
-                   and any(w[0] == "DataConversionWarning" for w in c.theirs_warnings)),
-        fields="warnings", diverges=False),
 }
 
 
