@@ -501,16 +501,17 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             scorer = check_scoring(self, scoring=self.scoring)
 
         def validation():
-            with np.errstate(**_QUIET_FP):
-                P = forward(X_val, net.coefs, net.intercepts, net.activations,
-                            net.out_activation)[-1]
-                if not np.isfinite(P).all():
-                    raise _Diverged(_diverged_message(
-                        self, "the network's outputs on the validation data became non-finite"))
+            # the outputs and the default score with numpy's warnings, as scikit-learn's
+            # early stopping computes them (huge outputs overflow R^2's squares there too)
+            P = forward(X_val, net.coefs, net.intercepts, net.activations,
+                        net.out_activation)[-1]
+            if not np.isfinite(P).all():
+                raise _Diverged(_diverged_message(
+                    self, "the network's outputs on the validation data became non-finite"))
+            with np.errstate(**_QUIET_FP):  # skmlp's own record: no warnings of its own
                 loss = np.float64(loss_fn(Y_val.astype(P.dtype), P, sw_val))
             if self.scoring is None:
-                with np.errstate(**_QUIET_FP):  # huge finite outputs may overflow R^2's squares
-                    score = self._default_score(y_val, P, sw_val)
+                score = self._default_score(y_val, P, sw_val)
             elif self.scoring == "loss":
                 score = -loss
             else:
