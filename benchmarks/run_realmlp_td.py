@@ -63,7 +63,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def machine():

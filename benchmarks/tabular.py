@@ -119,7 +119,10 @@ def make_model(model, task, seed, params):
         return hgb(random_state=seed)
     if model == "tabular":
         classifier, regressor = tabular_classes()
-        return (classifier if clf else regressor)(random_state=seed).set_params(**params)
+        estimator = (classifier if clf else regressor)(random_state=seed)
+        # a parameter of one of the two (label_smoothing, standardize_target) goes to it only
+        own = estimator.get_params()
+        return estimator.set_params(**{k: v for k, v in params.items() if k in own})
     raise ValueError(f"unknown model {model!r}")
 
 
@@ -468,16 +471,24 @@ def main(argv=None):
             parser.error("--ablation compares with the defaults: include tabular in --models")
         variants += [(f"tabular:{label}", "tabular", {**params, **extra})
                      for label, extra in ablations]
-    # fail now, not after an hour, on a misspelled parameter
+    # fail now, not after an hour, on a misspelled parameter (one neither estimator has) or
+    # a value set_params refuses
+    known = set()
+    if tabular_classes() is not None:
+        for cls in tabular_classes():
+            known |= set(cls().get_params())
     for label, model, p in variants:
         if model == "tabular":
+            unknown = sorted(set(p) - known)
+            if unknown:
+                parser.error(f"{label}: no tabular estimator has the parameters {unknown}")
             for task in ("classification", "regression"):
                 try:
                     make_model(model, task, 0, p)
                 except ValueError as exc:
                     parser.error(f"{label}: {exc}")
 
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     load_start = os.getloadavg()
     print(f"tabular benchmark: models {models}, seeds {args.seeds}, {len(names)} data sets, "
           f"jobs {args.jobs}, threads {args.threads}, load {load_start[0]:.2f}", flush=True)
@@ -524,7 +535,7 @@ def main(argv=None):
     if args.out:
         result = {
             "command": shlex.join([sys.executable, *sys.argv]), "started": started,
-            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(
                 timespec="seconds"),
             "loadavg_start": load_start, "loadavg_end": load_end,
             "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
