@@ -277,9 +277,11 @@ class Adam(_Optimizer):
         tmp *= c2
         v += tmp
         # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is float64
-        update = self._work(m, np.float64, "update")
+        # (a work array of its own only for a float32 state); grad is spent: it holds the
+        # denominator
+        update = tmp if tmp.dtype == np.float64 else self._work(m, np.float64, "update")
         np.multiply(m, -np.float64(self.learning_rate), out=update)
-        denominator = np.sqrt(v, out=tmp)
+        denominator = np.sqrt(v, out=grad)
         denominator += eps
         update /= denominator
         params += update
