@@ -12,6 +12,7 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
+from _support import scored_epochs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV
@@ -229,10 +230,7 @@ def test_scoring_monitor_scores_every_epoch(data):
     monitor = callback.ScoringMonitor(scoring="accuracy")
     clf = MLPClassifierFromScratch(max_iter=6, tol=0, random_state=0).set_callbacks(monitor)
     clf.fit(X, y)
-    log = monitor.get_logs()
-    rows = next(iter(log.values())) if isinstance(log, dict) else log
-    rows = rows.data if hasattr(rows, "data") else rows
-    epochs = [r for r in rows if r["task_name"] == "epoch"]
+    epochs = scored_epochs(monitor)
     assert len(epochs) == 6
     # the monitored model after the last epoch is the fitted model
     assert epochs[-1]["accuracy"] == pytest.approx(clf.score(X, y))

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _support import scored_epochs
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
@@ -469,10 +470,7 @@ def test_progress_bar_and_scoring_monitor(clf_data):
     monitor = ScoringMonitor(scoring="accuracy")
     clf = TabularMLPClassifier(**SMALL, averaging=None, validation_fraction=0.0)
     clf.set_callbacks(ProgressBar(), monitor).fit(X, y)
-    log = monitor.get_logs()
-    rows = next(iter(log.values())) if isinstance(log, dict) else log
-    rows = rows.data if hasattr(rows, "data") else rows
-    epochs = [r for r in rows if r["task_name"] == "epoch"]
+    epochs = scored_epochs(monitor)
     assert len(epochs) == 4
     assert epochs[-1]["accuracy"] == pytest.approx(clf.score(X, y))
 
