@@ -453,14 +453,15 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     def _make_optimizer(self, net, X, Y, incremental):
         """The optimizer to train with: the fitted one continued (a copy), or a new one.
 
-        Its state has the gradient's dtype (``gradient_dtype``): the weights' dtype,
-        or float64 where float64 inputs or targets make the gradient float64, as in
-        scikit-learn.
+        A new one's state has the gradient's dtype (``gradient_dtype``): the weights'
+        dtype, or float64 where float64 inputs or targets make the gradient float64, as
+        in scikit-learn. A continued one keeps its state's dtypes; its steps widen them
+        as numpy would (see ``skmlp._optimizers``).
         """
-        dtype = gradient_dtype(net.dtype, X, Y)
         previous = getattr(self, "_optimizer", None)
         if incremental and previous is not None and previous.n_params == net.params.size:
-            return previous.copy(dtype=dtype)
+            return previous.copy()
+        dtype = gradient_dtype(net.dtype, X, Y)
         if self.solver == "sgd":
             return SGD(net.params.size, dtype, self.learning_rate_init, self.learning_rate,
                        self.momentum, self.nesterovs_momentum, self.power_t)

@@ -44,20 +44,33 @@ def _copy_weights(src, dst):
         dst._best_coefs = dst._best_intercepts = None
 
 
-def _flat(arrays, dtype):
-    return np.concatenate([np.ravel(a) for a in arrays]).astype(dtype)
+def _flat(arrays, n_coef_layers):
+    """scikit-learn's per-layer state as ours: one flat array, in the layers' dtypes.
+
+    Where the weights' layers and the biases' differ in dtype (float64 bias state of
+    float32 weights, from float64 sample weights), the pair of the two flat parts.
+    """
+    coefs = np.concatenate([np.ravel(a) for a in arrays[:n_coef_layers]])
+    intercepts = np.concatenate([np.ravel(a) for a in arrays[n_coef_layers:]])
+    if coefs.dtype != intercepts.dtype:
+        return coefs, intercepts
+    return np.concatenate([coefs, intercepts])
 
 
-def _optimizer_from_sklearn(opt, params, dtype):
-    """skmlp's SGD or Adam holding the state of scikit-learn's optimizer ``opt``."""
-    n = sum(np.size(p) for p in params)
+def _optimizer_from_sklearn(opt, n_coef_layers):
+    """skmlp's SGD or Adam holding the state of scikit-learn's optimizer ``opt``.
+
+    ``opt``'s state is per layer, the ``n_coef_layers`` weight matrices first.
+    """
     if isinstance(opt, SGDOptimizer):
-        ours = SGD(n, dtype, opt.learning_rate_init, opt.lr_schedule, opt.momentum,
+        velocity = _flat(opt.velocities, n_coef_layers)
+        ours = SGD(0, np.float64, opt.learning_rate_init, opt.lr_schedule, opt.momentum,
                    opt.nesterov, opt.power_t)
-        ours.velocity = _flat(opt.velocities, dtype)
+        ours.velocity = velocity
     elif isinstance(opt, AdamOptimizer):
-        ours = Adam(n, dtype, opt.learning_rate_init, opt.beta_1, opt.beta_2, opt.epsilon)
-        ours.m, ours.v, ours.t = _flat(opt.ms, dtype), _flat(opt.vs, dtype), opt.t
+        ours = Adam(0, np.float64, opt.learning_rate_init, opt.beta_1, opt.beta_2, opt.epsilon)
+        ours.m, ours.v = _flat(opt.ms, n_coef_layers), _flat(opt.vs, n_coef_layers)
+        ours.t = opt.t
     else:
         return None
     ours.learning_rate = opt.learning_rate
@@ -67,12 +80,18 @@ def _optimizer_from_sklearn(opt, params, dtype):
 def _optimizer_to_sklearn(opt, coefs, intercepts):
     """scikit-learn's optimizer holding the state of skmlp's ``opt``, per layer."""
     params = list(coefs) + list(intercepts)
+    n_coefs = sum(W.size for W in coefs)
 
-    def split(flat):
-        out, start = [], 0
-        for p in params:
-            out.append(flat[start : start + p.size].reshape(p.shape).copy())
-            start += p.size
+    def split(state):
+        # per layer, each in the dtype of its part (see `_flat`)
+        weights, biases = (state if isinstance(state, tuple)
+                           else (state[:n_coefs], state[n_coefs:]))
+        out = []
+        for flat, layers in ((weights, coefs), (biases, intercepts)):
+            start = 0
+            for p in layers:
+                out.append(flat[start : start + np.size(p)].reshape(np.shape(p)).copy())
+                start += np.size(p)
         return out
 
     if isinstance(opt, SGD):
@@ -155,10 +174,8 @@ def from_sklearn(cls, clf):
     n_hidden = len(clf.coefs_) - 1
     est._activations = (clf.activation,) * n_hidden
     est._hidden_layer_sizes = [np.shape(W)[1] for W in clf.coefs_[:-1]]
-    dtype = np.result_type(*clf.coefs_, *clf.intercepts_)
     opt = getattr(clf, "_optimizer", None)
-    est._optimizer = None if opt is None else _optimizer_from_sklearn(
-        opt, clf.coefs_ + clf.intercepts_, dtype)
+    est._optimizer = None if opt is None else _optimizer_from_sklearn(opt, len(clf.coefs_))
     # lbfgs-fitted MLPClassifiers track nothing of the stochastic solvers
     if not hasattr(clf, "loss_curve_"):
         est.loss_curve_ = []

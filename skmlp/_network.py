@@ -151,20 +151,33 @@ def gradient_dtype(dtype, X, Y):
 
 
 def finish_gradient(grad, params, n_coefs, alpha, s, scratch=None):
-    """Turn raw gradient sums into the gradient of the mean loss, in place.
+    """Turn raw gradient sums into the gradient of the mean loss.
 
     ``g = (grad + alpha * W) / s`` for the weights and ``grad / s`` for the biases,
     in scikit-learn's order, with its dtypes: ``alpha * W`` in the weights' dtype,
-    ``s`` as it comes (the sum of float64 sample weights divides float32 sums in
-    float64, rounded to float32). ``scratch`` (at least ``n_coefs`` long, the weights'
-    dtype) holds ``alpha * W``; it is allocated when None.
+    ``s`` as it comes. scikit-learn divides the weights' sums in place and the biases'
+    sums into a new array, so the sum of float64 sample weights (a numpy float64)
+    leaves float32 weight gradients float32 (rounded) and makes the bias gradients
+    float64. ``scratch`` (at least ``n_coefs`` long, the weights' dtype) holds
+    ``alpha * W``; it is allocated when None.
+
+    Returns
+    -------
+    grad : ndarray of shape (n_params,)
+        ``grad`` itself, finished in place (its bias part too, when it holds them).
+    grad_intercepts : ndarray of shape (n_params - n_coefs,)
+        The bias gradients: a view into ``grad``, or a new wider array when ``s`` is
+        wider than ``grad`` (its bias part of ``grad`` is then left as raw sums).
     """
     if alpha:
         l2 = np.multiply(params[:n_coefs], alpha,
                          out=None if scratch is None else scratch[:n_coefs])
         grad[:n_coefs] += l2
-    grad /= s
-    return grad
+    if np.result_type(grad.dtype, s) == grad.dtype:
+        grad /= s
+        return grad, grad[n_coefs:]
+    grad[:n_coefs] /= s
+    return grad, grad[n_coefs:] / s
 
 
 class MLP:
@@ -472,7 +485,10 @@ class MLP:
         -------
         loss : numpy.float64
         grad : ndarray of shape (n_params,)
-            Laid out like ``params``; zero for a batch whose weights sum to zero.
+            Laid out like ``params``; zero for a batch whose weights sum to zero. The
+            given ``grad`` (finished in place), or a new float64 array when float64
+            sample weights make the bias gradients float64 and the weights' are
+            float32 (they hold float32 values then), as scikit-learn's packed gradient.
 
         Notes
         -----
@@ -491,7 +507,11 @@ class MLP:
         if s == 0:
             grad[...] = 0
             return loss, grad
-        return loss, finish_gradient(grad, self.params, self.n_coefs, alpha, s)
+        grad, grad_intercepts = finish_gradient(grad, self.params, self.n_coefs, alpha, s)
+        if grad_intercepts.dtype != grad.dtype:  # float64 biases of float32 weights
+            grad = grad.astype(grad_intercepts.dtype)
+            grad[self.n_coefs:] = grad_intercepts
+        return loss, grad
 
 
 def check_layer_shapes(coefs, intercepts):

@@ -11,10 +11,14 @@ training loop passes raw sums, so that the numba kernel (``skmlp._kernels``) can
 finish the gradient and update the parameters in one pass over memory. Without
 numba, or with it switched off, the numpy code below runs: the same numbers.
 
-Dtypes are scikit-learn's, which lets numpy promote: the state (velocity, moments) has
-the gradient's dtype; Python-float hyper-parameters take the arrays' dtype; Adam's step
-size ``lr_t`` is a float64 scalar there, so its update is computed in float64 and then
-added to the parameters (float32 parameters: rounded once, at the add). The kernels run
+Dtypes are scikit-learn's, which lets numpy promote. A Python-float hyper-parameter
+takes the dtype of the array it multiplies (``lr * g`` in the gradient's, ``momentum *
+v`` in the state's); Adam's step size ``lr_t`` is a float64 scalar there, so its update
+is computed in float64 and then added to the parameters (float32 parameters: rounded
+once, at the add). A state array takes the widest dtype of the gradients it has seen
+(float64 targets, or a float64 ``partial_fit`` batch, make it float64 for good), and
+float64 sample weights with float32 data make the biases' gradients, and so their
+state, float64 while the weights' stay float32 (see ``_Optimizer``). The kernels run
 only where every array has the parameters' dtype and every scalar fits it (see
 ``_kernel_ok``); anything else takes the numpy code, which follows numpy's rules as
 scikit-learn's code does.
@@ -29,7 +33,15 @@ from ._network import finish_gradient
 
 
 class _Optimizer:
-    """What SGD and Adam share: a learning rate, a work array, and the stopping rule."""
+    """What SGD and Adam share: a learning rate, work arrays, and the stopping rule.
+
+    Each state array (``velocity``; ``m`` and ``v``) is one flat array, or, once the
+    weights' and the biases' gradients differ in dtype, a pair ``(weights' part,
+    biases' part)``: scikit-learn divides float32 bias sums by a float64 sum of sample
+    weights into float64, and numpy then promotes the biases' state to float64 while
+    the weights' stays float32. A state array is promoted, as numpy does, at the first
+    step whose gradient is wider.
+    """
 
     #: the state a step changes: arrays, then scalars (see ``checkpoint``)
     _STATE_ARRAYS = ()
@@ -44,9 +56,10 @@ class _Optimizer:
         """A work array shaped like ``like``, kept between steps (see :meth:`release`)."""
         dtype = np.dtype(dtype or like.dtype)
         work = self._scratch = self._scratch or {}
-        a = work.get(name)
-        if a is None or a.shape != like.shape or a.dtype != dtype:
-            a = work[name] = np.empty(like.shape, dtype)
+        key = (name, like.shape, dtype)
+        a = work.get(key)
+        if a is None:
+            a = work[key] = np.empty(like.shape, dtype)
         return a
 
     def release(self):
@@ -59,10 +72,9 @@ class _Optimizer:
         ``into``, an earlier checkpoint, is overwritten instead of allocating anew (a fit
         takes one at the start of every epoch, to undo an epoch cut short by Ctrl-C).
         """
-        if into is None:
-            into = {name: np.empty_like(getattr(self, name)) for name in self._STATE_ARRAYS}
+        into = {} if into is None else into
         for name in self._STATE_ARRAYS:
-            np.copyto(into[name], getattr(self, name))
+            into[name] = _copy_state(getattr(self, name), into.get(name))
         for name in self._STATE_SCALARS:
             into[name] = getattr(self, name)
         return into
@@ -70,20 +82,20 @@ class _Optimizer:
     @property
     def n_params(self):
         """Length of the parameter vector the state is for."""
-        return getattr(self, self._STATE_ARRAYS[0]).size
+        return sum(a.size for a in _parts(getattr(self, self._STATE_ARRAYS[0])))
 
-    def copy(self, dtype=None):
-        """An independent copy, its state arrays cast to ``dtype`` when given."""
+    def copy(self):
+        """An independent copy."""
         other = copy.copy(self)
         for name in self._STATE_ARRAYS:
-            setattr(other, name, getattr(self, name).astype(dtype or getattr(self, name).dtype))
+            setattr(other, name, _copy_state(getattr(self, name)))
         other._scratch = None
         return other
 
     def restore(self, checkpoint):
         """Go back to the state of a :meth:`checkpoint`."""
         for name in self._STATE_ARRAYS:
-            np.copyto(getattr(self, name), checkpoint[name])
+            setattr(self, name, _copy_state(checkpoint[name], getattr(self, name)))
         for name in self._STATE_SCALARS:
             setattr(self, name, checkpoint[name])
 
@@ -91,6 +103,34 @@ class _Optimizer:
         state = self.__dict__.copy()
         state["_scratch"] = None
         return state
+
+    def _groups(self, params, grad, *, alpha, scale, n_coefs):
+        """Finish the gradient; pair the parameters, gradient and state by dtype.
+
+        Returns a list of ``(params, grad, state)``, ``state`` a dict of the state
+        arrays (or their parts): one entry for the whole vector, or two (weights,
+        biases) when their gradients or states differ in dtype. The step widens a state
+        array with :func:`_promote` where it meets a wider gradient, after scaling it in
+        its own dtype (as numpy evaluates ``beta * m + (1 - beta) * g``), and hands the
+        groups back to :meth:`_store`.
+        """
+        grad_b = grad[n_coefs:]
+        if alpha or scale != 1:
+            # alpha * W goes to the work array the step uses next (same shape and dtype)
+            grad, grad_b = finish_gradient(grad, params, n_coefs, alpha, scale,
+                                           scratch=self._work(params))
+        states = {name: getattr(self, name) for name in self._STATE_ARRAYS}
+        if grad_b.dtype == grad.dtype and not isinstance(states[self._STATE_ARRAYS[0]], tuple):
+            return [(params, grad, states)]
+        parts = {name: _split(a, n_coefs) for name, a in states.items()}
+        return [(params[:n_coefs], grad[:n_coefs], {k: v[0] for k, v in parts.items()}),
+                (params[n_coefs:], grad_b, {k: v[1] for k, v in parts.items()})]
+
+    def _store(self, groups):
+        """Keep the state arrays the step left in ``groups`` (see :meth:`_groups`)."""
+        for name in self._STATE_ARRAYS:
+            parts = tuple(state[name] for _, _, state in groups)
+            setattr(self, name, parts if len(parts) > 1 else parts[0])
 
     def iteration_ends(self, time_step):
         """End of an epoch; ``time_step`` is the number of samples seen so far."""
@@ -100,6 +140,38 @@ class _Optimizer:
         if verbose:
             print(msg + " Stopping.")
         return True
+
+
+def _parts(state):
+    """A state array as the tuple of its parts (one, or weights' and biases')."""
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _split(state, n_coefs):
+    """A state array as ``(weights' part, biases' part)``."""
+    return state if isinstance(state, tuple) else (state[:n_coefs], state[n_coefs:])
+
+
+def _promote(a, dtype):
+    """``a``, or a copy in ``dtype`` when that is wider (numpy's promotion of a state)."""
+    wide = np.promote_types(a.dtype, dtype)
+    return a if wide == a.dtype else a.astype(wide)
+
+
+def _copy_state(state, into=None):
+    """A copy of a state array (or pair), written into ``into`` when it has its layout."""
+    same_layout = (
+        into is not None and isinstance(into, tuple) == isinstance(state, tuple)
+        and len(_parts(into)) == len(_parts(state))
+        and all(x.shape == y.shape and x.dtype == y.dtype
+                for x, y in zip(_parts(into), _parts(state)))
+    )
+    if same_layout:
+        for x, y in zip(_parts(into), _parts(state)):
+            np.copyto(x, y)
+        return into
+    copies = tuple(np.array(a) for a in _parts(state))
+    return copies if isinstance(state, tuple) else copies[0]
 
 
 class SGD(_Optimizer):
@@ -160,25 +232,27 @@ class SGD(_Optimizer):
             weights) and ``grad / scale`` on the rest.
         """
         kernels = _config.kernels()
-        if kernels is not None and _kernel_ok(params, (grad, self.velocity), (alpha, scale)):
+        if (kernels is not None and not isinstance(self.velocity, tuple)
+                and _kernel_ok(params, (grad, self.velocity), (alpha, scale))):
             kernels.sgd_step(params, grad, self.velocity, n_coefs, alpha, scale, self.momentum,
                              self.learning_rate, self.nesterov)
             return
-        v = self.velocity
-        dt = v.dtype.type  # Python-float hyper-parameters take the state's dtype
-        lr_g = self._work(v)
-        if alpha or scale != 1:
-            finish_gradient(grad, params, n_coefs, alpha, scale,
-                            scratch=lr_g if v.dtype == params.dtype else None)
-        np.multiply(grad, dt(self.learning_rate), out=lr_g)
-        v *= dt(self.momentum)
-        v -= lr_g
-        if self.nesterov:
-            update = np.multiply(v, dt(self.momentum), out=grad)
-            update -= lr_g
-            params += update
-        else:
-            params += v
+        groups = self._groups(params, grad, alpha=alpha, scale=scale, n_coefs=n_coefs)
+        for p, g, state in groups:
+            # Python-float hyper-parameters take the dtype of the array they multiply
+            lr_g = np.multiply(g, g.dtype.type(self.learning_rate), out=self._work(g))
+            v = state["velocity"]
+            v *= v.dtype.type(self.momentum)
+            v = state["velocity"] = _promote(v, g.dtype)
+            v -= lr_g
+            if self.nesterov:
+                update = np.multiply(v, v.dtype.type(self.momentum),
+                                     out=g if g.dtype == v.dtype else self._work(v, name="up"))
+                update -= lr_g
+                p += update
+            else:
+                p += v
+        self._store(groups)
 
     def iteration_ends(self, time_step):
         """After each epoch: the "invscaling" schedule's new rate."""
@@ -257,34 +331,35 @@ class Adam(_Optimizer):
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
         kernels = _config.kernels()
-        if kernels is not None and _kernel_ok(params, (grad, self.m, self.v), (alpha, scale)):
+        if (kernels is not None and not isinstance(self.m, tuple)
+                and _kernel_ok(params, (grad, self.m, self.v), (alpha, scale))):
             kernels.adam_step(params, grad, self.m, self.v, n_coefs, alpha, scale, self.beta_1,
                               self.beta_2, self.learning_rate, self.epsilon)
             return
-        m, v = self.m, self.v
-        dt = m.dtype.type  # Python-float hyper-parameters take the state's dtype
-        b1, b2, eps = dt(self.beta_1), dt(self.beta_2), dt(self.epsilon)
-        c1, c2 = dt(1 - self.beta_1), dt(1 - self.beta_2)
-        tmp = self._work(m)
-        if alpha or scale != 1:
-            finish_gradient(grad, params, n_coefs, alpha, scale,
-                            scratch=tmp if m.dtype == params.dtype else None)
-        m *= b1
-        np.multiply(grad, c1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= c2
-        v += tmp
-        # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is float64
-        # (a work array of its own only for a float32 state); grad is spent: it holds the
-        # denominator
-        update = tmp if tmp.dtype == np.float64 else self._work(m, np.float64, "update")
-        np.multiply(m, -np.float64(self.learning_rate), out=update)
-        denominator = np.sqrt(v, out=grad)
-        denominator += eps
-        update /= denominator
-        params += update
+        groups = self._groups(params, grad, alpha=alpha, scale=scale, n_coefs=n_coefs)
+        for p, g, state in groups:
+            # Python-float hyper-parameters take the dtype of the array they multiply
+            gt = g.dtype.type
+            tmp = self._work(g)
+            m, v = state["m"], state["v"]
+            m *= m.dtype.type(self.beta_1)
+            m = state["m"] = _promote(m, g.dtype)
+            m += np.multiply(g, gt(1 - self.beta_1), out=tmp)
+            v *= v.dtype.type(self.beta_2)
+            v = state["v"] = _promote(v, g.dtype)
+            np.multiply(g, g, out=tmp)
+            tmp *= gt(1 - self.beta_2)
+            v += tmp
+            # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is
+            # float64; a spent float64 gradient holds it, and the denominator is in v's
+            # dtype (the spent gradient holds it when it has that dtype)
+            update = g if g.dtype == np.float64 else self._work(g, np.float64, "update")
+            np.multiply(m, -np.float64(self.learning_rate), out=update)
+            denominator = np.sqrt(v, out=tmp if tmp.dtype == v.dtype else self._work(v, name="den"))
+            denominator += v.dtype.type(self.epsilon)
+            update /= denominator
+            p += update
+        self._store(groups)
 
 
 def _kernel_ok(params, arrays, scalars):

@@ -180,13 +180,6 @@ KNOWN = {
         lambda c: any(w[0] == "ConvergenceWarning" and DIVERGED.search(w[1])
                       for w in c.ours_warnings),
         permanent=True),
-    "float32 X with float64 sample weights": Known(
-        "README (since 41118e1): scikit-learn's bias gradients and their optimizer state are "
-        "float64 there, ours float32: never bitwise, and chaotic runs drift (fuzz findings 7, "
-        "14, 15: lbfgs 7.6e-5 after one fit, 0.15 after warm refits; adam/sgd at learning "
-        "rates 0.05-0.5 4e-3 .. 2 of the largest weight).",
-        lambda c: c.data.dtype == "float32" and c.data.sample_weight not in (None, "float32"),
-        permanent=True),
     "predictions that would be NaN raise": Known(
         "README: where scikit-learn's output would be NaN (a softmax of inf - inf) our "
         "predict raises a ValueError saying the weights are too large for these inputs.",
@@ -201,7 +194,9 @@ KNOWN = {
     # float type with sgd/adam, CSC input, predict on long double X, inf outputs row by row,
     # binary probabilities [1 - p, p], verbose lbfgs (99f5735, a80ca8c); warm chains through
     # lbfgs (HEAD of 17:23); the column-vector warning of partial_fit with early stopping,
-    # numpy's warnings in the validation score (daa2999 and the next commit).
+    # numpy's warnings in the validation score (daa2999 and the next commit); float32 X with
+    # float64 sample weights (float64 bias gradients and state), state promotion across
+    # partial_fit batches of another dtype (issue 17, last commit).
 }
 
 
