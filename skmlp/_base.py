@@ -17,68 +17,34 @@ weights a user assigns are never lost, and every prediction reads them.
 import warnings
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn import get_config
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring, get_scorer
-from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing, check_random_state, indexable, shuffle
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.metrics import get_scorer
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
     Options,
     StrOptions,
 )
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _config
-from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
-from ._callbacks import CallbackSupportMixin, LbfgsCallbackBridge, callback_lifecycle
+from . import _config, _validation_data
+from ._activations import ACTIVATIONS, OUTPUTS
+from ._callbacks import CallbackSupportMixin, callback_lifecycle
+from ._drivers import FitData, end_epochs, make_optimizer, plan_epochs, train_epochs, train_lbfgs
+from ._fit_state import TRACKED, TrainingState
 from ._init import INITIALIZERS
-from ._interrupt import deferred_interrupt, fit_interrupts, held_interrupts
-from ._network import MLP, check_layer_shapes, forward, gradient_dtype
-from ._optimizers import SGD, Adam
-from ._solvers import QUIET_FP as _QUIET_FP
-from ._solvers import minimize_lbfgs, run_epoch
-from ._stopping import StoppingMonitor
+from ._interrupt import fit_interrupts, held_interrupts
+from ._layers import LayerSpec
+from ._network import check_layer_shapes, forward
+from ._solvers import QUIET_FP, Diverged, diverged_message
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-@dataclass
-class _FitData:
-    """What one call to fit or partial_fit trains on, and the callback task it reports to."""
-
-    X: object  # ndarray or sparse matrix, float32 or float64 as validated
-    Y: np.ndarray  # encoded targets, (n_samples, n_outputs)
-    y: object  # the targets as given (labels), for scores and callbacks
-    sample_weight: object  # ndarray or None
-    context: object  # sklearn.callback context of the fit task
-
-    @property
-    def hook_args(self):
-        """What the callback hooks are given besides the estimator."""
-        metadata = None if self.sample_weight is None else {"sample_weight": self.sample_weight}
-        return {"X": self.X, "y": self.y, "metadata": metadata}
-
-
-class _Diverged(Exception):
-    """Training produced a non-finite loss or weights (turned into a ValueError by fit)."""
-
-
-def _diverged_message(est, what):
-    return (
-        f"Solver produced non-finite parameter weights: {what}. The learning rate "
-        f"(learning_rate_init={est.learning_rate_init}) may be too high, or the input data may "
-        "contain large values and need to be preprocessed (e.g. with StandardScaler)."
-    )
-
 
 
 class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
@@ -117,10 +83,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
     #: ``coefs_`` exists. Subclasses add their target encoding.
     _FITTED_STATE = (
         "n_features_in_", "feature_names_in_", "coefs_", "intercepts_", "n_layers_",
-        "n_outputs_", "out_activation_", "n_iter_", "t_", "loss_", "loss_curve_",
-        "best_loss_", "validation_scores_", "validation_loss_curve_",
-        "best_validation_score_", "_no_improvement_count", "_optimizer", "_best_coefs",
-        "_best_intercepts", "_activations", "_hidden_layer_sizes",
+        "n_outputs_", "out_activation_", "_activations", "_hidden_layer_sizes", *TRACKED,
     )
 
     # --- what subclasses provide --------------------------------------------------------
@@ -133,7 +96,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         """Check validation targets against the training ones; return ``(Y_val, y_val)``."""
 
     @abstractmethod
-    def _out_activation(self, Y):
+    def _output_for(self, Y):
         """The output function for these encoded targets."""
 
     @abstractmethod
@@ -219,43 +182,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
 
     # --- parameters -------------------------------------------------------------------------
     def _check_params(self):
-        """What ``_parameter_constraints`` cannot say; returns the per-layer spec.
+        """What ``_parameter_constraints`` cannot say; returns the hidden layers' spec.
 
         Returns
         -------
-        hidden : list of int
-        activations : tuple of str, one per hidden layer
-        rates : list of float, the dropout rate of each hidden layer
+        layers : skmlp._layers.LayerSpec
         """
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if not hasattr(sizes, "__iter__") else list(sizes)
-        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-            raise InvalidParameterError(
-                f"The 'hidden_layer_sizes' parameter must hold positive integers, got {sizes}."
-            )
-        sizes = [int(s) for s in sizes]
-        acts = self.activation
-        acts = (acts,) * len(sizes) if isinstance(acts, str) else tuple(acts)
-        if len(acts) != len(sizes) or not all(isinstance(a, str) and a in ACTIVATIONS
-                                              for a in acts):
-            raise InvalidParameterError(
-                f"The 'activation' parameter must be one of {sorted(ACTIVATIONS)} or a tuple "
-                f"of them with one entry per hidden layer ({len(sizes)}); got "
-                f"{self.activation!r}."
-            )
-        rates = self.dropout
-        rates = [rates] * len(sizes) if isinstance(rates, Real) else list(rates)
-        if len(rates) != len(sizes) or not all(
-                isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1 for r in rates):
-            raise InvalidParameterError(
-                "The 'dropout' parameter must be a float in [0, 1) or a tuple of them with one "
-                f"entry per hidden layer ({len(sizes)}); got {self.dropout!r}."
-            )
-        if any(rates) and self.solver == "lbfgs":
-            raise InvalidParameterError(
-                "The 'dropout' parameter must be 0 with solver='lbfgs' (its line search needs "
-                "a deterministic loss); use solver='adam' or 'sgd'."
-            )
+        layers = LayerSpec.from_params(self.hidden_layer_sizes, self.activation, self.dropout,
+                                       solver=self.solver)
         if isinstance(self.scoring, str) and self.scoring != "loss":
             try:
                 get_scorer(self.scoring)
@@ -264,9 +198,39 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                     "The 'scoring' parameter must be None, 'loss', a scorer name or a "
                     f"callable; got {self.scoring!r}."
                 ) from e
-        return sizes, acts, [float(r) for r in rates]
+        return layers
 
     # --- fit --------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+        """Fit the network to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 is kept, anything else becomes float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (or a binary indicator matrix for multilabel targets) for a
+            classifier; target values for a regressor (``y >= 0`` with the Poisson loss).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data. When given, ``validation_fraction`` is ignored; the
+            validation score and loss are recorded every epoch, and with
+            ``early_stopping=True`` they decide when to stop and which weights to keep.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Validation targets; required with ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight,
+                         validation=_validation_data.pair(X_val, y_val, sample_weight_val))
+
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation=None, classes=None):
         # one transaction: the fitted state is as before unless everything below succeeds,
         # the callbacks' teardown included; a Ctrl-C once training started keeps what it
@@ -289,48 +253,64 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _fit_transaction(self, X, y, sample_weight, *, incremental, validation, classes,
                          interrupts):
-        """The body of a fit, run inside :meth:`_fit`'s transaction."""
-        hidden, activations, rates = self._check_params()
+        """The body of a fit, run inside :meth:`_fit`'s transaction.
+
+        Checks, then the network (new, or continuing the fitted one), the training state,
+        the model committed to the estimator, then a driver trains (``skmlp._drivers``),
+        then the checks a fitted model must pass.
+        """
+        layers = self._check_params()
         first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
         sample_weight = self._sample_weight(sample_weight, X, Y)
         if incremental and self.early_stopping:  # after the data's checks and warnings, as there
             raise ValueError("partial_fit does not support early_stopping=True")
         if validation is not None:
-            validation = self._validate_validation_data(*validation,
-                                                        n_outputs=Y.shape[1])
+            validation = _validation_data.check(self, *validation, n_outputs=Y.shape[1])
         rng = check_random_state(self.random_state)
         if first_pass:
-            net = self._initialize(X, Y, hidden, activations, rng)
+            net = self._new_network(X, Y, layers, rng)
         else:
-            net = self._continue(X, Y, hidden, activations)
+            net = self._network_from_fitted(Y, layers)
         # X keeps its dtype whatever the weights' (assigned float32 weights, float64
         # weights after lbfgs): numpy promotes each product (X @ W, X.T @ delta) as it
         # does in scikit-learn, which is not always bitwise the product of a copy
-        previous_best = None if first_pass else self._previous_best(net)
-        # MLPClassifier's best weights after early stopping are its coefs_ (the same
-        # lists), trained in place by every later fit, with or without early stopping
-        best_is_live = not first_pass and getattr(self, "_best_coefs", None) is self.coefs_
+        data = FitData(X, Y, y, sample_weight, context=None)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        plan = None
+        if stochastic:
+            plan = plan_epochs(self, data, rates=layers.dropout, validation=validation,
+                               rng=rng, t=0 if first_pass else self.t_)
+            validation = plan.validation
+        state = TrainingState(
+            self, net.params, first_pass=first_pass,
+            validation=None if validation is None else _validation_data.scorer(
+                self, net, *validation),
+            early_stopping=stochastic and self.early_stopping and validation is not None,
+            previous_best=None if first_pass else self._previous_best(net),
+            record_only=not stochastic and not first_pass,
+            # MLPClassifier's best weights after early stopping are its coefs_ (the same
+            # lists), trained in place by every later fit, with or without early stopping
+            best_is_live=not first_pass and getattr(self, "_best_coefs", None) is self.coefs_)
+        if stochastic:
+            state.optimizer = make_optimizer(self, net, X, Y, incremental)
         # from here on, the estimator predicts with the weights being trained
         self.coefs_, self.intercepts_ = net.coefs, net.intercepts
-        if best_is_live:
-            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
-        self._activations, self._hidden_layer_sizes = net.activations, hidden
+        self._activations, self._hidden_layer_sizes = net.activations, list(layers.sizes)
         self.n_layers_ = len(net.layer_sizes)
+        state.commit()
         # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
-        n_tasks = 1 if incremental else self.max_iter + (self.solver == "lbfgs")
-        context = self._init_callback_context(max_subtasks=n_tasks)
-        data = _FitData(X, Y, y, sample_weight, context)
-        context.call_on_fit_task_begin(estimator=self, **data.hook_args)
+        n_tasks = 1 if incremental else self.max_iter + (not stochastic)
+        data.context = self._init_callback_context(max_subtasks=n_tasks)
+        data.context.call_on_fit_task_begin(estimator=self, **data.hook_args)
         try:
-            if self.solver == "lbfgs":
-                net = self._fit_lbfgs(net, data, validation=validation,
-                                      first_pass=first_pass, interrupts=interrupts)
+            if stochastic:
+                train_epochs(self, net, data, state, plan, incremental=incremental, rng=rng,
+                             interrupts=interrupts)
+                end_epochs(self, state)
             else:
-                self._fit_stochastic(net, data, rates=rates, validation=validation,
-                                     incremental=incremental, rng=rng,
-                                     previous_best=previous_best, interrupts=interrupts)
-        except _Diverged as e:
+                net = train_lbfgs(self, net, data, state, interrupts=interrupts)
+        except Diverged as e:
             raise ValueError(str(e)) from None
         finally:
             net.release()
@@ -338,14 +318,15 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         interrupts.winding_down = True
         with held_interrupts() as held:  # (a SIGINT handler of the user's own)
             if not np.isfinite(net.params).all():
-                raise ValueError(_diverged_message(self, "they are not all finite"))
+                raise ValueError(diverged_message(self, "they are not all finite"))
             if not _outputs_finite(net, X):
-                raise ValueError(_diverged_message(
+                raise ValueError(diverged_message(
                     self, "they are finite, but the network's outputs on the training "
                           "data are not"))
             try:
-                context.call_on_fit_task_end(estimator=self, **data.hook_args,
-                                             reconstruction_attributes=self._reconstruction)
+                data.context.call_on_fit_task_end(
+                    estimator=self, **data.hook_args,
+                    reconstruction_attributes=self._snapshot_for_callbacks)
             except KeyboardInterrupt:  # raised by a callback: the fit is done already
                 interrupts.note()
         if held:
@@ -361,79 +342,31 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             sample_weight = _check_sample_weight(sample_weight, X)
         return self._extra_sample_weight(sample_weight, Y)
 
-    def _initialize(self, X, Y, hidden, activations, rng):
-        """A new network with initial weights, and the fitted state of a first fit."""
-        self.n_iter_ = 0
-        self.t_ = 0
+    def _new_network(self, X, Y, layers, rng):
+        """A new network with initial weights drawn from ``rng``; sets what the targets
+        decide of the model (``n_outputs_``, ``out_activation_``)."""
         self.n_outputs_ = Y.shape[1]
-        self.out_activation_ = self._out_activation(Y)
-        activation = self.activation if isinstance(self.activation, str) else activations
-        net = MLP([X.shape[1], *hidden, self.n_outputs_], activation, self.out_activation_,
-                  dtype=X.dtype).initialize(rng, self.init)
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
-        early_stopping = self.early_stopping and self.solver in _STOCHASTIC_SOLVERS
-        self.best_loss_ = None if early_stopping else np.inf
-        self.best_validation_score_ = -np.inf if early_stopping else None
-        self.validation_scores_ = [] if early_stopping else None
-        self.validation_loss_curve_ = [] if early_stopping else None
-        self._optimizer = self._best_coefs = self._best_intercepts = None
-        return net
+        self.out_activation_ = self._output_for(Y)
+        net = layers.network(X.shape[1], self.n_outputs_, self.out_activation_, X.dtype)
+        return net.initialize(rng, self.init)
 
-    def _continue(self, X, Y, hidden, activations):
-        """A network holding a copy of ``coefs_``/``intercepts_``, for warm start and partial_fit.
-
-        The architecture is that of ``coefs_`` (which may have been pruned or replaced
-        since the last fit); ``hidden_layer_sizes`` must not have changed, unless to
-        match it.
-        """
+    def _network_from_fitted(self, Y, layers):
+        """A network holding a copy of ``coefs_``/``intercepts_``, for warm start and
+        partial_fit; ValueError if the parameters or targets now ask for another model."""
         self._check_weights()
-        fitted = [np.shape(W)[1] for W in self.coefs_[:-1]]
-        if hidden != fitted and hidden != list(self._hidden_layer_sizes):
-            raise ValueError(
-                f"hidden_layer_sizes={tuple(hidden)} does not match the fitted network's "
-                f"hidden layers {tuple(fitted)}; warm_start and partial_fit continue the "
-                "fitted network. Fit without warm_start to change the architecture."
-            )
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} outputs; the model was fitted with {self.n_outputs_}, and "
                 "warm_start and partial_fit continue the fitted model."
             )
-        if self._out_activation(Y) != self.out_activation_:
+        if self._output_for(Y) != self.out_activation_:
             raise ValueError(
                 f"The fitted model's output is {self.out_activation_!r}; the parameters now ask "
-                f"for {self._out_activation(Y)!r} (loss changed?). warm_start and partial_fit "
+                f"for {self._output_for(Y)!r} (loss changed?). warm_start and partial_fit "
                 "continue the fitted model: fit without warm_start to change it."
             )
-        activation = self.activation if isinstance(self.activation, str) else activations
-        if not isinstance(activation, str) and len(activation) != len(fitted):
-            raise ValueError(
-                f"activation={self.activation!r} has {len(activation)} entries; the fitted "
-                f"network has {len(fitted)} hidden layers."
-            )
-        return MLP.from_weights(self.coefs_, self.intercepts_, activation, self.out_activation_)
-
-    def _validate_validation_data(self, X_val, y_val, sample_weight_val, *, n_outputs):
-        """``X_val``, ``y_val`` and their weights, checked before any training."""
-        try:
-            X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False,
-                                  dtype=(np.float64, np.float32))
-        except ValueError as e:
-            raise ValueError(f"X_val: {e}") from None
-        if not hasattr(y_val, "toarray") and np.ndim(y_val) not in (1, 2):
-            raise ValueError(
-                f"y_val must be 1-D or 2-D, of one target (row) per row of X_val; got an "
-                f"array of {np.ndim(y_val)} dimensions."
-            )
-        Y_val, y_val = self._validate_y_val(y_val, X_val.shape[0], n_outputs)
-        if sample_weight_val is not None:
-            try:
-                sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
-                                                         dtype=np.float64)
-            except ValueError as e:
-                raise ValueError(f"sample_weight_val: {e}") from None
-        return X_val, Y_val, y_val, sample_weight_val
+        return layers.continuing(self.coefs_, self.intercepts_, self.out_activation_,
+                                 self._hidden_layer_sizes)
 
     def _previous_best(self, net):
         """The best weights of an earlier early-stopping fit, flat, when not the live ones.
@@ -450,96 +383,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             return None
         return np.concatenate(flat).astype(net.dtype, copy=False)
 
-    def _make_optimizer(self, net, X, Y, incremental):
-        """The optimizer to train with: the fitted one continued (a copy), or a new one.
-
-        A new one's state has the gradient's dtype (``gradient_dtype``): the weights'
-        dtype, or float64 where float64 inputs or targets make the gradient float64, as
-        in scikit-learn. A continued one keeps its state's dtypes; its steps widen them
-        as numpy would (see ``skmlp._optimizers``).
-        """
-        previous = getattr(self, "_optimizer", None)
-        if incremental and previous is not None and previous.n_params == net.params.size:
-            return previous.copy()
-        dtype = gradient_dtype(net.dtype, X, Y)
-        if self.solver == "sgd":
-            return SGD(net.params.size, dtype, self.learning_rate_init, self.learning_rate,
-                       self.momentum, self.nesterovs_momentum, self.power_t)
-        return Adam(net.params.size, dtype, self.learning_rate_init, self.beta_1,
-                    self.beta_2, self.epsilon)
-
-    def _split_validation(self, n_samples, Y, rng):
-        """MLPClassifier's early-stopping split: the same call, the same draws.
-
-        Returns the training rows and the validation rows.
-        """
-        # stratified for classification with one output (binary), as MLPClassifier
-        stratify = Y if self._stratify_split() and Y.shape[1] == 1 else None
-        try:
-            train, val = train_test_split(np.arange(n_samples), random_state=rng,
-                                          test_size=self.validation_fraction, stratify=stratify)
-        except ValueError as e:  # scikit-learn's message, and where it comes from
-            raise ValueError(
-                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
-                f"of the data{' stratified by class' if stratify is not None else ''}, and "
-                f"cannot: {e}"
-            ) from None
-        if len(val) < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size "
-                "of your dataset."
-            )
-        return train, val
-
     def _stratify_split(self):
+        """Whether the early-stopping split is stratified (binary classification)."""
         return False
 
-    def _validation(self, net, X_val, Y_val, y_val, sw_val):
-        """``() -> (score, loss)`` of the live weights on the validation data."""
-        loss_fn = LOSSES[net.loss]
-        scorer = None
-        if self.scoring not in (None, "loss"):
-            scorer = check_scoring(self, scoring=self.scoring)
-
-        def validation():
-            # the outputs and the default score with numpy's warnings, as scikit-learn's
-            # early stopping computes them (huge outputs overflow R^2's squares there too)
-            P = forward(X_val, net.coefs, net.intercepts, net.activations,
-                        net.out_activation)[-1]
-            if not np.isfinite(P).all():
-                raise _Diverged(_diverged_message(
-                    self, "the network's outputs on the validation data became non-finite"))
-            with np.errstate(**_QUIET_FP):  # skmlp's own record: no warnings of its own
-                loss = np.float64(loss_fn(Y_val.astype(P.dtype), P, sw_val))
-            if self.scoring is None:
-                score = self._default_score(y_val, P, sw_val)
-            elif self.scoring == "loss":
-                score = -loss
-            else:
-                with warnings.catch_warnings():
-                    # X_val was validated already and lost its column names on the way
-                    warnings.filterwarnings("ignore", message="X does not have valid feature")
-                    kwargs = {} if sw_val is None else {"sample_weight": sw_val}
-                    value = scorer(self, X_val, y_val, **kwargs)
-                try:
-                    score = float(value)
-                except (TypeError, ValueError):
-                    raise TypeError(
-                        f"The scoring {self.scoring!r} returned {value!r} of type "
-                        f"{type(value).__name__}; a scorer must return a number."
-                    ) from None
-            if np.isnan(score):
-                raise ValueError(
-                    f"The validation score is NaN (scoring={self.scoring!r}), so early stopping "
-                    "cannot compare epochs. This happens e.g. with 'roc_auc' when the "
-                    "validation data has one class: use more validation data "
-                    "(validation_fraction, or X_val), or another scoring."
-                )
-            return score, loss
-
-        return validation
-
-    def _reconstruction(self):
+    def _snapshot_for_callbacks(self):
         """The fitted state as it is now, for callbacks that score a ``fitted_estimator``.
 
         A copy of the weights, so the snapshot does not move while training goes on.
@@ -547,200 +395,52 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         return {"coefs_": [W.copy() for W in self.coefs_],
                 "intercepts_": [b.copy() for b in self.intercepts_]}
 
-    def _fit_stochastic(self, net, data, *, rates, validation, incremental, rng, previous_best,
-                        interrupts):
-        """sgd and adam: MLPClassifier's ``_fit_stochastic``, on the flat parameter vector."""
-        X, Y, sample_weight = data.X, data.Y, data.sample_weight
-        optimizer = self._optimizer = self._make_optimizer(net, X, Y, incremental)
-        rows = None
-        if validation is None and self.early_stopping:
-            rows, val = self._split_validation(X.shape[0], Y, rng)
-            if sample_weight is not None:
-                for part, where in (("training", rows), ("validation", val)):
-                    if not np.any(sample_weight[where]):
-                        raise ValueError(
-                            f"The early-stopping split left the {part} part with sample "
-                            "weights that are all 0; change random_state or "
-                            "validation_fraction, or pass X_val and y_val."
-                        )
-            if not isinstance(X, np.ndarray):
-                # sparse: split as train_test_split splits it, which makes CSC input CSR
-                # (`indexable`) and gathers the training rows first
-                (X,) = indexable(X)
-            validation = (X[val], Y[val], data.y[val],
-                          None if sample_weight is None else sample_weight[val])
-            if not isinstance(X, np.ndarray):
-                X, Y = _safe_indexing(X, rows), Y[rows]
-                sample_weight = None if sample_weight is None else sample_weight[rows]
-                rows = None
-            # dense: the training rows stay in X (and in sample_weight), visited
-            # through `rows` (the same numbers, without a copy of X)
-        early_stopping = self.early_stopping and validation is not None
-        monitor = StoppingMonitor(
-            self, net.params, None if validation is None else self._validation(net, *validation),
-            early_stopping, previous_best)
-        # a CSC matrix is trained as CSC, as scikit-learn does: its products sum in
-        # another order than CSR's (row gathers are slower on CSC; convert to CSR
-        # before fit for speed)
-        n_samples = X.shape[0] if rows is None else len(rows)
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going to "
-                    "be clipped"
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        dropout, dropout_rng = None, None
-        if any(rates):
-            # masks come from a stream of their own, seeded from the main one, so without
-            # dropout nothing extra is drawn; t_ makes each partial_fit call's masks new
-            dropout = rates
-            dropout_rng = np.random.default_rng([rng.randint(2**31 - 1), self.t_])
-        sample_idx = np.arange(n_samples)
-        # what to go back to if Ctrl-C cuts an epoch short: its starting weights and optimizer
-        epoch_start, optimizer_start = np.empty_like(net.params), None
-        self.n_iter_ = 0
-        epoch = None  # the callback sub-task of the epoch under way, if it has not ended
-        try:
-            for _ in range(self.max_iter):
-                np.copyto(epoch_start, net.params)
-                optimizer_start = optimizer.checkpoint(into=optimizer_start)
-                epoch = data.context.subcontext(task_name="epoch")
-                epoch.call_on_fit_task_begin(estimator=self, **data.hook_args)
-                if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=rng)
-                order = sample_idx if self.shuffle else None
-                if rows is not None:
-                    order = rows[sample_idx]
-                loss = run_epoch(net, optimizer, X, Y, sample_weight, batch_size,
-                                 alpha=self.alpha, order=order, dropout=dropout,
-                                 rng=dropout_rng)
-                with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
-                    try:
-                        if not np.isfinite(loss):
-                            raise _Diverged(_diverged_message(
-                                self, f"the training loss became non-finite in epoch "
-                                      f"{self.n_iter_ + 1}"))
-                        # the validation scorer may raise (a KeyboardInterrupt included):
-                        # then the epoch counts nowhere
-                        validated = monitor.validate()
-                    except _Diverged as e:
-                        if monitor.best is None:  # nothing worth keeping
-                            raise
-                        warnings.warn(f"{e} Keeping the best weights seen by early stopping.",
-                                      ConvergenceWarning)
-                        break
-                    self._record_epoch(loss, validated, n_samples=n_samples, monitor=monitor,
-                                       optimizer=optimizer)
-                    # the epoch is complete: its end hook runs once, whatever it raises
-                    ended, epoch = epoch, None
-                    stop = self._after_epoch(ended, data=data, monitor=monitor,
-                                             optimizer=optimizer, incremental=incremental)
-                if stop:
-                    break
-        except KeyboardInterrupt:
-            interrupts.note()
-            if epoch is not None:  # the epoch did not finish: back to where it started
-                net.params[...] = epoch_start
-                optimizer.restore(optimizer_start)
-        if epoch is not None:  # an epoch that never finished
-            try:
-                epoch.call_on_fit_task_end(estimator=self)
-            except KeyboardInterrupt:
-                interrupts.note()
-        monitor.restore_best()
-        if early_stopping:  # as MLPClassifier: the best weights are the fitted ones
-            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
-        optimizer.release()
+    # --- scikit-learn's MLPs ------------------------------------------------------------
+    def to_sklearn(self):
+        """Return a fitted scikit-learn ``MLPClassifier`` (``MLPRegressor``) with this model.
 
-    def _record_epoch(self, loss, validated, *, n_samples, monitor, optimizer):
-        """An epoch's bookkeeping, in MLPClassifier's order (no user code: all or nothing)."""
-        self.n_iter_ += 1
-        self.loss_ = loss
-        self.t_ += n_samples
-        if self.verbose:
-            print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
-        monitor.epoch_end(loss, validated)
-        optimizer.iteration_ends(self.t_)
+        Same weights, optimizer state and current parameters: its predictions equal this
+        estimator's to rounding, and its ``partial_fit`` continues as this one's would.
+        (scikit-learn predicts with its ``activation`` parameter, skmlp with the fitted
+        activations: after ``set_params(activation=...)`` without a refit the copy
+        predicts with the new one, as scikit-learn's would.) Use it to compare, to hand
+        the model to tools that know scikit-learn's MLPs (skl2onnx for ONNX export), or
+        to continue training there.
 
-    def _after_epoch(self, epoch, *, data, monitor, optimizer, incremental):
-        """The epoch's end hook, then MLPClassifier's stopping rules; True to stop."""
-        if epoch.call_on_fit_task_end(estimator=self, **data.hook_args,
-                                      reconstruction_attributes=self._reconstruction):
-            return True  # a callback asked to stop after this epoch
-        if monitor.stalled():
-            what = "Validation score" if monitor.early_stopping else "Training loss"
-            msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
-                what, self.tol, self.n_iter_no_change)
-            if optimizer.trigger_stopping(msg, self.verbose):
-                return True
-            monitor.reset_count()
-        if incremental:
-            return True
-        if self.n_iter_ == self.max_iter:
-            warnings.warn(
-                "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
-                "hasn't converged yet." % self.max_iter,
-                ConvergenceWarning,
-            )
-        return False
+        Returns
+        -------
+        est : MLPClassifier or MLPRegressor
 
-    def _fit_lbfgs(self, net, data, *, validation, first_pass, interrupts):
-        """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``.
-
-        Returns the network the estimator keeps: ``net``, or, for float32 weights, a
-        float64 one holding scipy's last iterate, as MLPClassifier unpacks it into its
-        ``coefs_`` (the loss was evaluated at float32 points all along).
-
-        Records ``loss_curve_`` (which MLPClassifier's L-BFGS does not); ``best_loss_``
-        only on a first fit: a warm start leaves it and the no-improvement count to
-        the stochastic solvers, as MLPClassifier's does.
+        Raises
+        ------
+        ValueError
+            For what scikit-learn cannot represent: an activation it does not have
+            ("leaky_relu", "elu", "gelu", ...) or one activation per hidden layer.
         """
-        X, sample_weight = data.X, data.sample_weight
-        monitor = StoppingMonitor(
-            self, net.params, None if validation is None else self._validation(net, *validation),
-            early_stopping=False, record_only=not first_pass)
-        Y = data.Y
-        bridge = LbfgsCallbackBridge(self, net, monitor=monitor, context=data.context,
-                                     hook_args=data.hook_args,
-                                     reconstruction=self._reconstruction)
-        try:
-            result = minimize_lbfgs(net, X, Y, sample_weight, self.alpha, max_iter=self.max_iter,
-                                    max_fun=self.max_fun, tol=self.tol, callback=bridge,
-                                    verbose=self.verbose)
-        except KeyboardInterrupt:
-            interrupts.note()
-            net.params[...] = bridge.last_x
-            self.n_iter_ = bridge.n_iter
-            if bridge.n_iter:  # the loss the callback recorded at last_x
-                self.loss_ = monitor.loss_curve[-1]
-            else:  # interrupted before the first iteration ended: the starting point's
-                with np.errstate(**_QUIET_FP):
-                    self.loss_ = np.float64(net.loss_grad(X, Y, sample_weight, self.alpha)[0])
-        else:
-            if not np.isfinite(result.fun):
-                raise _Diverged(_diverged_message(
-                    self, "the training loss became non-finite during L-BFGS"))
-            if bridge.stopped:
-                self.n_iter_ = bridge.n_iter
-            else:
-                self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-            self.loss_ = np.float64(result.fun)
-            if net.dtype != np.float64:
-                net.release()
-                net = MLP(net.layer_sizes, net.activation, net.out_activation, np.float64)
-                net.params[...] = result.x
-                # into the lists themselves, as MLPClassifier's _unpack: an early-stopping
-                # fit's _best_coefs that are these lists stay these lists
-                self.coefs_[:], self.intercepts_[:] = net.coefs, net.intercepts
-        finally:
-            try:
-                bridge.close()
-            except KeyboardInterrupt:  # raised by a callback's end hook: nothing to undo
-                interrupts.note()
-        return net
+        from ._interop import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, est):
+        """Build a fitted estimator from a fitted ``MLPClassifier`` (``MLPRegressor``).
+
+        Parameters, weights and optimizer state are carried over, so ``partial_fit``
+        continues exactly as ``est.partial_fit`` would, and ``warm_start=True`` continues
+        from its weights.
+
+        Parameters
+        ----------
+        est : MLPClassifier or MLPRegressor, fitted
+            The one this class is the drop-in for.
+
+        Returns
+        -------
+        est : MLPClassifierFromScratch or MLPRegressorFromScratch
+        """
+        from ._interop import from_sklearn
+
+        return from_sklearn(cls, est)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -793,24 +493,13 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         return tags
 
 
-def _validation_args(X_val, y_val, sample_weight_val):
-    """``(X_val, y_val, sample_weight_val)`` or None; they come together or not at all."""
-    if X_val is None and y_val is None:
-        if sample_weight_val is not None:
-            raise ValueError("sample_weight_val is given without X_val and y_val.")
-        return None
-    if X_val is None or y_val is None:
-        raise ValueError("X_val and y_val must be given together.")
-    return X_val, y_val, sample_weight_val
-
-
 def _outputs_finite(net, X, n_rows=1000):
     """Whether the network's outputs on the first ``n_rows`` rows of ``X`` are finite.
 
     Finite weights can still overflow the forward pass (a run that blew up between its
     last loss and its last update); a fit must not present such a model as fitted.
     """
-    with np.errstate(**_QUIET_FP):
+    with np.errstate(**QUIET_FP):
         P = forward(X[:n_rows], net.coefs, net.intercepts, net.activations,
                     net.out_activation)[-1]
     return bool(np.isfinite(P).all())

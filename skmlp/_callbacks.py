@@ -70,7 +70,7 @@ class LbfgsCallbackBridge:
     """Turns scipy's per-iteration L-BFGS callback into the estimator's epoch bookkeeping.
 
     After each iteration it puts the iterate into the network, records the loss (and
-    validation) with the stopping monitor, and ends that
+    validation) in the fit's training state, and ends that
     iteration's callback sub-task and begins the next. A callback asking to stop
     raises ``StopIteration``, which ends scipy's minimisation. The sub-task begun after
     the last iteration never runs: :meth:`close` ends it empty, also after Ctrl-C,
@@ -81,7 +81,7 @@ class LbfgsCallbackBridge:
     ----------
     estimator : BaseMLPFromScratch
     net : MLP
-    monitor : StoppingMonitor
+    state : skmlp._fit_state.TrainingState
     context : sklearn.callback CallbackContext
         The fit task's context.
     hook_args : dict
@@ -100,8 +100,8 @@ class LbfgsCallbackBridge:
         A callback asked to stop.
     """
 
-    def __init__(self, estimator, net, *, monitor, context, hook_args, reconstruction):
-        self.estimator, self.net, self.monitor = estimator, net, monitor
+    def __init__(self, estimator, net, *, state, context, hook_args, reconstruction):
+        self.estimator, self.net, self.state = estimator, net, state
         self.context = context
         self.kwargs = hook_args
         self.reconstruction = reconstruction
@@ -120,12 +120,13 @@ class LbfgsCallbackBridge:
             self.net.params[...] = intermediate_result.x  # scipy may have evaluated elsewhere
             # a validation scorer that raises (a KeyboardInterrupt included): this
             # iteration counts nowhere, and last_x is still the one before
-            validated = self.monitor.validate()
+            validated = self.state.validate()
             self.last_x[...] = self.net.params
             self.n_iter += 1
             # no "Iteration ..." line with verbose: MLPClassifier's L-BFGS prints none (its
             # verbose only sets scipy's iprint)
-            self.monitor.epoch_end(np.float64(intermediate_result.fun), validated)
+            self.state.epoch_end(np.float64(intermediate_result.fun), validated)
+            self.state.commit()
             # the iteration is complete: its end hook runs once, whatever it raises
             iteration, self._iteration = self._iteration, None
             if iteration.call_on_fit_task_end(estimator=self.estimator,

@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._activations import OUTPUTS
-from ._base import BaseMLPFromScratch, _not_nan, _validation_args
+from ._base import BaseMLPFromScratch, _not_nan
 
 # [tiny, 1 - eps/2] per float type, computed once per type (predict on one row is
 # dominated by fixed per-call costs)
@@ -281,35 +281,6 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         self.scoring = scoring
 
     # --- public API -----------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
-        """Fit the network to data matrix X and targets y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 is kept, anything else becomes float64.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a binary indicator matrix for multilabel targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights.
-        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
-            Validation data. When given, ``validation_fraction`` is ignored; the
-            validation score and loss are recorded every epoch, and with
-            ``early_stopping=True`` they decide when to stop and which weights to keep.
-        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
-            Validation targets; required with ``X_val``.
-        sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation samples.
-
-        Returns
-        -------
-        self : MLPClassifierFromScratch
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight,
-                         validation=_validation_args(X_val, y_val, sample_weight_val))
-
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -376,51 +347,6 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         """
         P = self.predict_proba(X)
         return np.log(P, out=P)
-
-    def to_sklearn(self):
-        """Return a fitted ``sklearn.neural_network.MLPClassifier`` with this model.
-
-        Same weights, optimizer state and current parameters: its ``predict_proba``
-        equals this estimator's to rounding, and its ``partial_fit`` continues as this
-        one's would. (MLPClassifier predicts with its ``activation`` parameter, skmlp
-        with the fitted activations: after ``set_params(activation=...)`` without a
-        refit the copy predicts with the new one, as an MLPClassifier would.)
-        Use it to compare, to hand the model to tools that know MLPClassifier
-        (skl2onnx for ONNX export), or to continue training there.
-
-        Returns
-        -------
-        clf : MLPClassifier
-
-        Raises
-        ------
-        ValueError
-            For what MLPClassifier cannot represent: an activation it does not have
-            ("leaky_relu", "elu", "gelu") or one activation per hidden layer.
-        """
-        from ._interop import to_sklearn
-
-        return to_sklearn(self)
-
-    @classmethod
-    def from_sklearn(cls, clf):
-        """Build a fitted estimator from a fitted ``MLPClassifier``.
-
-        Parameters, weights and optimizer state are carried over, so ``partial_fit``
-        continues exactly as ``clf.partial_fit`` would, and ``warm_start=True``
-        continues from its weights.
-
-        Parameters
-        ----------
-        clf : MLPClassifier, fitted
-
-        Returns
-        -------
-        est : MLPClassifierFromScratch
-        """
-        from ._interop import from_sklearn
-
-        return from_sklearn(cls, clf)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -547,7 +473,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
             )
         return weighted
 
-    def _out_activation(self, Y):
+    def _output_for(self, Y):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _stratify_split(self):

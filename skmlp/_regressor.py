@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
-from ._base import BaseMLPFromScratch, _validation_args
+from ._base import BaseMLPFromScratch
 
 
 class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
@@ -157,27 +157,6 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         self.dropout = dropout
         self.scoring = scoring
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
-        """Fit the network to data matrix X and target(s) y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 is kept, anything else becomes float64.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Target values (``y >= 0`` with the Poisson loss).
-        sample_weight : array-like of shape (n_samples,), default=None
-        X_val, y_val, sample_weight_val : default=None
-            Validation data, as in :meth:`MLPClassifierFromScratch.fit`.
-
-        Returns
-        -------
-        self : MLPRegressorFromScratch
-        """
-        return self._fit(X, y, sample_weight,
-                         validation=_validation_args(X_val, y_val, sample_weight_val))
-
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -207,39 +186,6 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         return self._values(self._outputs(X))
-
-    def to_sklearn(self):
-        """Return a fitted ``sklearn.neural_network.MLPRegressor`` with this model.
-
-        Returns
-        -------
-        reg : MLPRegressor
-
-        Raises
-        ------
-        ValueError
-            For an activation MLPRegressor does not have, or one per hidden layer.
-        """
-        from ._interop import to_sklearn
-
-        return to_sklearn(self)
-
-    @classmethod
-    def from_sklearn(cls, reg):
-        """Build a fitted estimator from a fitted ``MLPRegressor`` (parameters, weights,
-        optimizer state).
-
-        Parameters
-        ----------
-        reg : MLPRegressor, fitted
-
-        Returns
-        -------
-        est : MLPRegressorFromScratch
-        """
-        from ._interop import from_sklearn
-
-        return from_sklearn(cls, reg)
 
     # --- targets ---------------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset, classes=None):
@@ -274,7 +220,7 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         self._check_poisson(y_val, "y_val")
         return (y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val), y_val
 
-    def _out_activation(self, Y):
+    def _output_for(self, Y):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _default_score(self, y, P, sample_weight):

@@ -18,6 +18,19 @@ from ._network import gradient_dtype
 QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
 
 
+class Diverged(Exception):
+    """Training produced a non-finite loss or weights (a fit turns it into a ValueError)."""
+
+
+def diverged_message(est, what):
+    """The error a fit raises when training diverged: ``what`` happened, and what to try."""
+    return (
+        f"Solver produced non-finite parameter weights: {what}. The learning rate "
+        f"(learning_rate_init={est.learning_rate_init}) may be too high, or the input data may "
+        "contain large values and need to be preprocessed (e.g. with StandardScaler)."
+    )
+
+
 def dropout_masks(rng, n, net, rates):
     """Inverted-dropout multipliers for one batch, or None when no layer drops.
 

@@ -1,0 +1,280 @@
+"""The training drivers: the epoch loop of sgd/adam and L-BFGS, apart from the estimator.
+
+The estimator checks parameters and data, builds or continues the network and runs a fit
+as one transaction; a driver trains: :func:`plan_epochs` sets the epoch loop up (the
+optimizer, the early-stopping split, the batch size, dropout), :func:`train_epochs` runs
+it and :func:`end_epochs` tears it down; :func:`train_lbfgs` runs scipy's L-BFGS. They
+record into a :class:`~skmlp._fit_state.TrainingState`, which writes the estimator's
+fitted attributes after every epoch, and follow MLPClassifier's ``_fit_stochastic`` and
+``_fit_lbfgs`` step for step (the same draws, the same bookkeeping order).
+
+The rules for interruptions (see ``skmlp._interrupt``): an epoch counts whole or not at
+all; Ctrl-C during an epoch puts the weights and the optimizer back to its start; every
+callback sub-task that began ends once.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import shuffle
+from sklearn.utils.optimize import _check_optimize_result
+
+from . import _validation_data
+from ._callbacks import LbfgsCallbackBridge
+from ._interrupt import deferred_interrupt
+from ._network import MLP, gradient_dtype
+from ._optimizers import SGD, Adam
+from ._solvers import QUIET_FP, Diverged, diverged_message, minimize_lbfgs, run_epoch
+
+
+@dataclass
+class FitData:
+    """What one call to fit or partial_fit trains on, and the callback task it reports to."""
+
+    X: object  # ndarray or sparse matrix, float32 or float64 as validated
+    encoded: np.ndarray  # the targets encoded for the network, (n_samples, n_outputs)
+    y: object  # the targets as given (labels, values), for scores and callbacks
+    sample_weight: object  # ndarray or None
+    context: object  # sklearn.callback context of the fit task
+
+    @property
+    def hook_args(self):
+        """What the callback hooks are given besides the estimator."""
+        metadata = None if self.sample_weight is None else {"sample_weight": self.sample_weight}
+        return {"X": self.X, "y": self.y, "metadata": metadata}
+
+
+@dataclass
+class EpochPlan:
+    """The epoch loop's set-up (:func:`plan_epochs`)."""
+
+    X: object  # what the batches are drawn from (dense: the whole X; sparse: the training part)
+    Y: np.ndarray
+    sample_weight: object
+    rows: object  # dense X's training rows under early stopping, else None
+    n_samples: int  # rows trained on per epoch
+    batch_size: int
+    validation: object  # (X_val, Y_val, y_val, sample_weight_val) or None
+    dropout: object  # drop rate per hidden layer, or None without dropout
+    dropout_rng: object  # numpy Generator of the masks, or None
+
+
+def make_optimizer(est, net, X, Y, incremental):
+    """The optimizer to train with: the fitted one continued (a copy), or a new one.
+
+    A new one's state has the gradient's dtype (``gradient_dtype``): the weights' dtype,
+    or float64 where float64 inputs or targets make the gradient float64, as in
+    scikit-learn. A continued one keeps its state's dtypes; its steps widen them as numpy
+    would (see ``skmlp._optimizers``).
+    """
+    previous = getattr(est, "_optimizer", None)
+    if incremental and previous is not None and previous.n_params == net.params.size:
+        return previous.copy()
+    dtype = gradient_dtype(net.dtype, X, Y)
+    if est.solver == "sgd":
+        return SGD(net.params.size, dtype, est.learning_rate_init, est.learning_rate,
+                   est.momentum, est.nesterovs_momentum, est.power_t)
+    return Adam(net.params.size, dtype, est.learning_rate_init, est.beta_1, est.beta_2,
+                est.epsilon)
+
+
+def plan_epochs(est, data, *, rates, validation, rng, t):
+    """Set the epoch loop up, drawing from ``rng`` what MLPClassifier draws, in its order.
+
+    Parameters
+    ----------
+    est : BaseMLPFromScratch
+    data : FitData
+    rates : list of float
+        Dropout rate per hidden layer.
+    validation : tuple or None
+        Checked validation data given to fit (:func:`skmlp._validation_data.check`).
+    rng : numpy.random.RandomState
+    t : int
+        Samples seen by earlier fits (``t_``; 0 for a new model).
+
+    Returns
+    -------
+    plan : EpochPlan
+    """
+    X, Y, sample_weight, rows = data.X, data.encoded, data.sample_weight, None
+    if validation is None and est.early_stopping:
+        X, Y, sample_weight, rows, validation = _validation_data.hold_out(
+            est, X, Y, data.y, sample_weight, rng)
+    # a CSC matrix is trained as CSC, as scikit-learn does: its products sum in another
+    # order than CSR's (row gathers are slower on CSC; convert to CSR before fit for speed)
+    n_samples = X.shape[0] if rows is None else len(rows)
+    if est.batch_size == "auto":
+        batch_size = min(200, n_samples)
+    else:
+        if est.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to "
+                "be clipped"
+            )
+        batch_size = int(np.clip(est.batch_size, 1, n_samples))
+    dropout, dropout_rng = None, None
+    if any(rates):
+        # masks come from a stream of their own, seeded from the main one, so without
+        # dropout nothing extra is drawn; t_ makes each partial_fit call's masks new
+        dropout = rates
+        dropout_rng = np.random.default_rng([rng.randint(2**31 - 1), t])
+    return EpochPlan(X, Y, sample_weight, rows, n_samples, batch_size, validation, dropout,
+                     dropout_rng)
+
+
+def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
+    """sgd and adam: MLPClassifier's ``_fit_stochastic`` loop, on the flat parameter vector.
+
+    Each epoch: a checkpoint of the weights and optimizer, the epoch's callback sub-task,
+    the shuffle, one pass of minibatch steps, then (with Ctrl-C deferred) the divergence
+    check, the validation, the bookkeeping (``state``), the end hook and the stopping
+    rules. Ctrl-C during the pass puts the checkpoint back; the fit keeps the epochs that
+    ended.
+    """
+    net_params, optimizer = net.params, state.optimizer
+    sample_idx = np.arange(plan.n_samples)
+    # what to go back to if Ctrl-C cuts an epoch short: its starting weights and optimizer
+    epoch_start, optimizer_start = np.empty_like(net_params), None
+    epoch = None  # the callback sub-task of the epoch under way, if it has not ended
+    try:
+        for _ in range(est.max_iter):
+            np.copyto(epoch_start, net_params)
+            optimizer_start = optimizer.checkpoint(into=optimizer_start)
+            epoch = data.context.subcontext(task_name="epoch")
+            epoch.call_on_fit_task_begin(estimator=est, **data.hook_args)
+            if est.shuffle:
+                sample_idx = shuffle(sample_idx, random_state=rng)
+            order = sample_idx if est.shuffle else None
+            if plan.rows is not None:
+                order = plan.rows[sample_idx]
+            loss = run_epoch(net, optimizer, plan.X, plan.Y, plan.sample_weight,
+                             plan.batch_size, alpha=est.alpha, order=order,
+                             dropout=plan.dropout, rng=plan.dropout_rng)
+            with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
+                try:
+                    if not np.isfinite(loss):
+                        raise Diverged(diverged_message(
+                            est, f"the training loss became non-finite in epoch "
+                                 f"{state.n_iter + 1}"))
+                    # the validation scorer may raise (a KeyboardInterrupt included):
+                    # then the epoch counts nowhere
+                    validated = state.validate()
+                except Diverged as e:
+                    if state.best is None:  # nothing worth keeping
+                        raise
+                    warnings.warn(f"{e} Keeping the best weights seen by early stopping.",
+                                  ConvergenceWarning)
+                    break
+                _record_epoch(est, state, loss, validated, n_samples=plan.n_samples)
+                # the epoch is complete: its end hook runs once, whatever it raises
+                ended, epoch = epoch, None
+                stop = _after_epoch(est, ended, data=data, state=state,
+                                    incremental=incremental)
+            if stop:
+                break
+    except KeyboardInterrupt:
+        interrupts.note()
+        if epoch is not None:  # the epoch did not finish: back to where it started
+            net_params[...] = epoch_start
+            optimizer.restore(optimizer_start)
+    if epoch is not None:  # an epoch that never finished
+        try:
+            epoch.call_on_fit_task_end(estimator=est)
+        except KeyboardInterrupt:
+            interrupts.note()
+
+
+def end_epochs(est, state):
+    """Tear the epoch loop down: the best weights back (early stopping), the state
+    committed, the optimizer's work arrays freed."""
+    state.restore_best()
+    state.commit()
+    state.optimizer.release()
+
+
+def _record_epoch(est, state, loss, validated, *, n_samples):
+    """An epoch's bookkeeping, in MLPClassifier's order (no user code: all or nothing)."""
+    if est.verbose:
+        print("Iteration %d, loss = %.8f" % (state.n_iter + 1, loss))
+    state.epoch_end(loss, validated, n_samples=n_samples)
+    state.optimizer.iteration_ends(state.t)
+    state.commit()
+
+
+def _after_epoch(est, epoch, *, data, state, incremental):
+    """The epoch's end hook, then MLPClassifier's stopping rules; True to stop."""
+    if epoch.call_on_fit_task_end(estimator=est, **data.hook_args,
+                                  reconstruction_attributes=est._snapshot_for_callbacks):
+        return True  # a callback asked to stop after this epoch
+    if state.stalled():
+        what = "Validation score" if state.early_stopping else "Training loss"
+        msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+            what, est.tol, est.n_iter_no_change)
+        if state.optimizer.trigger_stopping(msg, est.verbose):
+            return True
+        state.reset_count()
+        state.commit()
+    if incremental:
+        return True
+    if state.n_iter == est.max_iter:
+        warnings.warn(
+            "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
+            "hasn't converged yet." % est.max_iter,
+            ConvergenceWarning,
+        )
+    return False
+
+
+def train_lbfgs(est, net, data, state, *, interrupts):
+    """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``.
+
+    Returns the network the estimator keeps: ``net``, or, for float32 weights, a float64
+    one holding scipy's last iterate, as MLPClassifier unpacks it into its ``coefs_``
+    (the loss was evaluated at float32 points all along).
+
+    Records ``loss_curve_`` (which MLPClassifier's L-BFGS does not); ``best_loss_`` only
+    on a first fit: a warm start leaves it and the no-improvement count to the stochastic
+    solvers, as MLPClassifier's does (``state.record_only``).
+    """
+    X, Y, sample_weight = data.X, data.encoded, data.sample_weight
+    bridge = LbfgsCallbackBridge(est, net, state=state, context=data.context,
+                                 hook_args=data.hook_args,
+                                 reconstruction=est._snapshot_for_callbacks)
+    try:
+        result = minimize_lbfgs(net, X, Y, sample_weight, est.alpha, max_iter=est.max_iter,
+                                max_fun=est.max_fun, tol=est.tol, callback=bridge,
+                                verbose=est.verbose)
+    except KeyboardInterrupt:
+        interrupts.note()
+        net.params[...] = bridge.last_x
+        state.n_iter = bridge.n_iter
+        if not bridge.n_iter:  # interrupted before the first iteration ended: the start's
+            with np.errstate(**QUIET_FP):
+                state.loss = np.float64(net.loss_grad(X, Y, sample_weight, est.alpha)[0])
+        # else: state.loss is the loss the bridge recorded at last_x
+    else:
+        if not np.isfinite(result.fun):
+            raise Diverged(diverged_message(
+                est, "the training loss became non-finite during L-BFGS"))
+        if bridge.stopped:
+            state.n_iter = bridge.n_iter
+        else:
+            state.n_iter = _check_optimize_result("lbfgs", result, est.max_iter)
+        state.loss = np.float64(result.fun)
+        if net.dtype != np.float64:
+            net.release()
+            net = MLP(net.layer_sizes, net.activation, net.out_activation, np.float64)
+            net.params[...] = result.x
+            # into the lists themselves, as MLPClassifier's _unpack: an early-stopping
+            # fit's _best_coefs that are these lists stay these lists
+            est.coefs_[:], est.intercepts_[:] = net.coefs, net.intercepts
+    finally:
+        try:
+            bridge.close()
+        except KeyboardInterrupt:  # raised by a callback's end hook: nothing to undo
+            interrupts.note()
+    state.commit()
+    return net
