@@ -309,7 +309,12 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
                              interrupts=interrupts)
                 end_epochs(self, state)
             else:
-                net = train_lbfgs(self, net, data, state, interrupts=interrupts)
+                trained = train_lbfgs(self, net, data, state, interrupts=interrupts)
+                if trained is not net:  # float64 weights from float32: scipy's iterate
+                    net = trained
+                    # into the lists themselves, as MLPClassifier's _unpack: an
+                    # early-stopping fit's _best_coefs that are these lists stay these lists
+                    self.coefs_[:], self.intercepts_[:] = net.coefs, net.intercepts
         except Diverged as e:
             raise ValueError(str(e)) from None
         finally:

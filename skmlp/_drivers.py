@@ -231,9 +231,9 @@ def _after_epoch(est, epoch, *, data, state, incremental):
 def train_lbfgs(est, net, data, state, *, interrupts):
     """L-BFGS over the whole data set: MLPClassifier's ``_fit_lbfgs``.
 
-    Returns the network the estimator keeps: ``net``, or, for float32 weights, a float64
-    one holding scipy's last iterate, as MLPClassifier unpacks it into its ``coefs_``
-    (the loss was evaluated at float32 points all along).
+    Returns the network the estimator keeps: ``net``, or, for float32 weights, a new
+    float64 one holding scipy's last iterate, which MLPClassifier unpacks into its
+    ``coefs_`` (the loss was evaluated at float32 points all along).
 
     Records ``loss_curve_`` (which MLPClassifier's L-BFGS does not); ``best_loss_`` only
     on a first fit: a warm start leaves it and the no-improvement count to the stochastic
@@ -268,9 +268,6 @@ def train_lbfgs(est, net, data, state, *, interrupts):
             net.release()
             net = MLP(net.layer_sizes, net.activation, net.out_activation, np.float64)
             net.params[...] = result.x
-            # into the lists themselves, as MLPClassifier's _unpack: an early-stopping
-            # fit's _best_coefs that are these lists stay these lists
-            est.coefs_[:], est.intercepts_[:] = net.coefs, net.intercepts
     finally:
         try:
             bridge.close()
