@@ -1,4 +1,10 @@
-"""Data every test module shares; each fixture is built once per session."""
+"""Fixtures every test module shares: data sets (each built once per session, named by
+what it holds), the BLAS thread limit, the kernel switch, and the kernels loaded once."""
+
+import fcntl
+import importlib.util
+import os
+import warnings
 
 import numpy as np
 import pytest
@@ -8,12 +14,16 @@ from sklearn.datasets import (
     make_classification,
     make_multilabel_classification,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from skmlp import MLPClassifierFromScratch, _config, set_kernels, use_kernels
 
 
 @pytest.fixture(scope="session")
-def data():
+def three_classes():
     """300 x 10 standardised features, 3 classes: (X, y)."""
     X, y = make_classification(n_samples=300, n_features=10, n_informative=6, n_classes=3,
                                random_state=0)
@@ -62,3 +72,66 @@ def regression():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# --- how the tests run ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """BLAS on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``).
+
+    The tests' matrices are small: BLAS threads only slow them down, badly so when other
+    processes share the cores. Both sides of a comparison run under the same limit.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture(scope="module", params=["kernels", "numpy"])
+def kernel_setting(request):
+    """Runs a whole module twice: with skmlp's numba kernels (when numba is installed) and
+    with the numpy reference (``pytestmark = pytest.mark.usefixtures("kernel_setting")``).
+
+    Yields "kernels" or "numpy".
+    """
+    if request.param == "kernels":
+        pytest.importorskip("numba")
+    previous = set_kernels(request.param == "kernels")
+    # the kernels really run (skmlp falls back to numpy if they fail to load); no public
+    # name says which path a fit takes, so this asks the switch itself
+    assert (_config.kernels() is not None) == (request.param == "kernels")
+    yield request.param
+    set_kernels(previous)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loaded_kernels(tmp_path_factory):
+    """Load (on a cold cache: compile) the numba kernels once, before any test runs.
+
+    Otherwise the first test that trains with the kernels pays it: ~14 s with numba's
+    disk cache empty, ~1 s with it warm. Under pytest-xdist the workers take turns on a
+    lock in the session's shared temporary directory, so the first compiles into the
+    disk cache and the others only load from it, instead of all compiling at once.
+    A tiny fit inside ``use_kernels(True)`` loads them: its first kernel step imports
+    numba and probes every kernel in float32 and float64 (see ``skmlp._config``); a
+    kernel that fails to load warns, and the warning fails this fixture.
+
+    Yields True when the kernels were loaded; False without numba, or with
+    ``SKMLP_DISABLE_NUMBA`` set (a run that asked for the numpy path loads nothing).
+    """
+    if importlib.util.find_spec("numba") is None or os.environ.get("SKMLP_DISABLE_NUMBA"):
+        yield False
+        return
+    lock = tmp_path_factory.getbasetemp().parent / "skmlp-kernels.lock"
+    X, y = make_classification(n_samples=20, n_features=3, n_informative=2, n_redundant=0,
+                               random_state=0)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch, on purpose
+                warnings.simplefilter("error", RuntimeWarning)  # a kernel that did not load
+                with use_kernels(True):
+                    MLPClassifierFromScratch((2,), max_iter=1, random_state=0).fit(X, y)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    yield True

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 import sklearn
+from _support import spy_mlp_call
 from scipy.special import softmax
 from sklearn.datasets import load_digits, make_classification, make_multilabel_classification
 from sklearn.metrics import f1_score, log_loss, make_scorer, recall_score
@@ -147,20 +148,15 @@ def test_dropout_changes_training_not_prediction(digits):
 
 
 def test_dropout_rate_is_applied_per_layer(digits, monkeypatch):
-    import skmlp._solvers as training
-
-    seen = []
-    real = training.dropout_masks
-
-    def spy(rng, n, net, rates):
-        masks = real(rng, n, net, rates)
-        seen.append([None if m is None else float(np.mean(m == 0)) for m in masks])
-        return masks
-
-    monkeypatch.setattr(training, "dropout_masks", spy)
+    # each layer's share of dropped units shows in no output to 1%: the public
+    # skmlp.MLP.backprop is spied on for the masks it is given
+    backprops = spy_mlp_call(monkeypatch, "backprop")
     X_tr, _, y_tr, _ = digits
     MLPClassifierFromScratch((200, 200), dropout=(0.5, 0.0), max_iter=2,
-                                   random_state=0).fit(X_tr, y_tr)
+                             random_state=0).fit(X_tr, y_tr)
+    seen = [[None if m is None else float(np.mean(m == 0)) for m in kwargs["masks"]]
+            for _, kwargs in backprops]
+    assert len(seen) == 2 * int(np.ceil(len(y_tr) / 200))  # every minibatch, both epochs
     first = np.array([s[0] for s in seen])
     assert first.mean() == pytest.approx(0.5, abs=0.01)
     assert all(s[1] is None for s in seen)

@@ -15,8 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skmlp._base as base_module
-from skmlp import MLP, MLPClassifierFromScratch
+from skmlp import MLPClassifierFromScratch
 
 
 # --- targets and inputs ---------------------------------------------------------------
@@ -34,8 +33,8 @@ def test_string_labels_binary():
     assert clf.score(X, labels) > 0.9
 
 
-def test_multiclass_attributes(data):
-    X, y = data
+def test_multiclass_attributes(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch((7, 5), random_state=0, max_iter=20).fit(X, y)
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3 and clf.n_layers_ == 4
     assert [W.shape for W in clf.coefs_] == [(10, 7), (7, 5), (5, 3)]
@@ -63,8 +62,8 @@ def test_multilabel_indicator_targets(multilabel, solver):
 
 @pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_sparse_input_trains_like_dense(data, fmt, solver):
-    X, y = data
+def test_sparse_input_trains_like_dense(three_classes, fmt, solver):
+    X, y = three_classes
     X = np.where(np.abs(X) < 0.7, 0.0, X)
     kw = dict(solver=solver, random_state=0, max_iter=15)
     dense = MLPClassifierFromScratch(**kw).fit(X, y)
@@ -74,8 +73,8 @@ def test_sparse_input_trains_like_dense(data, fmt, solver):
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_float32_trains_and_predicts_in_float32(data, solver):
-    X, y = data
+def test_float32_trains_and_predicts_in_float32(three_classes, solver):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(solver=solver, random_state=0, max_iter=30)
     clf.fit(X.astype(np.float32), y)
     # as MLPClassifier: lbfgs evaluates the loss at float32 points, but scipy's iterates
@@ -92,8 +91,8 @@ def test_float32_trains_and_predicts_in_float32(data, solver):
 
 
 # --- training control -----------------------------------------------------------------
-def test_early_stopping_restores_best_validation_weights(data):
-    X, y = data
+def test_early_stopping_restores_best_validation_weights(three_classes):
+    X, y = three_classes
     X_tr, y_tr, X_val, y_val = X[:150], y[:150], X[150:], y[150:]
     clf = MLPClassifierFromScratch((50,), early_stopping=True, n_iter_no_change=5,
                                    learning_rate_init=0.05, random_state=0)
@@ -105,15 +104,15 @@ def test_early_stopping_restores_best_validation_weights(data):
     assert clf.score(X_val, y_val) == pytest.approx(clf.best_validation_score_)
 
 
-def test_early_stopping_internal_split(data):
-    X, y = data
+def test_early_stopping_internal_split(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(early_stopping=True, random_state=0).fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
-def test_warm_start_continues(data):
-    X, y = data
+def test_warm_start_continues(three_classes):
+    X, y = three_classes
     warm = MLPClassifierFromScratch(warm_start=True, max_iter=3, random_state=0)
     warm.fit(X, y)
     first = [W.copy() for W in warm.coefs_]
@@ -126,8 +125,8 @@ def test_warm_start_continues(data):
         warm.fit(X[y != 2], y[y != 2])
 
 
-def test_partial_fit(data):
-    X, y = data
+def test_partial_fit(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(random_state=0)
     with pytest.raises(ValueError, match="classes must be passed"):
         clf.partial_fit(X, y)
@@ -145,8 +144,8 @@ def test_partial_fit(data):
         MLPClassifierFromScratch(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_convergence_warning_at_max_iter(data):
-    X, y = data
+def test_convergence_warning_at_max_iter(three_classes):
+    X, y = three_classes
     with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
         MLPClassifierFromScratch(max_iter=2).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
@@ -154,8 +153,8 @@ def test_convergence_warning_at_max_iter(data):
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_verbose_prints_what_mlpclassifier_prints(data, solver, capsys):
-    X, y = data
+def test_verbose_prints_what_mlpclassifier_prints(three_classes, solver, capsys):
+    X, y = three_classes
     params = dict(solver=solver, max_iter=5, verbose=True, random_state=0)
     clf = MLPClassifierFromScratch(**params).fit(X, y)
     ours = capsys.readouterr().out
@@ -169,58 +168,18 @@ def test_verbose_prints_what_mlpclassifier_prints(data, solver, capsys):
         assert lines[-1] == "Iteration %d, loss = %.8f" % (clf.n_iter_, clf.loss_curve_[-1])
 
 
-def test_lbfgs_respects_max_fun(data):
-    X, y = data
+def test_lbfgs_respects_max_fun(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(solver="lbfgs", max_fun=10, random_state=0).fit(X, y)
     assert clf.n_iter_ <= 10
 
 
 # --- interrupts and failures ----------------------------------------------------------
-def test_ctrl_c_keeps_last_complete_epoch(data, monkeypatch):
-    X, y = data
-    calls = {"n": 0}
-    real = base_module.run_epoch
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(base_module, "run_epoch", interrupted)
-    with pytest.warns(UserWarning, match="interrupted"):
-        clf = MLPClassifierFromScratch(random_state=0, max_iter=10).fit(X, y)
-    monkeypatch.setattr(base_module, "run_epoch", real)
-    ref = MLPClassifierFromScratch(random_state=0, max_iter=2).fit(X, y)
-    assert clf.n_iter_ == 2
-    for a, b in zip(clf.coefs_ + clf.intercepts_, ref.coefs_ + ref.intercepts_):
-        np.testing.assert_array_equal(a, b)
-    clf.partial_fit(X, y)  # and training can go on
-    assert clf.n_iter_ == 1 and np.isfinite(clf.predict_proba(X)).all()
+# Ctrl-C: tests/test_interrupt.py, for both estimators
 
 
-def test_ctrl_c_during_lbfgs_keeps_last_iterate(data, monkeypatch):
-    X, y = data
-    calls = {"n": 0}
-    real = MLP.loss_grad
-
-    def interrupted(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 8:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(MLP, "loss_grad", interrupted)
-    with pytest.warns(UserWarning, match="interrupted"):
-        clf = MLPClassifierFromScratch(solver="lbfgs", random_state=0).fit(X, y)
-    monkeypatch.setattr(MLP, "loss_grad", real)
-    assert 1 <= clf.n_iter_ < 8 and np.isfinite(clf.loss_)
-    assert clf.loss_ == pytest.approx(clf.loss_curve_[-1])
-    assert np.isfinite(clf.predict_proba(X)).all()
-
-
-def test_divergence_raises_and_leaves_no_fitted_model(data):
-    X, y = data
+def test_divergence_raises_and_leaves_no_fitted_model(three_classes):
+    X, y = three_classes
     X_bad = X * 1e300  # finite, but X @ W overflows: the loss becomes inf - inf
     clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=10.0, random_state=0,
                                    max_iter=50)
@@ -231,8 +190,8 @@ def test_divergence_raises_and_leaves_no_fitted_model(data):
         clf.predict(X)
 
 
-def test_divergence_in_partial_fit_restores_previous_model(data):
-    X, y = data
+def test_divergence_in_partial_fit_restores_previous_model(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(solver="sgd", random_state=0)
     clf.partial_fit(X, y, classes=[0, 1, 2])
     before = [p.copy() for p in clf.coefs_ + clf.intercepts_]
@@ -263,14 +222,14 @@ def test_divergence_in_partial_fit_restores_previous_model(data):
     ({"n_iter_no_change": 0}, "n_iter_no_change"),
     ({"max_fun": 0}, "max_fun"),
 ])
-def test_invalid_parameters_raise_invalid_parameter_error(data, params, name):
-    X, y = data
+def test_invalid_parameters_raise_invalid_parameter_error(three_classes, params, name):
+    X, y = three_classes
     with pytest.raises(InvalidParameterError, match=name):
         MLPClassifierFromScratch(**params).fit(X, y)
 
 
-def test_bad_data_raises_value_error_naming_the_problem(data):
-    X, y = data
+def test_bad_data_raises_value_error_naming_the_problem(three_classes):
+    X, y = three_classes
     X_nan = X.copy()
     X_nan[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -290,8 +249,8 @@ def test_bad_data_raises_value_error_naming_the_problem(data):
 
 # --- reproducibility, persistence, ecosystem ---------------------------------------------
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_same_random_state_same_weights(data, solver):
-    X, y = data
+def test_same_random_state_same_weights(three_classes, solver):
+    X, y = three_classes
     a = MLPClassifierFromScratch(solver=solver, random_state=3, max_iter=10).fit(X, y)
     b = MLPClassifierFromScratch(solver=solver, random_state=3, max_iter=10).fit(X, y)
     c = MLPClassifierFromScratch(solver=solver, random_state=4, max_iter=10).fit(X, y)
@@ -300,8 +259,8 @@ def test_same_random_state_same_weights(data, solver):
     assert not np.array_equal(a.coefs_[0], c.coefs_[0])
 
 
-def test_pickle_round_trip_predicts_identically_and_trains_on(data):
-    X, y = data
+def test_pickle_round_trip_predicts_identically_and_trains_on(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(random_state=0, max_iter=5).fit(X, y)
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
@@ -310,8 +269,8 @@ def test_pickle_round_trip_predicts_identically_and_trains_on(data):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
-def test_assigned_weights_are_the_model(data):
-    X, y = data
+def test_assigned_weights_are_the_model(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch(random_state=0, max_iter=5).fit(X, y)
     clf.coefs_[-1] = np.zeros_like(clf.coefs_[-1])
     clf.intercepts_[-1] = np.array([0.0, 5.0, 0.0])
@@ -322,16 +281,16 @@ def test_assigned_weights_are_the_model(data):
         clf.predict(X)
 
 
-def test_a_tampered_pickle_does_not_load(data):
-    X, y = data
+def test_a_tampered_pickle_does_not_load(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch((7,), random_state=0, max_iter=2).fit(X, y)
     clf.intercepts_[0] = np.zeros(8)  # one bias too many for 7 units
     with pytest.raises(ValueError, match="do not form a layer"):
         pickle.loads(pickle.dumps(clf))
 
 
-def test_grid_search_over_pipeline_in_parallel(data):
-    X, y = data
+def test_grid_search_over_pipeline_in_parallel(three_classes):
+    X, y = three_classes
     pipe = Pipeline([("scale", StandardScaler()),
                      ("mlp", MLPClassifierFromScratch(max_iter=50, learning_rate_init=0.01,
                                                       random_state=0))])
@@ -343,8 +302,8 @@ def test_grid_search_over_pipeline_in_parallel(data):
 
 
 # --- predict's shortcut for plain float arrays keeps every check ---------------------------------
-def test_predict_shortcut_keeps_validate_datas_checks(data):
-    X, y = data
+def test_predict_shortcut_keeps_validate_datas_checks(three_classes):
+    X, y = three_classes
     clf = MLPClassifierFromScratch((8,), random_state=0, max_iter=5).fit(X, y)
     row = X[:1].copy()
     # a list takes the validate_data road; the same numbers come out
@@ -372,9 +331,9 @@ def test_predict_shortcut_keeps_validate_datas_checks(data):
         clf.predict_proba(row[0])
 
 
-def test_predict_shortcut_respects_feature_names(data):
+def test_predict_shortcut_respects_feature_names(three_classes):
     pd = pytest.importorskip("pandas")
-    X, y = data
+    X, y = three_classes
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     clf = MLPClassifierFromScratch((8,), random_state=0, max_iter=5).fit(df, y)
     with pytest.warns(UserWarning, match="does not have valid feature names"):

@@ -12,7 +12,7 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
-from _support import scored_epochs
+from _support import interrupt_mlp_call, interrupted_fit, scored_epochs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV
@@ -20,7 +20,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
+from skmlp import MLP, MLPClassifierFromScratch, MLPRegressorFromScratch
 
 TARGETS = {
     "multiclass": lambda X, y: y,
@@ -32,8 +32,8 @@ TARGETS = {
 # --- MLPClassifier, both ways ---------------------------------------------------------------
 @pytest.mark.parametrize("target", sorted(TARGETS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_to_sklearn_predicts_the_same(data, target, dtype):
-    X, y = data
+def test_to_sklearn_predicts_the_same(three_classes, target, dtype):
+    X, y = three_classes
     X = X.astype(dtype)
     yt = TARGETS[target](X, y)
     ours = MLPClassifierFromScratch((10, 6), activation="tanh", max_iter=30,
@@ -47,8 +47,8 @@ def test_to_sklearn_predicts_the_same(data, target, dtype):
     theirs.partial_fit(X, yt)  # and training can go on in scikit-learn
 
 
-def test_to_sklearn_refuses_what_mlpclassifier_cannot_represent(data):
-    X, y = data
+def test_to_sklearn_refuses_what_mlpclassifier_cannot_represent(three_classes):
+    X, y = three_classes
     for activation in ("gelu", ("relu", "tanh")):
         sizes = (5, 5) if isinstance(activation, tuple) else (5,)
         ours = MLPClassifierFromScratch(sizes, activation=activation, max_iter=2).fit(X, y)
@@ -57,8 +57,8 @@ def test_to_sklearn_refuses_what_mlpclassifier_cannot_represent(data):
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_from_sklearn_predicts_the_same_and_trains_on(data, solver):
-    X, y = data
+def test_from_sklearn_predicts_the_same_and_trains_on(three_classes, solver):
+    X, y = three_classes
     theirs = MLPClassifier((16,), solver=solver, max_iter=20, random_state=0).fit(X, y)
     ours = MLPClassifierFromScratch.from_sklearn(theirs)
     assert ours.get_params()["solver"] == solver and ours.n_iter_ == theirs.n_iter_
@@ -71,9 +71,9 @@ def test_from_sklearn_predicts_the_same_and_trains_on(data, solver):
     assert ours.score(X, y) >= before - 0.05
 
 
-def test_one_sgd_epoch_without_momentum_matches_mlpclassifier(data):
+def test_one_sgd_epoch_without_momentum_matches_mlpclassifier(three_classes):
     """Same weights, same batches (no shuffling), plain SGD: the same update, to rounding."""
-    X, y = data
+    X, y = three_classes
     params = dict(hidden_layer_sizes=(20,), solver="sgd", momentum=0.0, shuffle=False,
                   batch_size=32, learning_rate_init=0.05, alpha=1e-3, random_state=0)
     theirs = MLPClassifier(max_iter=3, **params).fit(X, y)
@@ -85,10 +85,10 @@ def test_one_sgd_epoch_without_momentum_matches_mlpclassifier(data):
     assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=1e-10)
 
 
-def test_onnx_export_through_to_sklearn(data):
+def test_onnx_export_through_to_sklearn(three_classes):
     skl2onnx = pytest.importorskip("skl2onnx")
     ort = pytest.importorskip("onnxruntime")
-    X, y = data
+    X, y = three_classes
     X = X.astype(np.float32)
     ours = MLPClassifierFromScratch((16,), max_iter=30, random_state=0).fit(X, y)
     onx = skl2onnx.to_onnx(ours.to_sklearn(), X[:1], options={"zipmap": False})
@@ -100,13 +100,13 @@ def test_onnx_export_through_to_sklearn(data):
 
 # --- persistence ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def fitted(data):
-    X, y = data
+def fitted(three_classes):
+    X, y = three_classes
     return MLPClassifierFromScratch((16, 8), random_state=0, max_iter=10).fit(X, y)
 
 
-def test_pickle_and_joblib_round_trips(data, fitted):
-    X, _ = data
+def test_pickle_and_joblib_round_trips(three_classes, fitted):
+    X, _ = three_classes
     for load in (lambda: pickle.loads(pickle.dumps(fitted)), lambda: _joblib_round_trip(fitted)):
         loaded = load()
         np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
@@ -121,13 +121,14 @@ def _joblib_round_trip(est):
     return joblib.load(buffer)
 
 
-def test_skops_round_trip_trusts_only_skmlp_types_and_the_readme_lists_them(data, regression):
+def test_skops_round_trip_trusts_only_skmlp_types_and_the_readme_lists_them(three_classes,
+                                                                           regression):
     """One model of each estimator and solver: skops flags only skmlp's own types, the
     README's trusted list is exactly their union, and a loaded model trains on."""
     sio = pytest.importorskip("skops.io")
     models = []
     for solver in ("adam", "sgd", "lbfgs"):
-        models.append((MLPClassifierFromScratch((8,), solver=solver, max_iter=5), *data))
+        models.append((MLPClassifierFromScratch((8,), solver=solver, max_iter=5), *three_classes))
         reg = MLPRegressorFromScratch(hidden_layer_sizes=(8,), solver=solver, max_iter=5)
         models.append((reg, *regression))
     seen = set()
@@ -146,9 +147,9 @@ def test_skops_round_trip_trusts_only_skmlp_types_and_the_readme_lists_them(data
 
 
 # --- pandas and metadata routing ----------------------------------------------------------------
-def test_dataframe_feature_names(data):
+def test_dataframe_feature_names(three_classes):
     pd = pytest.importorskip("pandas")
-    X, y = data
+    X, y = three_classes
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     clf = MLPClassifierFromScratch(max_iter=5, random_state=0).fit(df, y)
     np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
@@ -161,8 +162,8 @@ def test_dataframe_feature_names(data):
     np.testing.assert_array_equal(clf.predict(df), without_names)
 
 
-def test_sample_weight_routed_through_pipeline_and_grid_search(data):
-    X, y = data
+def test_sample_weight_routed_through_pipeline_and_grid_search(three_classes):
+    X, y = three_classes
     sw = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
     kw = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30, random_state=0)
     direct = MLPClassifierFromScratch(**kw).fit(X, y, sample_weight=sw)
@@ -214,8 +215,8 @@ class StopAfter:
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_callback_returning_true_stops_after_that_epoch(data, solver):
-    X, y = data
+def test_callback_returning_true_stops_after_that_epoch(three_classes, solver):
+    X, y = three_classes
     stop = StopAfter(3)
     clf = MLPClassifierFromScratch(solver=solver, max_iter=100, tol=0, random_state=0)
     with warnings.catch_warnings():
@@ -225,8 +226,8 @@ def test_callback_returning_true_stops_after_that_epoch(data, solver):
     assert np.isfinite(clf.predict_proba(X)).all()
 
 
-def test_scoring_monitor_scores_every_epoch(data):
-    X, y = data
+def test_scoring_monitor_scores_every_epoch(three_classes):
+    X, y = three_classes
     monitor = callback.ScoringMonitor(scoring="accuracy")
     clf = MLPClassifierFromScratch(max_iter=6, tol=0, random_state=0).set_callbacks(monitor)
     clf.fit(X, y)
@@ -237,9 +238,9 @@ def test_scoring_monitor_scores_every_epoch(data):
     assert epochs[-1]["accuracy"] > epochs[0]["accuracy"]
 
 
-def test_progress_bar_runs_and_callbacks_nest_in_grid_search(data, capsys):
+def test_progress_bar_runs_and_callbacks_nest_in_grid_search(three_classes, capsys):
     pytest.importorskip("rich")
-    X, y = data
+    X, y = three_classes
     clf = MLPClassifierFromScratch(max_iter=3, random_state=0).set_callbacks(callback.ProgressBar())
     clf.fit(X, y)
     stop = StopAfter(10**9)  # counts epochs, never stops
@@ -249,8 +250,8 @@ def test_progress_bar_runs_and_callbacks_nest_in_grid_search(data, capsys):
     assert stop.epochs == 4 * (2 * 2 + 1)  # 2 candidates x 2 folds, then the refit
 
 
-def test_failed_fit_keeps_callbacks_and_tears_them_down(data):
-    X, y = data
+def test_failed_fit_keeps_callbacks_and_tears_them_down(three_classes):
+    X, y = three_classes
 
     class Recorder(StopAfter):
         def __init__(self):
@@ -274,8 +275,8 @@ def test_failed_fit_keeps_callbacks_and_tears_them_down(data):
     assert recorder.events[-2:] == ["setup", "teardown"] and recorder.epochs == 2
 
 
-def test_exception_in_a_callback_hook_leaves_the_estimator_consistent(data):
-    X, y = data
+def test_exception_in_a_callback_hook_leaves_the_estimator_consistent(three_classes):
+    X, y = three_classes
 
     class Boom(StopAfter):
         def on_fit_task_end(self, estimator, context):
@@ -314,31 +315,23 @@ class TaskLedger(StopAfter):
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_ctrl_c_leaves_no_callback_task_open(data, solver, monkeypatch):
-    """Every task begun is ended, also when Ctrl-C stops training mid-epoch."""
-    import skmlp._base as base_module
-    from skmlp import MLP
-
-    X, y = data
-    calls = {"n": 0}
-    target, name = (base_module, "run_epoch") if solver == "adam" else (MLP, "loss_grad")
-    real = getattr(target, name)
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(target, name, interrupted)
+def test_ctrl_c_leaves_no_callback_task_open(three_classes, solver, monkeypatch):
+    """Every task begun is ended, also when Ctrl-C stops training mid-epoch (adam: in the
+    first minibatch of epoch 4) or inside an L-BFGS objective evaluation. No callback hook
+    runs there: the public ``skmlp.MLP``'s per-minibatch ``backprop`` (or ``loss_grad``,
+    scipy's objective) raises."""
+    X, y = three_classes
+    name = "backprop" if solver == "adam" else "loss_grad"
+    per_epoch = int(np.ceil(len(y) / 200))  # batch_size="auto"
+    interrupt_mlp_call(monkeypatch, name, 3 * per_epoch + 1 if solver == "adam" else 4)
     ledger = TaskLedger()
     clf = MLPClassifierFromScratch(solver=solver, max_iter=50, random_state=0)
-    with pytest.warns(UserWarning, match="interrupted"):
-        clf.set_callbacks(ledger).fit(X, y)
+    interrupted_fit(clf.set_callbacks(ledger), X, y)
     assert sum(ledger.begun.values()) > 2
     assert ledger.begun == ledger.ended
     if solver == "lbfgs":  # loss_ is the loss of the iterate kept (as recorded by the callback)
         net = MLP.from_weights(clf.coefs_, clf.intercepts_, out_activation="softmax")
         Y = LabelBinarizer().fit(y).transform(y)
         assert clf.n_iter_ == len(clf.loss_curve_) >= 1
-        assert clf.loss_ == pytest.approx(real(net, X, Y, None, clf.alpha)[0], rel=1e-12)
+        monkeypatch.undo()
+        assert clf.loss_ == pytest.approx(net.loss_grad(X, Y, None, clf.alpha)[0], rel=1e-12)

@@ -13,14 +13,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _support import INTERRUPTED, Hooks, assert_same_weights, sigint
 from sklearn.datasets import make_classification
 
 from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
 
 pytest.importorskip("sklearn.callback")
-
-INTERRUPTED = r"^Training interrupted by user; keeping the (weights of the last complete " \
-              r"epoch|last L-BFGS iterate)\.$"
 
 
 @pytest.fixture(scope="module")
@@ -29,41 +27,9 @@ def Xy():
                                random_state=0)
 
 
-class Hooks:
-    """A FitCallback that runs ``act(where, estimator, context)`` at each hook."""
-
-    def __init__(self, act):
-        self.act, self.calls = act, []
-
-    def _run(self, where, estimator, context):
-        self.calls.append((where, context.task_name, estimator.__dict__.get("n_iter_")))
-        return self.act(where, estimator, context)
-
-    def setup(self, estimator, context):
-        self._run("setup", estimator, context)
-
-    def teardown(self, estimator, context):
-        self._run("teardown", estimator, context)
-
-    def on_fit_task_begin(self, estimator, context):
-        self._run("begin", estimator, context)
-
-    def on_fit_task_end(self, estimator, context):
-        return bool(self._run("end", estimator, context))
-
-
-def _sigint():
-    signal.raise_signal(signal.SIGINT)
-
-
 def _reference(params, X, y, n_iter):
     """The model the first ``n_iter`` epochs (iterations) train."""
     return MLPClassifierFromScratch(**{**params, "max_iter": n_iter}).fit(X, y)
-
-
-def assert_same_weights(a, b):
-    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
-        np.testing.assert_array_equal(p, q)
 
 
 def _interrupted_fit_keeps(params, X, y, act, n_kept):
@@ -88,7 +54,7 @@ def test_ctrl_c_after_the_last_epoch_keeps_the_fit(Xy, solver, source):
     def act(where, est, ctx):
         if where == "end" and ctx.task_name == "fit":
             if source == "signal":
-                _sigint()
+                sigint()
             else:
                 raise KeyboardInterrupt
 
@@ -113,9 +79,9 @@ def test_a_second_ctrl_c_while_stopping_loses_nothing(Xy, solver):
         if where == "begin" and ctx.task_name == task:
             begun.append(1)
             if len(begun) == 4:
-                _sigint()  # raises KeyboardInterrupt right here: 3 epochs are complete
+                sigint()  # raises KeyboardInterrupt right here: 3 epochs are complete
         if where == "end" and len(begun) == 4:
-            _sigint()  # the cut-short sub-task's end hook, the fit's
+            sigint()  # the cut-short sub-task's end hook, the fit's
 
     hooks = _interrupted_fit_keeps(params, X, y, act, 3)
     # every sub-task begun was ended once
@@ -212,7 +178,7 @@ def test_an_interrupt_in_teardown_keeps_the_fit(Xy):
 
     def act(where, est, ctx):
         if where == "teardown":
-            _sigint()
+            sigint()
 
     clf = MLPClassifierFromScratch(max_iter=3, random_state=0).set_callbacks(Hooks(act))
     with pytest.warns(UserWarning, match=INTERRUPTED):
@@ -227,7 +193,7 @@ def test_an_interrupt_before_training_leaves_nothing(Xy):
 
     def act(where, est, ctx):
         if where == "setup":
-            _sigint()
+            sigint()
 
     clf = MLPClassifierFromScratch(max_iter=3).set_callbacks(Hooks(act))
     with pytest.raises(KeyboardInterrupt):

@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 import pytest
+from _support import BATCH_SIZE_WARNING
 from scipy.special import log_expit, logsumexp
 from sklearn.datasets import (
     load_breast_cancer,
@@ -40,19 +41,17 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_sco
 from sklearn.multioutput import MultiOutputClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from skmlp import MLPClassifierFromScratch, _config, set_kernels
+from skmlp import MLPClassifierFromScratch
 
 Ours = MLPClassifierFromScratch
 SELF_CHECK = Ours is MLPClassifier
 ours_only = pytest.mark.skipif(SELF_CHECK, reason="skmlp-specific behaviour")
 
-#: MLPClassifier's warning when batch_size > n_samples (sgd and adam, fit and partial_fit).
-BATCH_SIZE_WARNING = ("Got `batch_size` less than 1 or larger than sample size. "
-                      "It is going to be clipped")
-
-pytestmark = pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning"),
+              # the whole module runs twice, with skmlp's numba kernels and with the numpy
+              # reference: parity must hold on both
+              pytest.mark.usefixtures("one_blas_thread", "kernel_setting")]
 
 
 def _from_sklearn(mlp):
@@ -63,31 +62,9 @@ def _to_sklearn(est):
     return copy.deepcopy(est) if SELF_CHECK else est.to_sklearn()
 
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread():
-    """These matrices are small: BLAS threads only slow them down, badly so when other
-    processes share the cores. Both estimators run under the same limit."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True, params=["kernels", "numpy"])
-def path(request):
-    """The whole module runs twice: with skmlp's numba kernels (when numba is installed)
-    and with the numpy reference. Parity must hold on both."""
-    if request.param == "kernels":
-        pytest.importorskip("numba")
-    previous = set_kernels(request.param == "kernels")
-    # the kernels really run (skmlp falls back to numpy if they fail to import)
-    assert (_config.kernels() is not None) == (request.param == "kernels")
-    yield request.param
-    set_kernels(previous)
-
-
 # --- data -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def data():
+def classification_sets():
     """name -> (X, y, positive sample weights), X standardised, float64."""
     rng = np.random.RandomState(0)
     out = {}
@@ -329,8 +306,9 @@ def _steps(how, X, y, w, classes):
 
 
 @pytest.mark.parametrize("target, how, dtype, weighted, params, expect", CASES)
-def test_same_model_as_mlpclassifier(data, target, how, dtype, weighted, params, expect):
-    X, y, w = data[target]
+def test_same_model_as_mlpclassifier(classification_sets, target, how, dtype, weighted, params,
+                                     expect):
+    X, y, w = classification_sets[target]
     X = X.astype(dtype)
     w = w.astype(dtype) if weighted else None
     classes = np.arange(y.shape[1]) if y.ndim == 2 else np.unique(y)
@@ -361,11 +339,11 @@ def test_same_model_as_mlpclassifier(data, target, how, dtype, weighted, params,
     assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == expected
 
 
-def test_warm_start_through_lbfgs_keeps_the_best_weights_aliased(data):
+def test_warm_start_through_lbfgs_keeps_the_best_weights_aliased(classification_sets):
     # adam with early stopping, then lbfgs (which ignores it) with a harmful alpha, then adam
     # again. MLPClassifier's lbfgs trains the aliased _best_coefs too, so the third fit,
     # which never beats the first's best score, keeps the live weights, not the first's.
-    X, y, _ = data["multiclass"]
+    X, y, _ = classification_sets["multiclass"]
     params = {"hidden_layer_sizes": (8,), "batch_size": 32, "random_state": 0,
               "early_stopping": True, "n_iter_no_change": 3, "max_iter": 15,
               "learning_rate_init": 0.01, "warm_start": True}
@@ -410,8 +388,8 @@ def test_partial_fit_signature_is_mlpclassifiers():
     assert inspect.signature(Ours.partial_fit) == inspect.signature(MLPClassifier.partial_fit)
 
 
-def test_positional_weight_mask_is_sample_weight(data):
-    X, y, _ = data["multiclass"]
+def test_positional_weight_mask_is_sample_weight(classification_sets):
+    X, y, _ = classification_sets["multiclass"]
     mask = (np.arange(len(y)) % 3 != 0).astype(float)
     classes = np.unique(y)
     params = {"hidden_layer_sizes": (8,), "random_state": 0}
@@ -431,8 +409,8 @@ def test_positional_weight_mask_is_sample_weight(data):
 # the trained logistic output, so the rows are not [1.]), predict_log_proba is its log.
 # Ours returns shape (n, len(classes_)) = (n, 1): all ones, log-probabilities all zero.
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_one_class_target(data, solver):
-    X = data["multiclass"][0]
+def test_one_class_target(classification_sets, solver):
+    X = classification_sets["multiclass"][0]
     y = np.full(len(X), 7)
     params = {"hidden_layer_sizes": (5,), "solver": solver, "max_iter": 10, "random_state": 0}
     theirs = MLPClassifier(**params).fit(X, y)
@@ -451,9 +429,9 @@ def test_one_class_target(data, solver):
         np.testing.assert_array_equal(L, 0.0)
 
 
-def test_time_series_split_on_sorted_labels(data):
+def test_time_series_split_on_sorted_labels(classification_sets):
     """The first training fold holds one class only."""
-    X, y, _ = data["binary"]
+    X, y, _ = classification_sets["binary"]
     y_sorted = np.sort(y)
     for est in (MLPClassifier((5,), max_iter=10, random_state=0),
                 Ours((5,), max_iter=10, random_state=0)):
@@ -461,8 +439,8 @@ def test_time_series_split_on_sorted_labels(data):
         assert np.all(np.isfinite(scores))
 
 
-def test_multioutput_classifier_with_a_constant_label_column(data):
-    X, y, _ = data["binary"]
+def test_multioutput_classifier_with_a_constant_label_column(classification_sets):
+    X, y, _ = classification_sets["binary"]
     Y = np.column_stack([y, np.full(len(y), "const")])
     for base in (MLPClassifier((5,), max_iter=10, random_state=0),
                  Ours((5,), max_iter=10, random_state=0)):
@@ -475,8 +453,8 @@ def test_multioutput_classifier_with_a_constant_label_column(data):
 
 
 # --- 3. assigning weights ---------------------------------------------------------------------
-def _fit_pair(data, target="multiclass", **params):
-    X, y, _ = data[target]
+def _fit_pair(classification_sets, target="multiclass", **params):
+    X, y, _ = classification_sets[target]
     params = {"hidden_layer_sizes": (10,), "max_iter": 15, "random_state": 0, **params}
     return Ours(**params).fit(X, y), MLPClassifier(**params).fit(X, y)
 
@@ -495,11 +473,11 @@ def _skops_round_trip(est):
     return sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
 
 
-def test_assign_coefs_as_a_tuple(data):
+def test_assign_coefs_as_a_tuple(classification_sets):
     """MLPClassifier predicts with tuples (its warm_start fit and partial_fit then fail:
     ``params = self.coefs_ + self.intercepts_`` is tuple + list)."""
-    X = data["multiclass"][0]
-    for est in _fit_pair(data):
+    X = classification_sets["multiclass"][0]
+    for est in _fit_pair(classification_sets):
         before = est.predict_proba(X)
         est.coefs_ = tuple(est.coefs_)
         est.intercepts_ = tuple(est.intercepts_)
@@ -507,9 +485,9 @@ def test_assign_coefs_as_a_tuple(data):
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_pruned_weights_are_used_everywhere(data, solver):
-    X, y, _ = data["multiclass"]
-    ours, theirs = (_prune(est) for est in _fit_pair(data, solver=solver))
+def test_pruned_weights_are_used_everywhere(classification_sets, solver):
+    X, y, _ = classification_sets["multiclass"]
+    ours, theirs = (_prune(est) for est in _fit_pair(classification_sets, solver=solver))
     assert [W.shape for W in ours.coefs_] == [(8, 5), (5, 3)]
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0,
                                atol=1e-6 if solver == "lbfgs" else 1e-9)
@@ -530,11 +508,11 @@ def test_pruned_weights_are_used_everywhere(data, solver):
 
 @ours_only
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_partial_fit_after_pruning(data, solver):
+def test_partial_fit_after_pruning(classification_sets, solver):
     """MLPClassifier fails here (its optimizer state keeps the old shapes:
     "operands could not be broadcast together with shapes (8,10) (8,5)"); ours trains on."""
-    X, y, _ = data["multiclass"]
-    ours = _prune(_fit_pair(data, solver=solver)[0])
+    X, y, _ = classification_sets["multiclass"]
+    ours = _prune(_fit_pair(classification_sets, solver=solver)[0])
     pruned = [W.copy() for W in ours.coefs_]
     ours.partial_fit(X, y)
     ours.partial_fit(X, y)
@@ -544,9 +522,9 @@ def test_partial_fit_after_pruning(data, solver):
     assert np.all(np.isfinite(ours.predict_proba(X)))
 
 
-def test_assigned_float32_weights_stay_float32(data):
-    X = data["multiclass"][0]
-    ours, theirs = _fit_pair(data)
+def test_assigned_float32_weights_stay_float32(classification_sets):
+    X = classification_sets["multiclass"][0]
+    ours, theirs = _fit_pair(classification_sets)
     for est in (ours, theirs):
         est.coefs_ = [W.astype(np.float32) for W in est.coefs_]
         est.intercepts_ = [b.astype(np.float32) for b in est.intercepts_]
@@ -570,11 +548,11 @@ def _exact_log_proba(mlp, X):
 
 
 @pytest.fixture(scope="module", params=["binary", "multiclass", "multilabel"])
-def saturated(request, data):
+def saturated(request, classification_sets):
     """(X, ours, theirs, exact log-probabilities): last layer scaled by 1e4, so that
     probabilities underflow."""
-    X = data[request.param][0]
-    pair = _fit_pair(data, request.param)
+    X = classification_sets[request.param][0]
+    pair = _fit_pair(classification_sets, request.param)
     theirs = pair[1]
     for est in pair:  # the very same weights on both sides: only rounding differs
         est.coefs_ = [W.copy() for W in theirs.coefs_[:-1]] + [theirs.coefs_[-1] * 1e4]
@@ -638,8 +616,8 @@ ES = {"hidden_layer_sizes": (5,), "early_stopping": True, "max_iter": 3, "random
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_early_stopping_a_binary_class_with_one_member(data, weighted):
-    X, _, w = data["binary"]
+def test_early_stopping_a_binary_class_with_one_member(classification_sets, weighted):
+    X, _, w = classification_sets["binary"]
     y = np.array(["neg"] * len(X))
     y[3] = "pos"
     message = _raises_like_mlpclassifier(ES, X, y, exact=False,
@@ -647,19 +625,19 @@ def test_early_stopping_a_binary_class_with_one_member(data, weighted):
     assert message.startswith("The least populated class")
 
 
-def test_early_stopping_validation_set_too_small(data):
+def test_early_stopping_validation_set_too_small(classification_sets):
     for target in ("multiclass", "multilabel"):  # not stratified: the size check is reached
-        X, y, _ = data[target]
+        X, y, _ = classification_sets[target]
         message = _raises_like_mlpclassifier(ES, X[:10], y[:10])
         assert message == ("The validation set is too small. Increase 'validation_fraction' "
                            "or the size of your dataset.")
-    X, y, _ = data["binary"]  # stratified: train_test_split refuses first
+    X, y, _ = classification_sets["binary"]  # stratified: train_test_split refuses first
     message = _raises_like_mlpclassifier(ES, X[:10], y[:10])
     assert message == "The test_size = 1 should be greater or equal to the number of classes = 2"
 
 
-def test_partial_fit_refuses_early_stopping(data):
-    X, y, _ = data["multiclass"]
+def test_partial_fit_refuses_early_stopping(classification_sets):
+    X, y, _ = classification_sets["multiclass"]
     for cls in (MLPClassifier, Ours):
         with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
             cls(**ES).partial_fit(X, y, classes=np.unique(y))
@@ -667,8 +645,8 @@ def test_partial_fit_refuses_early_stopping(data):
 
 # --- 6. batch_size > n_samples ----------------------------------------------------------------
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_batch_size_larger_than_n_samples_warns(data, solver):
-    X, y, _ = data["multiclass"]
+def test_batch_size_larger_than_n_samples_warns(classification_sets, solver):
+    X, y, _ = classification_sets["multiclass"]
     for cls in (MLPClassifier, Ours):
         est = cls((5,), solver=solver, batch_size=len(X) + 1, max_iter=2, random_state=0)
         with pytest.warns(UserWarning, match=re.escape(BATCH_SIZE_WARNING)):
@@ -685,10 +663,10 @@ def test_batch_size_larger_than_n_samples_warns(data, solver):
 # --- 7. loss attributes -----------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_loss_attributes_are_float64(data, solver, dtype):
+def test_loss_attributes_are_float64(classification_sets, solver, dtype):
     """MLPClassifier: loss_ (all solvers), best_loss_ and loss_curve_ entries (sgd, adam)
     are np.float64, float32 input included; lbfgs has no best_loss_ or loss_curve_."""
-    X, y, _ = data["multiclass"]
+    X, y, _ = classification_sets["multiclass"]
     for cls in (MLPClassifier, Ours):
         est = cls((5,), solver=solver, max_iter=5, random_state=0).fit(X.astype(dtype), y)
         assert est.loss == "log_loss"
@@ -710,8 +688,8 @@ CONTINUE = {
 
 @pytest.mark.parametrize("direction", ["from_sklearn", "to_sklearn"])
 @pytest.mark.parametrize("name", sorted(CONTINUE))
-def test_converted_model_continues_like_the_original(data, name, direction):
-    X, y, w = data["multiclass"]
+def test_converted_model_continues_like_the_original(classification_sets, name, direction):
+    X, y, w = classification_sets["multiclass"]
     params = dict(hidden_layer_sizes=(8,), max_iter=5, batch_size=32, random_state=0,
                   **CONTINUE[name])
     if direction == "from_sklearn":
@@ -770,8 +748,8 @@ def test_scaled_normal_init(wide):
 
 
 @ours_only
-def test_init_is_grid_searchable(data):
-    X, y, _ = data["multiclass"]
+def test_init_is_grid_searchable(classification_sets):
+    X, y, _ = classification_sets["multiclass"]
     search = GridSearchCV(Ours((8,), max_iter=20, random_state=0),
                                 {"init": ["glorot_uniform", "scaled_normal"]}, cv=3).fit(X, y)
     scores = search.cv_results_["mean_test_score"]

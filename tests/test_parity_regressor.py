@@ -33,26 +33,19 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from skmlp import MLPRegressorFromScratch
 
 Ours = MLPRegressorFromScratch
 SELF_CHECK = Ours is MLPRegressor
 
-pytestmark = pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread():
-    """Small matrices: BLAS threads only slow them down. Both estimators share the limit."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = [pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning"),
+              pytest.mark.usefixtures("one_blas_thread")]
 
 
 # --- data -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def data():
+def regression_sets():
     """name -> (X, y, positive sample weights); X standardised, float64.
 
     "single": one standardised target; "multi": three standardised targets (linear,
@@ -269,9 +262,9 @@ def _tolerances(dtype, params):
     return {"rtol_w": rel, "rtol_loss": rel, "atol_pred": rel}
 
 
-def run_case(data, target, how, dtype, weighted, params):
+def run_case(regression_sets, target, how, dtype, weighted, params):
     """Train both estimators step by step; return (ours, theirs, per-step comparisons)."""
-    X, y, w = data[target]
+    X, y, w = regression_sets[target]
     X = X.astype(dtype)
     w = w.astype(dtype) if weighted else None
     ours, theirs = Ours(**params), MLPRegressor(**params)
@@ -285,8 +278,8 @@ def run_case(data, target, how, dtype, weighted, params):
 
 
 @pytest.mark.parametrize("target, how, dtype, weighted, params, expect", CASES)
-def test_same_model_as_mlpregressor(data, target, how, dtype, weighted, params, expect):
-    ours, theirs, results = run_case(data, target, how, dtype, weighted, params)
+def test_same_model_as_mlpregressor(regression_sets, target, how, dtype, weighted, params, expect):
+    ours, theirs, results = run_case(regression_sets, target, how, dtype, weighted, params)
     if "stops_early" in expect:
         assert theirs.n_iter_ < params["max_iter"]
     if "no_new_best" in expect:
@@ -304,7 +297,7 @@ def test_same_model_as_mlpregressor(data, target, how, dtype, weighted, params, 
     # scipy hands float64 weights back from L-BFGS, even for float32 X: on both sides
     expected = np.float64 if params.get("solver") == "lbfgs" else dtype
     assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == expected
-    X_pred = data[target][0].astype(dtype)
+    X_pred = regression_sets[target][0].astype(dtype)
     assert ours.predict(X_pred).dtype == theirs.predict(X_pred).dtype == expected
 
 
@@ -363,8 +356,8 @@ def test_partial_fit_signature_is_mlpregressors():
                                                                     "sample_weight"]
 
 
-def test_positional_sample_weight(data):
-    X, y, w = data["single"]
+def test_positional_sample_weight(regression_sets):
+    X, y, w = regression_sets["single"]
     params = {"hidden_layer_sizes": (8,), "random_state": 0, "batch_size": 32}
     theirs = MLPRegressor(**params).partial_fit(X, y, w)
     positional = Ours(**params).partial_fit(X, y, w)

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _support import assert_same_weights, spy_mlp_call, weights
 from scipy.special import xlogy
 from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.metrics import mean_absolute_error, r2_score
@@ -21,23 +22,15 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
-import skmlp._base as base_module
-import skmlp._solvers as solvers_module
 from skmlp import MLPRegressorFromScratch
 
 Reg = MLPRegressorFromScratch
 SOLVERS = ("adam", "sgd", "lbfgs")
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 NEGATIVE_Y = "Some value(s) of y are negative which is not allowed for Poisson regression"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread():
-    """Small matrices: BLAS threads only slow them down (and the estimator checks a lot)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -68,20 +61,6 @@ def counts(regression):
 def _small(**params):
     return {"hidden_layer_sizes": (8,), "max_iter": 10, "batch_size": 32, "random_state": 0,
             **params}
-
-
-def _weights(est):
-    return list(est.coefs_) + list(est.intercepts_)
-
-
-def assert_same_weights(a, b, rtol=0.0):
-    """Every weight array of ``a`` within ``rtol`` x the largest weight of ``b`` (0: equal)."""
-    wa, wb = _weights(a), _weights(b)
-    assert [np.shape(p) for p in wa] == [np.shape(q) for q in wb]
-    scale = max(np.max(np.abs(q)) for q in wb)
-    for p, q in zip(wa, wb, strict=True):
-        np.testing.assert_allclose(np.asarray(p, np.float64), np.asarray(q, np.float64),
-                                   rtol=0, atol=rtol * scale)
 
 
 # --- 1. scikit-learn's estimator checks ---------------------------------------------------------
@@ -255,7 +234,7 @@ def test_float32_is_kept_end_to_end(regression, counts, solver):
         params = _small(solver=solver, loss=loss, max_iter=5)
         ours = Reg(**params).fit(X32, y, sample_weight=np.full(len(y), 0.5))
         dtype = np.float64 if solver == "lbfgs" else np.float32  # scipy's iterates
-        assert all(p.dtype == dtype for p in _weights(ours))
+        assert all(p.dtype == dtype for p in weights(ours))
         assert ours.predict(X32).dtype == dtype
         assert ours.predict(sp.csr_matrix(X32)).dtype == dtype
         assert isinstance(ours.loss_, np.float64)
@@ -266,7 +245,7 @@ def test_float32_is_kept_end_to_end(regression, counts, solver):
         assert theirs.coefs_[0].dtype == (np.float64 if solver == "lbfgs" else np.float32)
         if solver != "lbfgs":
             ours.partial_fit(X32, y)
-            assert all(p.dtype == np.float32 for p in _weights(ours))
+            assert all(p.dtype == np.float32 for p in weights(ours))
             es = Reg(**params, early_stopping=True).fit(X32, y)
             assert es.coefs_[0].dtype == np.float32 and es.predict(X32).dtype == np.float32
 
@@ -459,75 +438,7 @@ def test_partial_fit_is_unavailable_with_lbfgs(regression):
 
 
 # --- 5. interrupted training --------------------------------------------------------------------
-@pytest.mark.parametrize("early_stopping", [False, True])
-@pytest.mark.parametrize("when", ["epoch_start", "epoch_end"])
-def test_ctrl_c_keeps_the_last_complete_epoch(regression, monkeypatch, when, early_stopping):
-    """Ctrl-C in epoch 3, before its first batch or after its last update (before the
-    epoch's bookkeeping): the model of the first two epochs, and a warning."""
-    X, y = regression
-    calls = {"n": 0}
-    real = base_module.run_epoch
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            if when == "epoch_end":
-                real(*args, **kwargs)  # the weights move: they must be put back
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    params = _small(early_stopping=early_stopping)
-    monkeypatch.setattr(base_module, "run_epoch", interrupted)
-    with pytest.warns(UserWarning, match="interrupted"):
-        est = Reg(**params).fit(X, y)
-    monkeypatch.setattr(base_module, "run_epoch", real)
-    assert calls["n"] == 3
-    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
-    reference = Reg(**{**params, "max_iter": 2}).fit(X, y)
-    assert_same_weights(est, reference)
-    assert est.t_ == reference.t_ and est.loss_curve_ == reference.loss_curve_
-    assert_same_weights(est, MLPRegressor(**{**params, "max_iter": 2}).fit(X, y), 1e-9)
-    if early_stopping:
-        assert est.validation_scores_ == reference.validation_scores_
-    elif when == "epoch_start":  # and it trains on as the two-epoch model does
-        est.partial_fit(X, y)
-        reference.partial_fit(X, y)
-        assert_same_weights(est, reference)
-    else:  # the optimizer state is another matter: see the next test
-        est.partial_fit(X, y)
-        assert np.isfinite(est.predict(X)).all()
-
-
-def _interrupt_after_updates(monkeypatch, at_call):
-    """run_epoch runs (the weights and the optimizer move), then Ctrl-C arrives."""
-    calls = {"n": 0}
-    real = base_module.run_epoch
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        loss = real(*args, **kwargs)
-        if calls["n"] == at_call:
-            raise KeyboardInterrupt
-        return loss
-
-    monkeypatch.setattr(base_module, "run_epoch", interrupted)
-    return real
-
-
-@pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_ctrl_c_mid_epoch_keeps_the_optimizer_of_the_last_complete_epoch(
-        regression, monkeypatch, solver):
-    X, y = regression
-    params = _small(solver=solver)
-    real = _interrupt_after_updates(monkeypatch, at_call=3)
-    with pytest.warns(UserWarning, match="interrupted"):
-        est = Reg(**params).fit(X, y)
-    monkeypatch.setattr(base_module, "run_epoch", real)
-    reference = Reg(**{**params, "max_iter": 2}).fit(X, y)
-    assert_same_weights(est, reference)  # this part holds
-    est.partial_fit(X, y)
-    reference.partial_fit(X, y)
-    assert_same_weights(est, reference, 1e-9)
+# (tests/test_interrupt.py, for both estimators)
 
 
 # --- 6. skmlp's extras: dropout --------------------------------------------------------------
@@ -553,26 +464,25 @@ def test_dropout_changes_training_not_prediction(regression):
 
 def test_dropout_masks_are_seeded_and_fresh_for_every_partial_fit(regression, monkeypatch):
     X, y = regression
-    recorded = []
-    real = solvers_module.dropout_masks
+    # the masks themselves (their values, rate, freshness) show in no output to this
+    # precision: the public skmlp.MLP.backprop is spied on for the ones it is given
+    backprops = spy_mlp_call(monkeypatch, "backprop")
 
-    def spy(*args, **kwargs):
-        masks = real(*args, **kwargs)
-        recorded.append(masks[0].copy())
+    def first_layer_masks():
+        masks = [kwargs["masks"][0].copy() for _, kwargs in backprops]
+        backprops.clear()
         return masks
 
-    monkeypatch.setattr(solvers_module, "dropout_masks", spy)
     params = _small(hidden_layer_sizes=(20,), dropout=0.25, batch_size=442)
     est = Reg(**params)
     calls = []
     for _ in range(3):
-        recorded.clear()
         est.partial_fit(X, y)
+        recorded = first_layer_masks()
         assert len(recorded) == 1  # one batch per call
         calls.append(recorded[0])
-    recorded.clear()
     Reg(**params).partial_fit(X, y)
-    again = recorded[0]
+    again = first_layer_masks()[0]
     first = calls[0]
     assert first.shape == (442, 20)
     assert set(np.unique(first)) == {0.0, 1 / 0.75}  # inverted dropout: kept units scaled
@@ -582,6 +492,26 @@ def test_dropout_masks_are_seeded_and_fresh_for_every_partial_fit(regression, mo
     # nothing else before the masks, so only the samples seen so far (t_) tell them apart
     for a, b in ((0, 1), (1, 2), (0, 2)):
         assert np.mean(calls[a] != calls[b]) > 0.2, (a, b)
+
+
+def test_dropout_draws_new_masks_every_epoch_and_is_seeded(regression):
+    """What the masks do, seen from outside: two fits with the same random_state are the
+    same model; a different random_state, or dropout=0, is another; and the masks change
+    from epoch to epoch. Plain gradient descent on the full batch with a small step
+    lowers the loss every epoch, on the whole network as on any fixed sub-network (masks
+    drawn once): only masks drawn afresh each epoch make the loss go up again."""
+    X, y = regression
+    params = _small(hidden_layer_sizes=(32,), batch_size=442, max_iter=30, tol=0,
+                    solver="sgd", momentum=0.0, learning_rate_init=0.01)
+    a = Reg(**params, dropout=0.5).fit(X, y)
+    assert_same_weights(Reg(**params, dropout=0.5).fit(X, y), a)
+    assert a.loss_curve_ == Reg(**params, dropout=0.5).fit(X, y).loss_curve_
+    other_seed = Reg(**{**params, "random_state": 1}, dropout=0.5).fit(X, y)
+    plain = Reg(**params).fit(X, y)
+    for other in (other_seed, plain):
+        assert not np.allclose(other.coefs_[1], a.coefs_[1])
+    assert np.all(np.diff(plain.loss_curve_) < 0)
+    assert np.sum(np.diff(a.loss_curve_) > 0) >= 5  # 12 of 29 steps go up
 
 
 # --- 7. skmlp's extras: init="scaled_normal" ----------------------------------------------------
