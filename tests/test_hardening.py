@@ -16,6 +16,11 @@ from collections import Counter
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
+# the errors skmlp may raise (_state_machine.KNOWN_ERRORS) and the fitted-state snapshot, shared
+# with the state machines
+from _state_machine import Snapshot, known_error
+from _support import BATCH_SIZE_WARNING
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sklearn import config_context
@@ -23,11 +28,6 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
-
-# the errors skmlp may raise (test_state.KNOWN_ERRORS) and the fitted-state snapshot, shared
-# with the state machines
-from test_state import BATCH_SIZE_WARNING, Snapshot, known_error
 
 from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
 
@@ -440,15 +440,8 @@ def test_no_overflow_warnings_for_inputs_of_magnitude_1e4():
 
 
 # --- determinism and concurrency --------------------------------------------------------------
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_classification(n_samples=300, n_features=10, n_classes=3, n_informative=5,
-                               random_state=0)
-    return StandardScaler().fit_transform(X), y
-
-
-def test_bitwise_identical_across_pickling_an_unfitted_estimator(data):
-    X, y = data
+def test_bitwise_identical_across_pickling_an_unfitted_estimator(three_classes):
+    X, y = three_classes
     a = MLPClassifierFromScratch(random_state=7, max_iter=10)
     b = pickle.loads(pickle.dumps(a))
     with warnings.catch_warnings():
@@ -459,8 +452,8 @@ def test_bitwise_identical_across_pickling_an_unfitted_estimator(data):
                for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_))
 
 
-def test_grid_search_parallel_is_bitwise_identical_to_serial(data):
-    X, y = data
+def test_grid_search_parallel_is_bitwise_identical_to_serial(three_classes):
+    X, y = three_classes
     grid = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(8,), (16,)]}
     results = []
     for n_jobs in (1, 2):
@@ -476,8 +469,8 @@ def test_grid_search_parallel_is_bitwise_identical_to_serial(data):
                for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_))
 
 
-def test_concurrent_predict_proba_equals_serial(data):
-    X, y = data
+def test_concurrent_predict_proba_equals_serial(three_classes):
+    X, y = three_classes
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifierFromScratch((64, 64), max_iter=20, random_state=0).fit(X, y)
