@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 import pytest
+from _parity import assert_same_training
 from _support import BATCH_SIZE_WARNING
 from scipy.special import log_expit, logsumexp
 from sklearn.datasets import (
@@ -102,29 +103,7 @@ def assert_same_model(ours, theirs, rtol_w=1e-9, *, X=None, rtol_loss=1e-9, atol
     then have for those iterations (entry i of every curve is epoch i's).
     """
     np.testing.assert_array_equal(ours.classes_, theirs.classes_)
-    assert ours.n_layers_ == theirs.n_layers_
-    assert ours.n_outputs_ == theirs.n_outputs_
-    assert ours.out_activation_ == theirs.out_activation_
-    ours_w = list(ours.coefs_) + list(ours.intercepts_)
-    theirs_w = list(theirs.coefs_) + list(theirs.intercepts_)
-    assert [np.shape(a) for a in ours_w] == [np.shape(b) for b in theirs_w]
-    scale = max(np.max(np.abs(b)) for b in theirs_w)
-    for i, (a, b) in enumerate(zip(ours_w, theirs_w, strict=True)):
-        np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, np.float64),
-                                   rtol=0, atol=rtol_w * scale,
-                                   err_msg=f"weight array {i} (largest |weight| {scale:.3g})")
-    assert ours.n_iter_ == theirs.n_iter_
-    assert ours.t_ == theirs.t_
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=rtol_loss, abs=1e-15)
-    if compare_curves and hasattr(theirs, "loss_curve_"):  # MLPClassifier's lbfgs has none
-        assert len(ours.loss_curve_) == len(theirs.loss_curve_)
-        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol_loss,
-                                   atol=1e-15)
-    if compare_curves and hasattr(theirs, "best_loss_"):
-        if theirs.best_loss_ is None:  # early stopping
-            assert ours.best_loss_ is None
-        else:
-            assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=rtol_loss, abs=1e-15)
+    assert_same_training(ours, theirs, rtol_w, rtol_loss=rtol_loss, compare_curves=compare_curves)
     if getattr(theirs, "validation_scores_", None) is not None:
         scores = np.asarray(ours.validation_scores_, dtype=float)
         if not compare_curves:

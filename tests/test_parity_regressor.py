@@ -30,6 +30,7 @@ import inspect
 
 import numpy as np
 import pytest
+from _parity import assert_same_training
 from sklearn.datasets import load_diabetes
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
@@ -79,33 +80,9 @@ def assert_same_model(ours, theirs, rtol_w=1e-9, *, X=None, rtol_loss=1e-9, atol
     Predictions: ``|ours - theirs| <= atol_pred * max(1, max |prediction of theirs|)``.
     Returns the largest relative weight difference and whether predictions are identical.
     """
-    assert ours.n_features_in_ == theirs.n_features_in_
-    assert ours.n_layers_ == theirs.n_layers_
-    assert ours.n_outputs_ == theirs.n_outputs_
-    assert ours.out_activation_ == theirs.out_activation_
-    ours_w = list(ours.coefs_) + list(ours.intercepts_)
-    theirs_w = list(theirs.coefs_) + list(theirs.intercepts_)
-    assert [np.shape(a) for a in ours_w] == [np.shape(b) for b in theirs_w]
-    scale = max(np.max(np.abs(b)) for b in theirs_w)
-    worst = 0.0
-    for i, (a, b) in enumerate(zip(ours_w, theirs_w, strict=True)):
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        np.testing.assert_allclose(a, b, rtol=0, atol=rtol_w * scale,
-                                   err_msg=f"weight array {i} (largest |weight| {scale:.3g})")
-        worst = max(worst, np.max(np.abs(a - b)) / scale)
-    assert ours.n_iter_ == theirs.n_iter_
-    assert ours.t_ == theirs.t_
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=rtol_loss, abs=1e-15)
-    if hasattr(theirs, "loss_curve_"):  # sgd and adam (MLPRegressor's lbfgs has none)
-        assert len(ours.loss_curve_) == len(theirs.loss_curve_)
-        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol_loss,
-                                   atol=1e-15)
+    worst = assert_same_training(ours, theirs, rtol_w, rtol_loss=rtol_loss)
+    if hasattr(theirs, "loss_curve_"):  # sgd and adam
         assert ours._no_improvement_count == theirs._no_improvement_count
-    if hasattr(theirs, "best_loss_"):
-        if theirs.best_loss_ is None:  # early stopping
-            assert ours.best_loss_ is None
-        else:
-            assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=rtol_loss, abs=1e-15)
     if getattr(theirs, "validation_scores_", None) is not None:  # R^2 on the held-out split
         assert len(ours.validation_scores_) == len(theirs.validation_scores_)
         np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_,
