@@ -78,6 +78,36 @@ class Hooks:
         return bool(self._run("end", estimator, context))
 
 
+class StopAfter:
+    """A FitCallback that stops training after ``n`` epochs (L-BFGS iterations), and can
+    run ``at_end(estimator, epochs_so_far)`` at each one's end.
+
+    ``epochs`` counts the epochs ended; ``tasks`` records ``("begin" | "end", task_name)``
+    for every hook call, so tests can pair them up.
+    """
+
+    def __init__(self, n, at_end=None):
+        self.n, self.epochs, self.at_end, self.tasks = n, 0, at_end, []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        self.tasks.append(("begin", context.task_name))
+
+    def on_fit_task_end(self, estimator, context):
+        self.tasks.append(("end", context.task_name))
+        if context.task_name in ("epoch", "iteration"):
+            self.epochs += 1
+            if self.at_end is not None:
+                self.at_end(estimator, self.epochs)
+            return self.epochs >= self.n
+        return False
+
+
 def sigint():
     """A real Ctrl-C: in the main thread the handler in place runs before this returns."""
     signal.raise_signal(signal.SIGINT)

@@ -12,7 +12,7 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
-from _support import interrupt_mlp_call, interrupted_fit, scored_epochs
+from _support import StopAfter, interrupt_mlp_call, interrupted_fit, scored_epochs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV
@@ -190,28 +190,6 @@ def test_sample_weight_routed_through_pipeline_and_grid_search(three_classes):
 
 # --- scikit-learn callbacks -------------------------------------------------------------------
 callback = pytest.importorskip("sklearn.callback")
-
-
-class StopAfter:
-    """A minimal FitCallback: stops training after `n` epochs."""
-
-    def __init__(self, n):
-        self.n, self.epochs = n, 0
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context):
-        if context.task_name in ("epoch", "iteration"):
-            self.epochs += 1
-            return self.epochs >= self.n
-        return False
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])

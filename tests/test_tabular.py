@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _support import scored_epochs
+from _support import StopAfter, interrupt_at_begin, interrupted_fit, scored_epochs
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
@@ -167,17 +167,23 @@ def test_max_iter_auto_sets_the_epochs_from_the_steps(clf_data, monkeypatch):
         X, y).n_iter_ == 2
 
 
-def test_dropout_masks(clf_data, monkeypatch):
+def test_dropout_is_seeded_and_changes_training_not_prediction(clf_data):
+    """Seen from outside: the same random_state trains the same model, dropout=0 and
+    another random_state other ones; the dropped-out training loss is higher (noisier
+    training) and prediction uses no masks (deterministic)."""
     X, y = clf_data
-    spy = Spy(monkeypatch, _tabular_net.TabularNet, "loss_grad")
-    TabularMLPClassifier(**{**SMALL, "max_iter": 1, "hidden_layer_sizes": (200,)},
-                         dropout=0.3).fit(X, y)
-    mask = spy.calls[0][1]["masks"][0]
-    np.testing.assert_array_equal(np.unique(mask), [0, np.float32(1) / np.float32(0.7)])
-    assert np.mean(mask == 0) == pytest.approx(0.3, abs=0.02)
-    spy.calls.clear()
-    TabularMLPClassifier(**{**SMALL, "max_iter": 1}, dropout=0.0).fit(X, y)
-    assert spy.calls[0][1]["masks"] is None
+    params = {**SMALL, "hidden_layer_sizes": (64,), "max_iter": 10, "averaging": None,
+              "validation_fraction": 0.0}
+    dropped = TabularMLPClassifier(**params, dropout=0.3).fit(X, y)
+    again = TabularMLPClassifier(**params, dropout=0.3).fit(X, y)
+    np.testing.assert_array_equal(dropped.network_.params, again.network_.params)
+    assert dropped.loss_curve_ == again.loss_curve_
+    plain = TabularMLPClassifier(**params, dropout=0.0).fit(X, y)
+    other = TabularMLPClassifier(**{**params, "random_state": 1}, dropout=0.3).fit(X, y)
+    assert not np.allclose(plain.network_.params, dropped.network_.params)
+    assert not np.allclose(other.network_.params, dropped.network_.params)
+    assert dropped.loss_curve_[-1] > plain.loss_curve_[-1]
+    np.testing.assert_array_equal(dropped.predict_proba(X), dropped.predict_proba(X))
 
 
 def test_ema_with_decay_zero_is_the_trained_weights(clf_data):
@@ -402,31 +408,6 @@ def test_divergence_is_a_clear_error_and_rolls_back(reg_data):
 
 
 # --- fitted state: rollback, Ctrl-C, persistence ------------------------------------------------
-class StopAfter:
-    """A minimal FitCallback: stops after `n` epochs; can run a hook at each epoch end."""
-
-    def __init__(self, n, at_end=None):
-        self.n, self.epochs, self.at_end, self.tasks = n, 0, at_end, []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        self.tasks.append(("begin", context.task_name))
-
-    def on_fit_task_end(self, estimator, context):
-        self.tasks.append(("end", context.task_name))
-        if context.task_name == "epoch":
-            self.epochs += 1
-            if self.at_end is not None:
-                self.at_end(estimator, self.epochs)
-            return self.epochs >= self.n
-        return False
-
-
 @pytest.mark.parametrize("Est", ESTIMATORS)
 def test_failed_fit_leaves_the_estimator_as_it_was(Est, clf_data, reg_data):
     X, y = data_for(Est, clf_data, reg_data)
@@ -475,33 +456,25 @@ def test_progress_bar_and_scoring_monitor(clf_data):
     assert epochs[-1]["accuracy"] == pytest.approx(clf.score(X, y))
 
 
-def test_ctrl_c_keeps_the_last_complete_epoch(clf_data, monkeypatch):
+@pytest.mark.parametrize("how", ["raise", "signal"])
+def test_ctrl_c_keeps_the_last_complete_epoch(clf_data, how):
+    """Ctrl-C as epoch 3 begins (from the callback hook, inside that epoch): the weights at
+    the end of epoch 2; in the first epoch there is nothing to keep: the fit fails."""
     X, y = clf_data
     kept = {}
 
     def record(estimator, epoch):
         kept[epoch] = estimator.network_.params.copy()
 
-    real = _tabular_net.TabularNet.loss_grad
-    calls = {"n": 0}
-    per_epoch = 300 // 32
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2 * per_epoch + 3:  # in the middle of the third epoch
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_tabular_net.TabularNet, "loss_grad", interrupted)
+    interrupt = interrupt_at_begin(3, task="epoch", how=how)
     clf = TabularMLPClassifier(**{**SMALL, "max_iter": 10}, averaging=None,
-                               validation_fraction=0.0).set_callbacks(StopAfter(10**9, record))
-    with pytest.warns(UserWarning, match="interrupted"):
-        clf.fit(X, y)
+                               validation_fraction=0.0)
+    interrupted_fit(clf.set_callbacks(StopAfter(10**9, record), interrupt), X, y)
+    assert interrupt.begun == ["epoch"] * 3
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
     np.testing.assert_array_equal(clf.network_.params, kept[2])
     # Ctrl-C in the first epoch: nothing to keep, the fit fails and changes nothing
-    calls["n"] = 2 * per_epoch
-    fresh = TabularMLPClassifier(**SMALL)
+    fresh = TabularMLPClassifier(**SMALL).set_callbacks(interrupt_at_begin(1, how=how))
     with pytest.raises(KeyboardInterrupt):
         fresh.fit(X, y)
     assert not hasattr(fresh, "network_")
