@@ -47,13 +47,7 @@ def test_to_sklearn_predicts_the_same(three_classes, target, dtype):
     theirs.partial_fit(X, yt)  # and training can go on in scikit-learn
 
 
-def test_to_sklearn_refuses_what_mlpclassifier_cannot_represent(three_classes):
-    X, y = three_classes
-    for activation in ("gelu", ("relu", "tanh")):
-        sizes = (5, 5) if isinstance(activation, tuple) else (5,)
-        ours = MLPClassifierFromScratch(sizes, activation=activation, max_iter=2).fit(X, y)
-        with pytest.raises(ValueError, match="cannot represent"):
-            ours.to_sklearn()
+# what to_sklearn refuses: tests/test_interop.py
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])

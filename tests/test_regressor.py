@@ -687,14 +687,7 @@ def test_conversion_of_lbfgs_and_early_stopping_models(regression):
     assert theirs.validation_scores_ == pytest.approx(ours.validation_scores_, rel=1e-10)
 
 
-def test_conversion_errors(regression):
-    X, y = regression
-    with pytest.raises(ValueError, match="scikit-learn cannot represent activation='gelu'"):
-        Reg(**_small(activation="gelu")).fit(X, y).to_sklearn()
-    with pytest.raises(TypeError, match="Expected a fitted MLPRegressor, got MLPClassifier"):
-        Reg.from_sklearn(MLPClassifier(**_small()).fit(X, y > 0))
-    with pytest.raises(NotFittedError):
-        Reg().to_sklearn()
+# what the conversions refuse: tests/test_interop.py
 
 
 # --- 10. persistence ----------------------------------------------------------------------------
