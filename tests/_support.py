@@ -21,12 +21,13 @@ INTERRUPTED = r"^Training interrupted by user; keeping the (weights of the last 
               r"epoch|last L-BFGS iterate)\.$"
 
 
-def scored_epochs(monitor):
-    """The per-epoch rows a ``sklearn.callback.ScoringMonitor`` logged during one fit."""
+def scored_epochs(monitor, task="epoch"):
+    """The per-epoch rows (``task="iteration"``: per L-BFGS iteration) a
+    ``sklearn.callback.ScoringMonitor`` logged during one fit."""
     log = monitor.get_logs()
     rows = next(iter(log.values())) if isinstance(log, dict) else log
     rows = rows.data if hasattr(rows, "data") else rows
-    return [r for r in rows if r["task_name"] == "epoch"]
+    return [r for r in rows if r["task_name"] == task]
 
 
 # --- comparing models ---------------------------------------------------------------------------
