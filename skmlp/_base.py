@@ -35,7 +35,15 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _config, _validation_data
 from ._activations import ACTIVATIONS, OUTPUTS
 from ._callbacks import CallbackSupportMixin, callback_lifecycle
-from ._drivers import FitData, end_epochs, make_optimizer, plan_epochs, train_epochs, train_lbfgs
+from ._drivers import (
+    FitData,
+    averaged_network,
+    end_epochs,
+    make_optimizer,
+    plan_epochs,
+    train_epochs,
+    train_lbfgs,
+)
 from ._fit_state import TRACKED, TrainingState
 from ._init import INITIALIZERS
 from ._interrupt import fit_interrupts, held_interrupts
@@ -77,7 +85,17 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         "init": [StrOptions(set(INITIALIZERS))],
         "dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
         "scoring": [str, callable, None],
+        # skmlp's opt-in extras of each minibatch step (off: MLPClassifier's numbers)
+        "lr_schedule": [StrOptions({"cosine", "coslog4"}), None],
+        "warmup": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
     }
+
+    #: The step extras (see ``skmlp._drivers.StepExtras``) and their "off" values.
+    _STEP_EXTRAS = {"lr_schedule": None, "warmup": 0.0, "weight_decay": 0.0,
+                    "max_grad_norm": None, "ema_decay": None}
 
     #: Every attribute a fit sets. A failed fit restores exactly these; "fitted" means
     #: ``coefs_`` exists. Subclasses add their target encoding.
@@ -190,6 +208,14 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         """
         layers = LayerSpec.from_params(self.hidden_layer_sizes, self.activation, self.dropout,
                                        solver=self.solver)
+        if self.solver == "lbfgs":
+            on = [name for name, off in self._STEP_EXTRAS.items()
+                  if getattr(self, name) != off]
+            if on:
+                raise InvalidParameterError(
+                    f"The parameters {on} shape minibatch steps: they need solver='sgd' or "
+                    "'adam' (L-BFGS takes whole-data steps of its own)."
+                )
         if isinstance(self.scoring, str) and self.scoring != "loss":
             try:
                 get_scorer(self.scoring)
@@ -279,13 +305,18 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         stochastic = self.solver in _STOCHASTIC_SOLVERS
         plan = None
         if stochastic:
-            plan = plan_epochs(self, data, rates=layers.dropout, validation=validation,
-                               rng=rng, t=0 if first_pass else self.t_)
+            plan = plan_epochs(self, data, net.params, rates=layers.dropout,
+                               validation=validation, rng=rng,
+                               t=0 if first_pass else self.t_, incremental=incremental)
             validation = plan.validation
+        # the weights validated and kept: the live ones, or their average (ema_decay)
+        kept = net
+        if plan is not None and plan.extras is not None and plan.extras.ema is not None:
+            kept = averaged_network(net, plan.extras.ema.average)
         state = TrainingState(
-            self, net.params, first_pass=first_pass,
+            self, kept.params, first_pass=first_pass,
             validation=None if validation is None else _validation_data.scorer(
-                self, net, *validation),
+                self, kept, *validation),
             early_stopping=stochastic and self.early_stopping and validation is not None,
             previous_best=None if first_pass else self._previous_best(net),
             record_only=not stochastic and not first_pass,
@@ -307,7 +338,7 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             if stochastic:
                 train_epochs(self, net, data, state, plan, incremental=incremental, rng=rng,
                              interrupts=interrupts)
-                end_epochs(self, state)
+                end_epochs(self, net, state, plan)
             else:
                 trained = train_lbfgs(self, net, data, state, interrupts=interrupts)
                 if trained is not net:  # float64 weights from float32: scipy's iterate
@@ -387,6 +418,11 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         if sum(p.size for p in flat) != net.params.size:  # the weights were replaced since
             return None
         return np.concatenate(flat).astype(net.dtype, copy=False)
+
+    def _training_targets(self, Y, dtype):
+        """The targets the network is trained on: the encoded ones (the classifier may
+        smooth them). Validation compares with the encoded targets themselves."""
+        return Y
 
     def _stratify_split(self):
         """Whether the early-stopping split is stratified (binary classification)."""

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -71,7 +71,10 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
     defaults, fitted attributes and methods, and, with the extras below off, the same
     model for the same ``random_state`` (to rounding). It adds ``init``,
     ``class_weight``, ``dropout``, more activations (one per hidden layer if wanted),
-    validation data at fit time and a ``scoring`` for early stopping.
+    validation data at fit time, a ``scoring`` for early stopping, and the generic
+    pieces of the tabular recipe: ``label_smoothing``, learning-rate schedules with
+    warmup, decoupled weight decay, gradient clipping and weight averaging (all off by
+    default).
 
     The network is the tutorial's: ``Z = A @ W + b``, an activation per hidden layer,
     softmax (multiclass) or logistic (binary, multilabel) output, cross-entropy loss,
@@ -84,7 +87,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
     activation : str or tuple of str, default="relu"
         Hidden-layer activation: "identity", "logistic", "tanh", "relu" (as in
         MLPClassifier), or "leaky_relu" (slope 0.01), "elu", "gelu" (tanh
-        approximation). A tuple gives one activation per hidden layer.
+        approximation), "selu", "mish". A tuple gives one activation per hidden layer.
     solver : {"lbfgs", "sgd", "adam"}, default="adam"
         Weight optimizer: L-BFGS-B (scipy), minibatch SGD with momentum, or Adam.
     alpha : float, default=0.0001
@@ -155,6 +158,31 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         Validation criterion for early stopping and ``validation_scores_``: None is
         accuracy (MLPClassifier's), "loss" the negative validation log-loss, any other
         string or callable a scikit-learn scorer. A NaN score raises a ValueError.
+    label_smoothing : float, default=0.0
+        skmlp's extra: train on ``Y (1 - eps) + eps / K`` instead of one-hot targets
+        (``K`` the classes, or 2 for each logistic output); the training loss is the
+        cross-entropy against them, validation scores use the true labels.
+    lr_schedule : {"cosine", "coslog4"} or None, default=None
+        skmlp's extra (sgd, adam): a per-step factor on the learning rate over the
+        steps of one call (``max_iter`` epochs for ``fit``, one for ``partial_fit``):
+        cosine annealing from 1 to 0, or RealMLP's "coslog4" (four cosine cycles on a
+        log time scale). None is scikit-learn's rate (``learning_rate`` for sgd).
+    warmup : float, default=0.0
+        skmlp's extra: the fraction of those steps over which the rate rises linearly
+        from 0 (with or without ``lr_schedule``).
+    weight_decay : float, default=0.0
+        skmlp's extra: decoupled weight decay (AdamW's, Loshchilov and Hutter 2019):
+        before each step the weights (not the biases) are multiplied by
+        ``1 - lr * weight_decay``, ``lr`` the step's rate; it does not pass through
+        Adam's moments, unlike the L2 term ``alpha``.
+    max_grad_norm : float or None, default=None
+        skmlp's extra: clip each minibatch gradient to this Euclidean norm.
+    ema_decay : float or None, default=None
+        skmlp's extra: keep an exponential moving average of the weights over the steps
+        of one call (bias-corrected, see ``skmlp._averaging``), validate it each epoch
+        and fit it: ``coefs_`` are the averaged (with early stopping, the best averaged)
+        weights; ``loss_curve_`` is the live weights'. A warm start or the next
+        ``partial_fit`` starts from ``coefs_``.
 
     Attributes
     ----------
@@ -213,6 +241,7 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
     _parameter_constraints: dict = {
         **BaseMLPFromScratch._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
     _FITTED_STATE = BaseMLPFromScratch._FITTED_STATE + ("classes_", "_label_binarizer")
     _REQUIRED_STATE = BaseMLPFromScratch._REQUIRED_STATE + ("classes_", "_label_binarizer")
@@ -251,6 +280,12 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         class_weight=None,
         dropout=0.0,
         scoring=None,
+        label_smoothing=0.0,
+        lr_schedule=None,
+        warmup=0.0,
+        weight_decay=0.0,
+        max_grad_norm=None,
+        ema_decay=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -279,6 +314,12 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
         self.class_weight = class_weight
         self.dropout = dropout
         self.scoring = scoring
+        self.label_smoothing = label_smoothing
+        self.lr_schedule = lr_schedule
+        self.warmup = warmup
+        self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
+        self.ema_decay = ema_decay
 
     # --- public API -----------------------------------------------------------------
     @available_if(lambda est: est._check_solver())
@@ -475,6 +516,16 @@ class MLPClassifierFromScratch(ClassifierMixin, BaseMLPFromScratch):
 
     def _output_for(self, Y):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _training_targets(self, Y, dtype):
+        """Label smoothing: ``Y (1 - eps) + eps / K``, ``K`` the classes one output
+        chooses among (all classes for softmax, 2 for each logistic output)."""
+        eps = self.label_smoothing
+        if not eps:
+            return Y
+        k = Y.shape[1] if self.out_activation_ == "softmax" else 2
+        t = np.dtype(dtype).type
+        return Y.astype(dtype) * t(1.0 - eps) + t(eps / k)
 
     def _stratify_split(self):
         return True

@@ -22,10 +22,13 @@ from sklearn.utils import shuffle
 from sklearn.utils.optimize import _check_optimize_result
 
 from . import _validation_data
+from ._adamw import clip_gradient
+from ._averaging import EMA
 from ._callbacks import LbfgsCallbackBridge
 from ._interrupt import deferred_interrupt
-from ._network import MLP, gradient_dtype
+from ._network import MLP, finish_gradient, gradient_dtype
 from ._optimizers import SGD, Adam
+from ._schedules import learning_rate_factor
 from ._solvers import QUIET_FP, Diverged, diverged_message, minimize_lbfgs, run_epoch
 
 
@@ -59,6 +62,72 @@ class EpochPlan:
     validation: object  # (X_val, Y_val, y_val, sample_weight_val) or None
     dropout: object  # drop rate per hidden layer, or None without dropout
     dropout_rng: object  # numpy Generator of the masks, or None
+    extras: object = None  # StepExtras, or None: MLPClassifier's steps
+
+
+class StepExtras:
+    """skmlp's opt-in extras of a minibatch step, which MLPClassifier does not have.
+
+    A step with extras finishes the gradient (L2 term, division by the batch weight),
+    then, each where asked::
+
+        g      <- g * min(1, max_grad_norm / ||g||)        (clipping by global norm)
+        lr     =  lr_base * schedule(step / n_steps)          (warmup, cosine, coslog4)
+        W      <- W * (1 - lr * weight_decay)                (decoupled decay, weights only)
+        params <- the optimizer's step (SGD or Adam) at lr
+        ema    <- the average of the weights so far           (see skmlp._averaging)
+
+    ``lr_base`` is SGD's current rate (after "invscaling" or "adaptive") or Adam's
+    ``learning_rate_init``; the schedule multiplies it for this step only. The decay is
+    AdamW's (Loshchilov and Hutter, 2019): it does not pass through Adam's moments, and
+    biases are not decayed. The schedule and the average span one call to ``fit``
+    (``max_iter`` epochs of ``n_batches`` steps) or ``partial_fit`` (one epoch).
+
+    Parameters
+    ----------
+    est : BaseMLPFromScratch
+        Supplies ``lr_schedule``, ``warmup``, ``weight_decay``, ``max_grad_norm`` and
+        ``ema_decay``.
+    params : ndarray of shape (n_params,)
+        The live weights at the start (the average starts there).
+    n_steps : int
+        Steps the schedule spans.
+    """
+
+    def __init__(self, est, params, n_steps):
+        self.schedule, self.warmup = est.lr_schedule, float(est.warmup)
+        self.weight_decay, self.max_grad_norm = float(est.weight_decay), est.max_grad_norm
+        self.n_steps, self.steps = max(int(n_steps), 1), 0
+        self.ema = None if est.ema_decay is None else EMA(params, est.ema_decay)
+
+    @staticmethod
+    def wanted(est):
+        """Whether any extra is on (else the loop makes MLPClassifier's steps)."""
+        return any(getattr(est, name) != off for name, off in est._STEP_EXTRAS.items())
+
+    def step(self, net, optimizer, grad, *, alpha, scale):
+        """One step from the raw gradient sums ``grad`` (spent), in place on ``net``."""
+        n_coefs, params = net.n_coefs, net.params
+        grad, grad_intercepts = finish_gradient(grad, params, n_coefs, alpha, scale)
+        if grad_intercepts.dtype != grad.dtype:  # float64 bias gradients of float32 data
+            grad[n_coefs:] = grad_intercepts
+        if self.max_grad_norm is not None:
+            clip_gradient(grad, self.max_grad_norm)
+        factor = float(learning_rate_factor(self.schedule or "constant",
+                                            self.steps / self.n_steps, self.warmup))
+        self.steps += 1
+        # the optimizer's base rate, scaled for this step only
+        name = "learning_rate" if isinstance(optimizer, SGD) else "learning_rate_init"
+        base = getattr(optimizer, name)
+        if self.weight_decay:
+            params[:n_coefs] *= 1.0 - float(base) * factor * self.weight_decay
+        setattr(optimizer, name, base * factor)
+        try:
+            optimizer.step(params, grad)
+        finally:
+            setattr(optimizer, name, base)
+        if self.ema is not None:
+            self.ema.update(params)
 
 
 def make_optimizer(est, net, X, Y, incremental):
@@ -80,13 +149,15 @@ def make_optimizer(est, net, X, Y, incremental):
                 est.epsilon)
 
 
-def plan_epochs(est, data, *, rates, validation, rng, t):
+def plan_epochs(est, data, net_params, *, rates, validation, rng, t, incremental):
     """Set the epoch loop up, drawing from ``rng`` what MLPClassifier draws, in its order.
 
     Parameters
     ----------
     est : BaseMLPFromScratch
     data : FitData
+    net_params : ndarray of shape (n_params,)
+        The network's weights at the start (weight averaging starts from them).
     rates : list of float
         Dropout rate per hidden layer.
     validation : tuple or None
@@ -94,6 +165,8 @@ def plan_epochs(est, data, *, rates, validation, rng, t):
     rng : numpy.random.RandomState
     t : int
         Samples seen by earlier fits (``t_``; 0 for a new model).
+    incremental : bool
+        ``partial_fit``: one epoch.
 
     Returns
     -------
@@ -121,8 +194,21 @@ def plan_epochs(est, data, *, rates, validation, rng, t):
         # dropout nothing extra is drawn; t_ makes each partial_fit call's masks new
         dropout = rates
         dropout_rng = np.random.default_rng([rng.randint(2**31 - 1), t])
-    return EpochPlan(X, Y, sample_weight, rows, n_samples, batch_size, validation, dropout,
-                     dropout_rng)
+    extras = None
+    if StepExtras.wanted(est):
+        n_batches = -(-n_samples // batch_size)
+        extras = StepExtras(est, net_params, (1 if incremental else est.max_iter) * n_batches)
+    return EpochPlan(X, est._training_targets(Y, X.dtype), sample_weight, rows, n_samples,
+                     batch_size, validation, dropout, dropout_rng, extras)
+
+
+def averaged_network(net, average):
+    """A network of ``net``'s layers whose parameters are the array ``average`` (a view:
+    it follows the weight average as it moves), to validate and keep the average."""
+    view = MLP(net.layer_sizes, net.activation, net.out_activation, net.dtype)
+    view.params = average
+    view.coefs, view.intercepts = view.unflatten(average)
+    return view
 
 
 def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
@@ -135,14 +221,17 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
     ended.
     """
     net_params, optimizer = net.params, state.optimizer
+    ema = None if plan.extras is None else plan.extras.ema
     sample_idx = np.arange(plan.n_samples)
     # what to go back to if Ctrl-C cuts an epoch short: its starting weights and optimizer
-    epoch_start, optimizer_start = np.empty_like(net_params), None
+    epoch_start, optimizer_start, ema_start = np.empty_like(net_params), None, None
     epoch = None  # the callback sub-task of the epoch under way, if it has not ended
     try:
         for _ in range(est.max_iter):
             np.copyto(epoch_start, net_params)
             optimizer_start = optimizer.checkpoint(into=optimizer_start)
+            if ema is not None:
+                ema_start = ema.checkpoint(into=ema_start)
             epoch = data.context.subcontext(task_name="epoch")
             epoch.call_on_fit_task_begin(estimator=est, **data.hook_args)
             if est.shuffle:
@@ -152,7 +241,7 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
                 order = plan.rows[sample_idx]
             loss = run_epoch(net, optimizer, plan.X, plan.Y, plan.sample_weight,
                              plan.batch_size, alpha=est.alpha, order=order,
-                             dropout=plan.dropout, rng=plan.dropout_rng)
+                             dropout=plan.dropout, rng=plan.dropout_rng, extras=plan.extras)
             with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
                 try:
                     if not np.isfinite(loss):
@@ -180,6 +269,8 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
         if epoch is not None:  # the epoch did not finish: back to where it started
             net_params[...] = epoch_start
             optimizer.restore(optimizer_start)
+            if ema is not None:
+                ema.restore(ema_start)
     if epoch is not None:  # an epoch that never finished
         try:
             epoch.call_on_fit_task_end(estimator=est)
@@ -187,10 +278,13 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
             interrupts.note()
 
 
-def end_epochs(est, state):
-    """Tear the epoch loop down: the best weights back (early stopping), the state
-    committed, the optimizer's work arrays freed."""
-    state.restore_best()
+def end_epochs(est, net, state, plan):
+    """Tear the epoch loop down: the best weights back (early stopping), or the weight
+    average (``ema_decay``) into the network, the state committed, the optimizer's work
+    arrays freed."""
+    state.restore_best()  # into the average, when it is the weights validated
+    if plan.extras is not None and plan.extras.ema is not None:
+        net.params[...] = plan.extras.ema.average
     state.commit()
     state.optimizer.release()
 
@@ -239,7 +333,8 @@ def train_lbfgs(est, net, data, state, *, interrupts):
     on a first fit: a warm start leaves it and the no-improvement count to the stochastic
     solvers, as MLPClassifier's does (``state.record_only``).
     """
-    X, Y, sample_weight = data.X, data.encoded, data.sample_weight
+    X, sample_weight = data.X, data.sample_weight
+    Y = est._training_targets(data.encoded, X.dtype)
     bridge = LbfgsCallbackBridge(est, net, state=state, context=data.context,
                                  hook_args=data.hook_args,
                                  reconstruction=est._snapshot_for_callbacks)

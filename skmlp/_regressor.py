@@ -22,8 +22,10 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
     A drop-in for :class:`sklearn.neural_network.MLPRegressor`: same parameters,
     defaults, fitted attributes and methods, and, with the extras off, the same model
     for the same ``random_state`` (to rounding). It adds ``init``, ``dropout``, more
-    activations (one per hidden layer if wanted), validation data at fit time and a
-    ``scoring`` for early stopping.
+    activations (one per hidden layer if wanted), validation data at fit time, a
+    ``scoring`` for early stopping, and the generic pieces of the tabular recipe:
+    learning-rate schedules with warmup, decoupled weight decay, gradient clipping and
+    weight averaging (all off by default).
 
     Parameters
     ----------
@@ -34,7 +36,8 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         The ith element is the number of neurons in the ith hidden layer.
     activation : str or tuple of str, default="relu"
         Hidden-layer activation: "identity", "logistic", "tanh", "relu" (as in
-        MLPRegressor), or "leaky_relu", "elu", "gelu"; a tuple gives one per layer.
+        MLPRegressor), or "leaky_relu", "elu", "gelu", "selu", "mish"; a tuple gives one
+        per layer.
     solver : {"lbfgs", "sgd", "adam"}, default="adam"
     alpha : float, default=0.0001
         L2 penalty strength, divided by the (weighted) sample count.
@@ -67,6 +70,27 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
     scoring : str, callable or None, default=None
         Validation criterion: None is R^2 (MLPRegressor's), "loss" the negative
         validation loss, any other string or callable a scikit-learn scorer.
+    lr_schedule : {"cosine", "coslog4"} or None, default=None
+        skmlp's extra (sgd, adam): a per-step factor on the learning rate over the
+        steps of one call (``max_iter`` epochs for ``fit``, one for ``partial_fit``):
+        cosine annealing from 1 to 0, or RealMLP's "coslog4" (four cosine cycles on a
+        log time scale). None is scikit-learn's rate (``learning_rate`` for sgd).
+    warmup : float, default=0.0
+        skmlp's extra: the fraction of those steps over which the rate rises linearly
+        from 0 (with or without ``lr_schedule``).
+    weight_decay : float, default=0.0
+        skmlp's extra: decoupled weight decay (AdamW's, Loshchilov and Hutter 2019):
+        before each step the weights (not the biases) are multiplied by
+        ``1 - lr * weight_decay``, ``lr`` the step's rate; it does not pass through
+        Adam's moments, unlike the L2 term ``alpha``.
+    max_grad_norm : float or None, default=None
+        skmlp's extra: clip each minibatch gradient to this Euclidean norm.
+    ema_decay : float or None, default=None
+        skmlp's extra: keep an exponential moving average of the weights over the steps
+        of one call (bias-corrected, see ``skmlp._averaging``), validate it each epoch
+        and fit it: ``coefs_`` are the averaged (with early stopping, the best averaged)
+        weights; ``loss_curve_`` is the live weights'. A warm start or the next
+        ``partial_fit`` starts from ``coefs_``.
 
     Attributes
     ----------
@@ -128,6 +152,11 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         init="glorot_uniform",
         dropout=0.0,
         scoring=None,
+        lr_schedule=None,
+        warmup=0.0,
+        weight_decay=0.0,
+        max_grad_norm=None,
+        ema_decay=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -156,6 +185,11 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         self.init = init
         self.dropout = dropout
         self.scoring = scoring
+        self.lr_schedule = lr_schedule
+        self.warmup = warmup
+        self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
+        self.ema_decay = ema_decay
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

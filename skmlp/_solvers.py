@@ -62,7 +62,7 @@ def dropout_masks(rng, n, net, rates):
 
 
 def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, order=None,
-              dropout=None, rng=None):
+              dropout=None, rng=None, extras=None):
     """One pass over the data: forward, backprop and an update per batch.
 
     Parameters
@@ -82,6 +82,9 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
     dropout : sequence of float or None
         Drop rate per hidden layer.
     rng : numpy.random.Generator, required with dropout
+    extras : skmlp._drivers.StepExtras or None, default=None
+        skmlp's opt-in step extras (schedule, weight decay, clipping, averaging), which
+        then make each step; None is MLPClassifier's step.
 
     Returns
     -------
@@ -113,8 +116,10 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
         sw_b = None if sample_weight is None else sample_weight[idx]
         masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
         loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
-        if s != 0:
+        if s != 0 and extras is None:
             optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
+        elif s != 0:
+            extras.step(net, optimizer, grad, alpha=alpha, scale=s)
         total += loss * (batch.stop - batch.start)
     return total / n_samples
 
