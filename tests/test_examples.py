@@ -1,4 +1,9 @@
-"""Every example runs, and says what it should."""
+"""Every example runs, and says what it should.
+
+Each runs in a subprocess (a fresh interpreter, as a user runs it), which pays Python's,
+scikit-learn's and numba's start-up; those taking several seconds on a quiet 2-core
+machine are marked ``slow`` (``make test`` runs them, ``make test-fast`` does not).
+"""
 
 import os
 import subprocess
@@ -24,6 +29,7 @@ def test_from_scratch_learns_digits(tmp_path):
     assert final_accuracy > 0.95
 
 
+@pytest.mark.slow  # ~5.5 s: trains both estimators on digits to convergence
 def test_compare_with_sklearn_shows_the_same_model_and_saves_plot(tmp_path):
     pytest.importorskip("matplotlib")
     out = run("compare_with_sklearn.py", tmp_path)
@@ -36,6 +42,7 @@ def test_compare_with_sklearn_shows_the_same_model_and_saves_plot(tmp_path):
     assert (tmp_path / "compare_with_sklearn.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # ~3.7 s: a cross-validated grid search
 def test_pipeline_gridsearch(tmp_path):
     out = run("pipeline_gridsearch.py", tmp_path)
     assert "best parameters" in out

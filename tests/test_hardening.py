@@ -365,6 +365,7 @@ SIGINT_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a child interpreter trains until the signal: 5-10 s on 2 busy cores
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_real_sigint_mid_training_keeps_a_usable_model(tmp_path):
     script = tmp_path / "child.py"
