@@ -33,8 +33,8 @@ from . import _preprocessing
 from ._activations import ACTIVATIONS, softmax
 from ._adamw import AdamW, clip_gradient
 from ._averaging import EMA
-from ._callbacks import CallbackSupportMixin
-from ._interrupt import deferred_interrupt
+from ._callbacks import CallbackSupportMixin, callback_lifecycle
+from ._interrupt import deferred_interrupt, fit_interrupts, held_interrupts
 from ._schedules import SCHEDULES, learning_rate_factor
 from ._solvers import QUIET_FP as _QUIET_FP
 from ._tabular_net import TabularNet
@@ -119,12 +119,21 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
 
     # --- fit --------------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
+        # one transaction, as MLP*FromScratch's: the fitted state is as before unless
+        # everything succeeds, the callbacks' teardown included; a Ctrl-C once an epoch
+        # ended keeps the epochs that ended (skmlp._interrupt)
         saved = self._snapshot()
         try:
-            self._fit_unsafe(X, y, sample_weight, X_val, y_val, sample_weight_val)
+            with fit_interrupts() as interrupts, callback_lifecycle(self, interrupts):
+                self._fit_unsafe(X, y, sample_weight, X_val, y_val, sample_weight_val,
+                                 interrupts)
         except BaseException:  # Ctrl-C before the first epoch ended included
             self._restore(saved)
             raise
+        if interrupts.interrupted:
+            warnings.warn(
+                "Training interrupted by user; keeping the weights of the last complete epoch."
+            )
         return self
 
     def _validate_X(self, X, *, reset, name="X"):
@@ -139,7 +148,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             X = X.toarray()
         return X
 
-    def _fit_unsafe(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
+    def _fit_unsafe(self, X, y, sample_weight, X_val, y_val, sample_weight_val, interrupts):
         hidden = self._hidden()
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together.")
@@ -194,7 +203,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         # callbacks see the training rows as given (a fitted_estimator predicts from them)
         hook_args = {"X": X, "y": y, "metadata": None if sample_weight is None
                      else {"sample_weight": sample_weight}}
-        self._train(net, Xs, Y.astype(dtype), sample_weight, validation, gen, hook_args)
+        self._train(net, Xs, Y.astype(dtype), sample_weight, validation, gen, hook_args,
+                    interrupts)
 
     def _validation_targets(self, Y):
         """What the validation score compares with, from the encoded targets."""
@@ -232,8 +242,15 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         low, high = AUTO_EPOCHS
         return int(min(high, max(low, math.ceil(AUTO_STEPS / n_batches))))
 
-    def _train(self, net, X, Y, sample_weight, validation, gen, hook_args):
-        """The epoch loop; leaves the chosen weights in ``net.params``."""
+    def _train(self, net, X, Y, sample_weight, validation, gen, hook_args, interrupts):
+        """The epoch loop; leaves the chosen weights in ``net.params``.
+
+        The interruption rules are MLP*FromScratch's (``skmlp._drivers.train_epochs``):
+        an epoch counts whole or not at all, its end hook runs once (a KeyboardInterrupt
+        from it keeps that epoch), Ctrl-C during an epoch puts the weights, the optimizer
+        and the average back to its start. One difference: a Ctrl-C before the first
+        epoch ended fails the fit (there is no trained model to keep).
+        """
         n = X.shape[0]
         batch_size = min(self.batch_size, n)
         n_batches = n // batch_size  # the last incomplete batch is dropped, as RealMLP
@@ -315,33 +332,45 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                             self.best_epoch_, self.best_validation_score_ = self.n_iter_, score
                     if self.verbose:
                         print(message)
-                    stop = epoch.call_on_fit_task_end(
+                    # the epoch is complete: its end hook runs once, whatever it raises
+                    ended, epoch = epoch, None
+                    stop = ended.call_on_fit_task_end(
                         estimator=self, **hook_args,
                         reconstruction_attributes=lambda w=current: {
                             "network_": net.copy(w)})
-                    epoch = None
-                    if stop:
-                        break
+                if stop:
+                    break
         except KeyboardInterrupt:
             if self.n_iter_ == 0:
+                if epoch is not None:
+                    epoch.call_on_fit_task_end(estimator=self)  # it never finished
                 raise  # nothing complete to keep: the fit fails, the estimator is rolled back
+            interrupts.note()
             if epoch is not None:  # the epoch did not finish: back to where it started
                 net.params[...] = epoch_start
                 optimizer.restore(opt_start)
                 if ema is not None:
                     ema.restore(ema_start)
-            warnings.warn(
-                "Training interrupted by user; keeping the weights of the last complete epoch."
-            )
-        finally:
-            if epoch is not None:
-                epoch.call_on_fit_task_end(estimator=self)  # an epoch that never finished
-        if best is not None:
-            net.params[...] = best
-        elif ema is not None:
-            net.params[...] = ema.average
-        context.call_on_fit_task_end(estimator=self, **hook_args,
-                                     reconstruction_attributes=lambda: {"network_": net})
+        if epoch is not None:  # an epoch that never finished
+            try:
+                epoch.call_on_fit_task_end(estimator=self)
+            except KeyboardInterrupt:
+                interrupts.note()
+        # winding down: what was trained is kept; a Ctrl-C from here is only noted
+        interrupts.winding_down = True
+        with held_interrupts() as held:  # (a SIGINT handler of the user's own)
+            if best is not None:
+                net.params[...] = best
+            elif ema is not None:
+                net.params[...] = ema.average
+            try:
+                context.call_on_fit_task_end(
+                    estimator=self, **hook_args,
+                    reconstruction_attributes=lambda: {"network_": net})
+            except KeyboardInterrupt:  # raised by a callback: the fit is done already
+                interrupts.note()
+        if held:
+            interrupts.note()
 
     # --- prediction ---------------------------------------------------------------------
     def _logits(self, X):
