@@ -56,8 +56,8 @@ def dropout_masks(rng, n, net, rates):
         if rate == 0:
             masks.append(None)
             continue
-        keep = rng.random((n, units)) >= rate
-        masks.append(keep.astype(net.dtype) * net.dtype.type(1.0 / (1.0 - rate)))
+        kept = rng.random((n, units)) >= rate
+        masks.append(kept.astype(net.dtype) * net.dtype.type(1.0 / (1.0 - rate)))
     return masks
 
 
@@ -115,11 +115,12 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
         Y_b[...] = Y[idx]
         sw_b = None if sample_weight is None else sample_weight[idx]
         masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
-        loss, s = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
-        if s != 0 and extras is None:
-            optimizer.step(net.params, grad, alpha=alpha, scale=s, n_coefs=net.n_coefs)
-        elif s != 0:
-            extras.step(net, optimizer, grad, alpha=alpha, scale=s)
+        # weight_sum: the batch's size, or the sum of its sample weights
+        loss, weight_sum = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
+        if weight_sum != 0 and extras is None:
+            optimizer.step(net.params, grad, alpha=alpha, scale=weight_sum, n_coefs=net.n_coefs)
+        elif weight_sum != 0:
+            extras.step(net, optimizer, grad, alpha=alpha, scale=weight_sum)
         total += loss * (batch.stop - batch.start)
     return total / n_samples
 

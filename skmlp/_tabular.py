@@ -264,7 +264,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             weight_decay=self.weight_decay)
         ema = EMA(net.params, self.ema_decay) if self.averaging == "ema" else None
         dtype = net.dtype
-        keep = dtype.type(1.0 - self.dropout)
+        keep_prob = dtype.type(1.0 - self.dropout)
         grad = np.empty(net.n_params, dtype)
         sw_batch = None
         self.n_iter_ = 0
@@ -296,7 +296,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                             continue  # a batch that weighs nothing teaches nothing
                     masks = None
                     if self.dropout:
-                        masks = [(gen.random((len(rows), h), dtype=dtype) < keep) / keep
+                        masks = [(gen.random((len(rows), h), dtype=dtype) < keep_prob) / keep_prob
                                  for h in net.hidden]
                     with np.errstate(**_QUIET_FP):
                         value, _ = net.loss_grad(X[rows], Y[rows], sw_batch, loss=self._loss,
