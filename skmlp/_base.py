@@ -279,12 +279,9 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _fit_transaction(self, X, y, sample_weight, *, incremental, validation, classes,
                          interrupts):
-        """The body of a fit, run inside :meth:`_fit`'s transaction.
-
-        Checks, then the network (new, or continuing the fitted one), the training state,
-        the model committed to the estimator, then a driver trains (``skmlp._drivers``),
-        then the checks a fitted model must pass.
-        """
+        """The body of a fit, run inside :meth:`_fit`'s transaction: set up (checks, the
+        network, the training state), train with a driver (``skmlp._drivers``), wind down
+        (the checks a fitted model must pass, the fit's end hook)."""
         layers = self._check_params()
         first_pass = not self.__sklearn_is_fitted__() or not (self.warm_start or incremental)
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
@@ -302,40 +299,19 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
         # weights after lbfgs): numpy promotes each product (X @ W, X.T @ delta) as it
         # does in scikit-learn, which is not always bitwise the product of a copy
         data = FitData(X, Y, y, sample_weight, context=None)
-        stochastic = self.solver in _STOCHASTIC_SOLVERS
-        plan = None
-        if stochastic:
-            plan = plan_epochs(self, data, net.params, rates=layers.dropout,
-                               validation=validation, rng=rng,
-                               t=0 if first_pass else self.t_, incremental=incremental)
-            validation = plan.validation
-        # the weights validated and kept: the live ones, or their average (ema_decay)
-        kept = net
-        if plan is not None and plan.extras is not None and plan.extras.ema is not None:
-            kept = averaged_network(net, plan.extras.ema.average)
-        state = TrainingState(
-            self, kept.params, first_pass=first_pass,
-            validation=None if validation is None else _validation_data.scorer(
-                self, kept, *validation),
-            early_stopping=stochastic and self.early_stopping and validation is not None,
-            previous_best=None if first_pass else self._previous_best(net),
-            record_only=not stochastic and not first_pass,
-            # MLPClassifier's best weights after early stopping are its coefs_ (the same
-            # lists), trained in place by every later fit, with or without early stopping
-            best_is_live=not first_pass and getattr(self, "_best_coefs", None) is self.coefs_)
-        if stochastic:
-            state.optimizer = make_optimizer(self, net, X, Y, incremental)
+        plan, state = self._training_state(net, data, layers, validation, rng,
+                                           first_pass=first_pass, incremental=incremental)
         # from here on, the estimator predicts with the weights being trained
         self.coefs_, self.intercepts_ = net.coefs, net.intercepts
         self._activations, self._hidden_layer_sizes = net.activations, list(layers.sizes)
         self.n_layers_ = len(net.layer_sizes)
         state.commit()
         # one sub-task per epoch; lbfgs opens one more than it runs (closed empty)
-        n_tasks = 1 if incremental else self.max_iter + (not stochastic)
+        n_tasks = 1 if incremental else self.max_iter + (plan is None)
         data.context = self._init_callback_context(max_subtasks=n_tasks)
         data.context.call_on_fit_task_begin(estimator=self, **data.hook_args)
         try:
-            if stochastic:
+            if plan is not None:
                 train_epochs(self, net, data, state, plan, incremental=incremental, rng=rng,
                              interrupts=interrupts)
                 end_epochs(self, net, state, plan)
@@ -350,12 +326,47 @@ class BaseMLPFromScratch(CallbackSupportMixin, BaseEstimator, ABC):
             raise ValueError(str(e)) from None
         finally:
             net.release()
-        # winding down: what was trained is kept; a Ctrl-C from here is only noted
+        self._wind_down(net, data, interrupts)
+
+    def _training_state(self, net, data, layers, validation, rng, *, first_pass, incremental):
+        """The epoch plan (None for L-BFGS) and the training state of this fit.
+
+        The plan draws the early-stopping split (and the dropout seed) from ``rng``, as
+        MLPClassifier does after the initial weights; the state starts from the fitted
+        one unless ``first_pass``, and validates the weights the fit keeps: the live ones,
+        or their average (``ema_decay``).
+        """
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        plan, kept = None, net
+        if stochastic:
+            plan = plan_epochs(self, data, net.params, rates=layers.dropout,
+                               validation=validation, rng=rng,
+                               t=0 if first_pass else self.t_, incremental=incremental)
+            validation = plan.validation
+            if plan.extras is not None and plan.extras.ema is not None:
+                kept = averaged_network(net, plan.extras.ema.average)
+        state = TrainingState(
+            self, kept.params, first_pass=first_pass,
+            validation=None if validation is None else _validation_data.scorer(
+                self, kept, *validation),
+            early_stopping=stochastic and self.early_stopping and validation is not None,
+            previous_best=None if first_pass else self._previous_best(net),
+            record_only=not stochastic and not first_pass,
+            # MLPClassifier's best weights after early stopping are its coefs_ (the same
+            # lists), trained in place by every later fit, with or without early stopping
+            best_is_live=not first_pass and getattr(self, "_best_coefs", None) is self.coefs_)
+        if stochastic:
+            state.optimizer = make_optimizer(self, net, data.X, data.encoded, incremental)
+        return plan, state
+
+    def _wind_down(self, net, data, interrupts):
+        """After training: what was trained is kept, a Ctrl-C is only noted; a model whose
+        weights or training outputs are not finite is refused; the fit's end hook runs."""
         interrupts.winding_down = True
         with held_interrupts() as held:  # (a SIGINT handler of the user's own)
             if not np.isfinite(net.params).all():
                 raise ValueError(diverged_message(self, "they are not all finite"))
-            if not _outputs_finite(net, X):
+            if not _outputs_finite(net, data.X):
                 raise ValueError(diverged_message(
                     self, "they are finite, but the network's outputs on the training "
                           "data are not"))
