@@ -251,87 +251,22 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         and the average back to its start. One difference: a Ctrl-C before the first
         epoch ended fails the fit (there is no trained model to keep).
         """
-        n = X.shape[0]
-        batch_size = min(self.batch_size, n)
-        n_batches = n // batch_size  # the last incomplete batch is dropped, as RealMLP
-        n_epochs = self._n_epochs(n_batches)
-        total = n_epochs * n_batches
-        optimizer = AdamW(
-            net.group_factors(scale=self.scale_lr_factor, bias=self.bias_lr_factor,
-                              embedding=self.embedding_lr_factor),
-            net.group_factors(scale=1.0, bias=0.0, embedding=1.0),  # biases are not decayed
-            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
-            weight_decay=self.weight_decay)
-        ema = EMA(net.params, self.ema_decay) if self.averaging == "ema" else None
-        dtype = net.dtype
-        keep_prob = dtype.type(1.0 - self.dropout)
-        grad = np.empty(net.n_params, dtype)
-        sw_batch = None
+        run = _EpochRun(self, net, X.shape[0])
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = [] if validation is not None else None
         self.best_epoch_ = self.best_validation_score_ = None
-        best = None
-        context = self._init_callback_context(max_subtasks=n_epochs)
+        context = self._init_callback_context(max_subtasks=run.n_epochs)
         context.call_on_fit_task_begin(estimator=self, **hook_args)
-        epoch_start, opt_start, ema_start = np.empty_like(net.params), None, None
         epoch = None
-        step = 0
         try:
-            for _ in range(n_epochs):
-                np.copyto(epoch_start, net.params)
-                opt_start = optimizer.checkpoint(into=opt_start)
-                if ema is not None:
-                    ema_start = ema.checkpoint(into=ema_start)
+            for _ in range(run.n_epochs):
+                run.checkpoint()
                 epoch = context.subcontext(task_name="epoch")
                 epoch.call_on_fit_task_begin(estimator=self, **hook_args)
-                order = gen.permutation(n)
-                total_loss = 0.0
-                for b in range(n_batches):
-                    rows = order[b * batch_size:(b + 1) * batch_size]
-                    if sample_weight is not None:
-                        sw_batch = sample_weight[rows]
-                        if not np.any(sw_batch):
-                            step += 1
-                            continue  # a batch that weighs nothing teaches nothing
-                    masks = None
-                    if self.dropout:
-                        masks = [(gen.random((len(rows), h), dtype=dtype) < keep_prob) / keep_prob
-                                 for h in net.hidden]
-                    with np.errstate(**_QUIET_FP):
-                        value, _ = net.loss_grad(X[rows], Y[rows], sw_batch, loss=self._loss,
-                                                 grad=grad, masks=masks)
-                    total_loss += value
-                    if self.max_grad_norm is not None:
-                        clip_gradient(grad, self.max_grad_norm)
-                    lr = self.learning_rate * learning_rate_factor(
-                        self.lr_schedule, step / total, self.warmup)
-                    optimizer.step(net.params, grad, lr)
-                    if ema is not None:
-                        ema.update(net.params)
-                    step += 1
+                loss = run.epoch(X, Y, sample_weight, gen)
                 with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
-                    loss = total_loss / n_batches
-                    if not (np.isfinite(loss) and np.isfinite(net.params).all()):
-                        raise ValueError(
-                            f"Training diverged: the loss or the weights became non-finite in "
-                            f"epoch {self.n_iter_ + 1}. The learning rate "
-                            f"(learning_rate={self.learning_rate}) may be too high; lower it, "
-                            "or set max_grad_norm."
-                        )
-                    current = net.params if ema is None else ema.average
-                    self.n_iter_ += 1
-                    self.loss_curve_.append(loss)
-                    message = f"Epoch {self.n_iter_}, loss = {loss:.6f}"
-                    if validation is not None:
-                        score = self._validation_score(net, current, *validation)
-                        self.validation_scores_.append(score)
-                        message += f", validation score = {score:.6f}"
-                        if best is None or score >= self.best_validation_score_:
-                            best = current.copy()
-                            self.best_epoch_, self.best_validation_score_ = self.n_iter_, score
-                    if self.verbose:
-                        print(message)
+                    current = self._record_epoch(run, loss, validation)
                     # the epoch is complete: its end hook runs once, whatever it raises
                     ended, epoch = epoch, None
                     stop = ended.call_on_fit_task_end(
@@ -347,10 +282,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                 raise  # nothing complete to keep: the fit fails, the estimator is rolled back
             interrupts.note()
             if epoch is not None:  # the epoch did not finish: back to where it started
-                net.params[...] = epoch_start
-                optimizer.restore(opt_start)
-                if ema is not None:
-                    ema.restore(ema_start)
+                run.restore()
         if epoch is not None:  # an epoch that never finished
             try:
                 epoch.call_on_fit_task_end(estimator=self)
@@ -359,10 +291,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         # winding down: what was trained is kept; a Ctrl-C from here is only noted
         interrupts.winding_down = True
         with held_interrupts() as held:  # (a SIGINT handler of the user's own)
-            if best is not None:
-                net.params[...] = best
-            elif ema is not None:
-                net.params[...] = ema.average
+            run.keep_chosen_weights()
             try:
                 context.call_on_fit_task_end(
                     estimator=self, **hook_args,
@@ -371,6 +300,31 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                 interrupts.note()
         if held:
             interrupts.note()
+
+    def _record_epoch(self, run, loss, validation):
+        """An epoch's bookkeeping (no user code: all or nothing); returns the weights the
+        model predicts with now (the live ones, or their average)."""
+        if not (np.isfinite(loss) and np.isfinite(run.net.params).all()):
+            raise ValueError(
+                f"Training diverged: the loss or the weights became non-finite in "
+                f"epoch {self.n_iter_ + 1}. The learning rate "
+                f"(learning_rate={self.learning_rate}) may be too high; lower it, "
+                "or set max_grad_norm."
+            )
+        current = run.current
+        self.n_iter_ += 1
+        self.loss_curve_.append(loss)
+        message = f"Epoch {self.n_iter_}, loss = {loss:.6f}"
+        if validation is not None:
+            score = self._validation_score(run.net, current, *validation)
+            self.validation_scores_.append(score)
+            message += f", validation score = {score:.6f}"
+            if run.best is None or score >= self.best_validation_score_:
+                run.best = current.copy()
+                self.best_epoch_, self.best_validation_score_ = self.n_iter_, score
+        if self.verbose:
+            print(message)
+        return current
 
     # --- prediction ---------------------------------------------------------------------
     def _logits(self, X):
@@ -491,6 +445,96 @@ _DOC_ATTRIBUTES = """
         The epoch (from 1) whose weights were kept.
     best_validation_score_ : float or None
 """
+
+
+class _EpochRun:
+    """One fit's training machinery: AdamW, the weight average, the schedule's step
+    count, the best weights, and the checkpoint an interrupted epoch goes back to.
+
+    Parameters
+    ----------
+    est : _BaseTabularMLP
+        Supplies the recipe's parameters.
+    net : TabularNet
+    n_samples : int
+        Training rows.
+    """
+
+    def __init__(self, est, net, n_samples):
+        self.est, self.net = est, net
+        self.batch_size = min(est.batch_size, n_samples)
+        self.n_batches = n_samples // self.batch_size  # the last incomplete one is dropped
+        self.n_epochs = est._n_epochs(self.n_batches)
+        self.total, self.step = self.n_epochs * self.n_batches, 0
+        self.optimizer = AdamW(
+            net.group_factors(scale=est.scale_lr_factor, bias=est.bias_lr_factor,
+                              embedding=est.embedding_lr_factor),
+            net.group_factors(scale=1.0, bias=0.0, embedding=1.0),  # biases are not decayed
+            beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon,
+            weight_decay=est.weight_decay)
+        self.ema = EMA(net.params, est.ema_decay) if est.averaging == "ema" else None
+        self.grad = np.empty(net.n_params, net.dtype)
+        self.best = None
+        self._start = (np.empty_like(net.params), None, None)
+
+    @property
+    def current(self):
+        """The weights the model predicts with now: the live ones, or their average."""
+        return self.net.params if self.ema is None else self.ema.average
+
+    def checkpoint(self):
+        """Remember the state at an epoch's start."""
+        params, opt, ema = self._start
+        np.copyto(params, self.net.params)
+        opt = self.optimizer.checkpoint(into=opt)
+        ema = None if self.ema is None else self.ema.checkpoint(into=ema)
+        self._start = (params, opt, ema)
+
+    def restore(self):
+        """Go back to the last :meth:`checkpoint` (an epoch cut short)."""
+        params, opt, ema = self._start
+        self.net.params[...] = params
+        self.optimizer.restore(opt)
+        if self.ema is not None:
+            self.ema.restore(ema)
+
+    def epoch(self, X, Y, sample_weight, gen):
+        """One pass of minibatch steps over a fresh permutation; the mean batch loss."""
+        est, net, dtype = self.est, self.net, self.net.dtype
+        keep_prob = dtype.type(1.0 - est.dropout)
+        order = gen.permutation(X.shape[0])
+        total_loss, sw_batch = 0.0, None
+        for b in range(self.n_batches):
+            rows = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if sample_weight is not None:
+                sw_batch = sample_weight[rows]
+                if not np.any(sw_batch):
+                    self.step += 1
+                    continue  # a batch that weighs nothing teaches nothing
+            masks = None
+            if est.dropout:
+                masks = [(gen.random((len(rows), h), dtype=dtype) < keep_prob) / keep_prob
+                         for h in net.hidden]
+            with np.errstate(**_QUIET_FP):
+                value, _ = net.loss_grad(X[rows], Y[rows], sw_batch, loss=est._loss,
+                                         grad=self.grad, masks=masks)
+            total_loss += value
+            if est.max_grad_norm is not None:
+                clip_gradient(self.grad, est.max_grad_norm)
+            lr = est.learning_rate * learning_rate_factor(
+                est.lr_schedule, self.step / self.total, est.warmup)
+            self.optimizer.step(net.params, self.grad, lr)
+            if self.ema is not None:
+                self.ema.update(net.params)
+            self.step += 1
+        return total_loss / self.n_batches
+
+    def keep_chosen_weights(self):
+        """The best epoch's weights (validation), else the average, into the network."""
+        if self.best is not None:
+            self.net.params[...] = self.best
+        elif self.ema is not None:
+            self.net.params[...] = self.ema.average
 
 
 class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
