@@ -1,0 +1,486 @@
+"""A compiled epoch loop: gather, forward, backward and the optimizer step of every batch
+of an epoch in one numba call, bitwise equal to ``skmlp._solvers.run_epoch``.
+
+The Python loop (``run_epoch``) stays the readable reference; this module runs the same
+operations, in the same order, on the same numbers:
+
+* the matrix products call **numpy's own OpenBLAS** (the ``scipy_openblas64_`` library
+  numpy's wheel bundles, which ``np.matmul`` calls) with the arguments numpy's matmul
+  passes it for these operands (``numpy/_core/src/umath/matmul.c.src``): row-major
+  ``gemm`` with the transpose flags numpy derives from the strides, ``gemv`` when the
+  batch, the input or the output has one row or column, numpy's plain loop when the
+  inner dimension is 1. numba's ``np.dot`` would call scipy's OpenBLAS, another build
+  whose kernels round differently;
+* the elementwise steps are ``skmlp._kernels``' compiled kernels themselves (bitwise
+  numpy's), called from here;
+* what numba cannot compute as numpy does, numpy computes: the output layer with its
+  loss and error (softmax's ``exp`` is numpy's SIMD one, not libm's), ``np.tanh`` and
+  the dropout draws run in ``numba.objmode`` blocks, on the loop's own arrays, through
+  the very functions the Python loop calls (``skmlp._ops.output_loss_error``);
+* Adam's step sizes are computed beforehand by the Python formula, the batch losses
+  are averaged afterwards in numpy's dtypes, as ``run_epoch`` averages them.
+
+Covered (:func:`covers`): dense C-contiguous float32/float64 ``X`` of the network's
+dtype, targets that keep the errors in that dtype (booleans, or floats of that dtype),
+sample weights of a float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD`
+and :class:`~skmlp._optimizers.Adam` with state arrays of the network's dtype (not the
+weights'/biases' pair of ``b248df2``), the hidden activations of ``skmlp._kernels``,
+every output, any batch size, ``order`` None or an index array, dropout. Anything else
+returns None before touching anything, and the caller runs the Python loop.
+
+Importing this module imports numba and binds numpy's BLAS: import it only where the
+kernels are on (``skmlp._config.kernels()`` returned the module).
+"""
+
+import ctypes
+import glob
+import os
+
+import llvmlite.binding as llvm
+import numpy as np
+from numba import njit, objmode, types
+
+from . import _kernels as K
+from . import _ops
+from ._optimizers import SGD, Adam
+
+__all__ = ["covers", "run_epoch_compiled", "BLAS_LIBRARY"]
+
+_JIT = dict(cache=True, error_model="numpy", nogil=False)
+
+
+# ----------------------------------------------------------------------------------------
+# numpy's BLAS, bound by name so that the compiled code can be cached on disk
+# ----------------------------------------------------------------------------------------
+def _numpy_blas():
+    """The path of the OpenBLAS numpy's wheel bundles and calls, or None."""
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.so"))):
+        return path
+    return None
+
+
+_SYMBOLS = ("scipy_cblas_dgemm64_", "scipy_cblas_sgemm64_", "scipy_cblas_dgemv64_",
+            "scipy_cblas_sgemv64_", "scipy_cblas_ddot64_", "scipy_cblas_sdot64_")
+
+#: the library whose cblas functions the loop calls (numpy's), or None when not found
+BLAS_LIBRARY = _numpy_blas()
+if BLAS_LIBRARY is not None:
+    _lib = ctypes.CDLL(BLAS_LIBRARY)  # already loaded by numpy: the same handle
+    for _name in _SYMBOLS:
+        llvm.add_symbol(_name, ctypes.cast(getattr(_lib, _name), ctypes.c_void_p).value)
+
+_i32, _i64 = types.int32, types.int64
+_ROW_MAJOR, _COL_MAJOR, _NO_TRANS, _TRANS = 101, 102, 111, 112
+
+
+# pointers are passed as addresses (``array.ctypes.data``): the same register on x86-64
+def _gemm_type(t):
+    p = types.uintp
+    return types.void(_i32, _i32, _i32, _i64, _i64, _i64, t, p, _i64, p, _i64, t, p, _i64)
+
+
+def _gemv_type(t):
+    p = types.uintp
+    return types.void(_i32, _i32, _i64, _i64, t, p, _i64, p, _i64, t, p, _i64)
+
+
+_dgemm = types.ExternalFunction("scipy_cblas_dgemm64_", _gemm_type(types.float64))
+_sgemm = types.ExternalFunction("scipy_cblas_sgemm64_", _gemm_type(types.float32))
+_dgemv = types.ExternalFunction("scipy_cblas_dgemv64_", _gemv_type(types.float64))
+_sgemv = types.ExternalFunction("scipy_cblas_sgemv64_", _gemv_type(types.float32))
+_ddot = types.ExternalFunction(
+    "scipy_cblas_ddot64_",
+    types.float64(_i64, types.uintp, _i64, types.uintp, _i64))
+_sdot = types.ExternalFunction(
+    "scipy_cblas_sdot64_",
+    types.float32(_i64, types.uintp, _i64, types.uintp, _i64))
+
+
+# ----------------------------------------------------------------------------------------
+# np.matmul, as numpy calls BLAS for it (matmul.c.src), on flat buffers with offsets
+# ----------------------------------------------------------------------------------------
+@njit(**_JIT)
+def _blasable(s1, s2, d1, d2):
+    """numpy's ``is_blasable2d``, strides in elements: the fast axis contiguous, the slow
+    axis' stride at least the fast axis' length."""
+    return s2 == 1 and s1 >= d2
+
+
+@njit(**_JIT)
+def _gemv(a, a0, is1_m, is1_n, x, x0, is2_n, o, o0, os_m, m, n):
+    """numpy's ``@TYPE@_gemv``: ``o[i] = sum_k a[i, k] x[k]`` by BLAS gemv."""
+    if _blasable(is1_m, is1_n, m, n):
+        order, lda = _COL_MAJOR, is1_m
+    else:
+        order, lda = _ROW_MAJOR, is1_n
+    size = a.itemsize
+    pa = a.ctypes.data + a0 * size
+    px = x.ctypes.data + x0 * size
+    po = o.ctypes.data + o0 * size
+    if size == 8:
+        _dgemv(order, _TRANS, n, m, 1.0, pa, lda, px, is2_n, 0.0, po, os_m)
+    else:
+        _sgemv(order, _TRANS, n, m, np.float32(1.0), pa, lda, px, is2_n, np.float32(0.0), po,
+               os_m)
+
+
+@njit(**_JIT)
+def _matmul(a, a0, is1_m, is1_n, b, b0, is2_n, is2_p, o, o0, os_m, os_p, dm, dn, dp, zero):
+    """``np.matmul(A, B, out=O)`` for 2-d operands of one float dtype, BLAS called as numpy
+    calls it.
+
+    ``A[i, k] = a[a0 + i * is1_m + k * is1_n]`` (strides in elements), likewise ``B`` and
+    ``O``; ``A`` is (dm, dn), ``B`` (dn, dp). Each operand must be BLAS-able in C or F
+    order (numpy copies the others first; the loop never has such operands), the output
+    C-ordered, no dimension 0, and A and B not one matrix and its transpose (numpy's
+    ``syrk`` case).
+    """
+    size = a.itemsize
+    if dm == 1 or dn == 1 or dp == 1:
+        if dm == 1 and dp == 1:
+            # numpy's @TYPE@_dot: BLAS dot summed into a double, rounded to the dtype
+            pa = a.ctypes.data + a0 * size
+            pb = b.ctypes.data + b0 * size
+            if size == 8:
+                o[o0] = 0.0 + _ddot(dn, pa, is1_n, pb, is2_n)
+            else:
+                o[o0] = 0.0 + np.float64(_sdot(dn, pa, is1_n, pb, is2_n))
+        elif dn == 1 or not ((dm == 1 and (_blasable(is2_n, is2_p, dn, dp)
+                                          or _blasable(is2_p, is2_n, dp, dn)))
+                             or (dp == 1 and (_blasable(is1_m, is1_n, dm, dn)
+                                              or _blasable(is1_n, is1_m, dn, dm)))):
+            # numpy's plain loop: out = 0, then out += a * b along the inner axis
+            for i in range(dm):
+                for j in range(dp):
+                    acc = zero
+                    for k in range(dn):
+                        acc += a[a0 + i * is1_m + k * is1_n] * b[b0 + k * is2_n + j * is2_p]
+                    o[o0 + i * os_m + j * os_p] = acc
+        elif dm == 1:  # vector @ matrix: gemv on B's transpose
+            _gemv(b, b0, is2_p, is2_n, a, a0, is1_n, o, o0, os_p, dp, dn)
+        else:  # matrix @ vector
+            _gemv(a, a0, is1_m, is1_n, b, b0, is2_n, o, o0, os_m, dm, dn)
+        return
+    # matrix @ matrix: row-major gemm, the transpose flags from the strides
+    if _blasable(is1_m, is1_n, dm, dn):
+        t1, lda = _NO_TRANS, is1_m
+    else:
+        t1, lda = _TRANS, is1_n
+    if _blasable(is2_n, is2_p, dn, dp):
+        t2, ldb = _NO_TRANS, is2_n
+    else:
+        t2, ldb = _TRANS, is2_p
+    pa = a.ctypes.data + a0 * size
+    pb = b.ctypes.data + b0 * size
+    po = o.ctypes.data + o0 * size
+    if size == 8:
+        _dgemm(_ROW_MAJOR, t1, t2, dm, dp, dn, 1.0, pa, lda, pb, ldb, 0.0, po, os_m)
+    else:
+        _sgemm(_ROW_MAJOR, t1, t2, dm, dp, dn, np.float32(1.0), pa, lda, pb, ldb,
+               np.float32(0.0), po, os_m)
+
+
+# ----------------------------------------------------------------------------------------
+# the epoch
+# ----------------------------------------------------------------------------------------
+#: optimizer codes
+_SGD, _ADAM = 0, 1
+#: the outputs and losses, by code (the objmode step turns them back into names)
+_OUTPUT_NAMES = ("softmax", "logistic", "identity", "exp")
+_TANH = K._TANH
+
+
+def _output_step(Z, Y, sample_weight, weighted, out_code, values, s, alpha):
+    """The batch's output, loss and error, as ``MLP.backprop`` computes them (numpy).
+
+    Writes the error ``(P - Y) * sample_weight`` into ``Z``; returns the loss with its
+    L2 term, as a float64 holding its value, and whether it is a numpy float32.
+    """
+    from ._activations import LOSS_OF_OUTPUT
+
+    name = _OUTPUT_NAMES[out_code]
+    sw = sample_weight if weighted else None
+    loss, delta = _ops.output_loss_error(Z, Y, sw, name, LOSS_OF_OUTPUT[name])
+    if delta is not Z:  # covers() keeps the error in Z's dtype
+        raise AssertionError("the output error left its work array")
+    # MLP.backprop's L2 term, in its dtypes: the dots' sum in the weights' dtype, s the
+    # number of rows (an int) or the sum of the weights (in their dtype)
+    values = Z.dtype.type(values)
+    s = sample_weight.dtype.type(s) if weighted else int(s)
+    loss += (0.5 * alpha) * values / s
+    return float(loss), int(loss.dtype == np.float32)
+
+
+@njit(**_JIT)
+def _tanh(Z):
+    with objmode():
+        np.tanh(Z, out=Z)
+
+
+@njit(**_JIT)
+def _output(Z, Y, sw, weighted, out_code, values, s, alpha):
+    with objmode(loss="float64", is32="int64"):
+        loss, is32 = _output_step(Z, Y, sw, weighted, out_code, values, s, alpha)
+    return loss, is32
+
+
+@njit(**_JIT)
+def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, boff, aoff,
+           doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
+           beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
+           sw_zero, t_buf, out_code, alpha64, zero, one, losses, is32):
+    """Every batch of one epoch; returns the number of optimizer steps taken.
+
+    ``losses[k]`` and ``is32[k]`` receive batch ``k``'s loss (see :func:`_output_step`).
+    """
+    n_samples = order.shape[0] if shuffled else X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    n_in = sizes[0]
+    n_out = sizes[n_layers]
+    steps = 0
+    k = 0
+    for start in range(0, n_samples, batch_size):
+        stop = min(start + batch_size, n_samples)
+        m = stop - start
+        # the batch: rows of X in place, or gathered; targets and weights gathered
+        if shuffled:
+            for i in range(m):
+                r = order[start + i]
+                X_buf[i * n_in:(i + 1) * n_in] = X[r]
+                Y_buf[i] = Y[r]
+                if weighted:
+                    sw_buf[i] = sw[r]
+            xa = X_buf
+            x0 = 0
+        else:
+            for i in range(m):
+                Y_buf[i] = Y[start + i]
+                if weighted:
+                    sw_buf[i] = sw[start + i]
+            xa = X.reshape(-1)
+            x0 = start * n_in
+        Yb = Y_buf[:m]
+        swb = sw_buf[:m]
+        # s: the number of rows, or the sum of their weights in the weights' dtype
+        # (numpy's pairwise sum); s_t: s in the parameters' dtype, for the step
+        if weighted:
+            s = np.float64(K._pairwise_sum(swb, sw_zero))
+            if s == 0:  # the batch weighs nothing: loss 0, no step
+                losses[k] = 0.0
+                is32[k] = 0
+                k += 1
+                continue
+            t_buf[0] = K._pairwise_sum(swb, sw_zero)
+        else:
+            s = np.float64(m)
+            t_buf[0] = m
+        s_t = t_buf[0]
+        # forward
+        for i in range(n_layers):
+            fan_in = sizes[i]
+            units = sizes[i + 1]
+            if i == 0:
+                _matmul(xa, x0, fan_in, 1, params, woff[0], units, 1, A, aoff[0], units, 1,
+                        m, fan_in, units, zero)
+            else:
+                _matmul(A, aoff[i - 1], fan_in, 1, params, woff[i], units, 1, A, aoff[i],
+                        units, 1, m, fan_in, units, zero)
+            Z = A[aoff[i]:aoff[i] + m * units].reshape((m, units))
+            b = params[boff[i]:boff[i] + units]
+            if i < n_layers - 1:
+                K._bias_act(Z, b, kinds[i], zero, one)
+                if kinds[i] == _TANH:
+                    _tanh(Z)
+            else:
+                for r in range(m):
+                    for j in range(units):
+                        Z[r, j] = Z[r, j] + b[j]
+        # L2: the sum of each layer's dot(W, W) (numpy's dot: BLAS, into a double)
+        values = zero
+        for i in range(n_layers):
+            size = sizes[i] * sizes[i + 1]
+            if size == 1:
+                w = params[woff[i]]
+                values += w * w
+            else:
+                _matmul(params, woff[i], size, 1, params, woff[i], 1, size, t_buf, 1, 1, 1,
+                        1, size, 1, zero)
+                values += t_buf[1]
+        Z = A[aoff[n_layers - 1]:aoff[n_layers - 1] + m * n_out].reshape((m, n_out))
+        loss, flag = _output(Z, Yb, swb, weighted, out_code, values, s, alpha64)
+        losses[k] = loss
+        is32[k] = flag
+        k += 1
+        # backward: delta is the output layer's work array, then D's
+        dl = A
+        d0 = aoff[n_layers - 1]
+        for i in range(n_layers - 1, -1, -1):
+            fan_in = sizes[i]
+            units = sizes[i + 1]
+            if i == 0:
+                _matmul(xa, x0, 1, fan_in, dl, d0, units, 1, grad, woff[0], units, 1,
+                        fan_in, m, units, zero)
+            else:
+                _matmul(A, aoff[i - 1], 1, fan_in, dl, d0, units, 1, grad, woff[i], units, 1,
+                        fan_in, m, units, zero)
+            delta = dl[d0:d0 + m * units].reshape((m, units))
+            K._column_sums_kernel(delta, grad[boff[i]:boff[i] + units], zero)
+            if i == 0:
+                break
+            _matmul(dl, d0, units, 1, params, woff[i], 1, units, D, doff[i - 1], fan_in, 1,
+                    m, units, fan_in, zero)
+            prev = D[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in))
+            Ai = A[aoff[i - 1]:aoff[i - 1] + m * fan_in].reshape((m, fan_in))
+            if kinds[i - 1] != K._IDENTITY:
+                K._derivative(Ai, prev, kinds[i - 1], Ai[:0, :0], zero, one)
+            dl = D
+            d0 = doff[i - 1]
+        # the step, with the L2 term and the division by s fused in
+        if opt == _ADAM:
+            K._adam_kernel(params, grad, state1, state2, n_coefs, alpha, s_t, beta_1,
+                           one_m_b1, beta_2, one_m_b2, neg_lrs[steps], epsilon)
+        else:
+            K._sgd_kernel(params, grad, state1, n_coefs, alpha, s_t, momentum, lr, nesterov)
+        steps += 1
+    return steps
+
+
+# ----------------------------------------------------------------------------------------
+# the entry point
+# ----------------------------------------------------------------------------------------
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
+    """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
+
+    Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense C-contiguous
+    ``X`` of the network's dtype (float32 or float64) with rows; 2-d targets whose errors
+    keep that dtype (boolean, or a float of that dtype, float32 targets beside float64
+    ``X`` included); sample weights None or a 1-d float array whose dtype the network's
+    holds exactly; SGD or Adam whose state arrays are flat arrays of the network's dtype;
+    every hidden activation one of the kernels' (identity, relu, tanh, logistic); any
+    output; ``order`` None or a 1-d integer array of valid row indices; no dropout.
+    """
+    dtype = net.dtype
+    if (BLAS_LIBRARY is None or dtype not in _FLOATS or dropout is not None and any(dropout)
+            or net.out_activation not in _OUTPUT_NAMES
+            or any(a not in K.ACTIVATIONS for a in net.activations)
+            or not net.params.flags.c_contiguous):
+        return False
+    if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == dtype and X.shape[0]
+            and X.flags.c_contiguous and X.shape[1] == net.layer_sizes[0]):
+        return False
+    if not (isinstance(Y, np.ndarray) and Y.ndim == 2 and Y.shape == (X.shape[0],
+                                                                       net.layer_sizes[-1])
+            and (Y.dtype == np.bool_ or Y.dtype in _FLOATS)
+            and np.result_type(dtype, Y.dtype) == dtype):
+        return False
+    if sample_weight is not None and not (
+            isinstance(sample_weight, np.ndarray) and sample_weight.shape == (X.shape[0],)
+            and sample_weight.dtype in _FLOATS
+            and np.can_cast(sample_weight.dtype, dtype, "safe")):
+        return False
+    if type(optimizer) not in (SGD, Adam):
+        return False
+    for name in optimizer._STATE_ARRAYS:
+        a = getattr(optimizer, name)
+        if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.shape == net.params.shape
+                and a.flags.c_contiguous):
+            return False
+    if order is not None:
+        if not (isinstance(order, np.ndarray) and order.ndim == 1
+                and order.dtype.kind in "iu" and len(order)):
+            return False
+        if order.min() < 0 or order.max() >= X.shape[0]:
+            return False
+    return True
+
+
+def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0,
+                       order=None, dropout=None, rng=None):
+    """``skmlp._solvers.run_epoch`` in one compiled call, or None when not covered.
+
+    Same contract and same numbers as ``run_epoch`` (without ``extras``): the
+    parameters and the optimizer's state are updated in place, bitwise as the Python
+    loop updates them. When :func:`covers` says no, nothing is changed and None is
+    returned: the caller then runs the Python loop.
+
+    Parameters
+    ----------
+    net : MLP
+    optimizer : SGD or Adam
+    X : ndarray of shape (n_rows, n_features)
+    Y : ndarray of shape (n_rows, n_outputs)
+    sample_weight : ndarray of shape (n_rows,) or None
+    batch_size : int
+    alpha : float, default=0.0
+    order : ndarray of int or None, default=None
+    dropout : sequence of float or None, default=None
+        Not covered yet when any rate is non-zero (None is returned).
+    rng : numpy.random.Generator or None
+        The dropout draws' stream.
+
+    Returns
+    -------
+    loss : numpy floating or None
+        As ``run_epoch`` returns it (float64; float32 for a float32 squared error).
+    """
+    if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout):
+        return None
+    dtype = net.dtype
+    t = dtype.type
+    sizes = np.asarray(net.layer_sizes, np.int64)
+    n_layers = len(sizes) - 1
+    shuffled = order is not None
+    n_samples = len(order) if shuffled else X.shape[0]
+    batch_size = int(batch_size)
+    cap = min(batch_size, n_samples)
+    # offsets into params (weights, then biases) and into the work buffers
+    fan = sizes[:-1] * sizes[1:]
+    woff = np.concatenate(([0], np.cumsum(fan)[:-1])).astype(np.int64)
+    boff = (net.n_coefs + np.concatenate(([0], np.cumsum(sizes[1:])[:-1]))).astype(np.int64)
+    aoff = np.concatenate(([0], np.cumsum(cap * sizes[1:])[:-1])).astype(np.int64)
+    doff = aoff[:-1].copy()
+    A = np.empty(int(cap * sizes[1:].sum()), dtype)
+    D = np.empty(max(int(cap * sizes[1:-1].sum()), 1), dtype)
+    X_buf = np.empty(cap * X.shape[1] if shuffled else 0, dtype)
+    Y_buf = np.empty((cap, Y.shape[1]), Y.dtype)
+    weighted = sample_weight is not None
+    sw = sample_weight if weighted else np.empty(0, dtype)
+    sw_buf = np.empty(cap if weighted else 0, sw.dtype)
+    t_buf = np.empty(2, dtype)
+    kinds = np.array([K._KIND[a] for a in net.activations] or [0], np.int64)
+    n_batches = -(-n_samples // batch_size)
+    losses = np.empty(n_batches)
+    is32 = np.empty(n_batches, np.int64)
+    grad = np.empty(net.params.shape, dtype)
+    if isinstance(optimizer, Adam):
+        opt, state1, state2 = _ADAM, optimizer.m, optimizer.v
+        # the step sizes, by Adam's Python formula, for each step this epoch may take
+        lrs = [optimizer.learning_rate_init * np.sqrt(1 - optimizer.beta_2 ** (optimizer.t + k))
+               / (1 - optimizer.beta_1 ** (optimizer.t + k)) for k in range(1, n_batches + 1)]
+        neg_lrs = -np.array(lrs, np.float64)
+        b1, b2, eps = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
+        momentum, lr, nesterov = 0.0, 0.0, False
+    else:
+        opt, state1, state2 = _SGD, optimizer.velocity, optimizer.velocity
+        neg_lrs = np.zeros(1)
+        b1 = b2 = eps = 0.0
+        momentum, lr, nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
+    steps = _epoch(
+        X, Y, sw, weighted, order if shuffled else np.empty(0, np.int64), shuffled, batch_size,
+        sizes, kinds, woff, boff, aoff, doff, net.params, grad, state1, state2, net.n_coefs,
+        opt, t(alpha), t(momentum), t(lr), bool(nesterov), t(b1), t(1.0 - b1), t(b2),
+        t(1.0 - b2), neg_lrs, t(eps), A, D, X_buf, Y_buf, sw_buf, sw.dtype.type(0), t_buf,
+        _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0), t(1), losses, is32)
+    if opt == _ADAM and steps:
+        optimizer.t += steps
+        optimizer.learning_rate = lrs[steps - 1]
+    # run_epoch's average of the batch losses, in their numpy dtypes
+    total = 0.0
+    for k, start in enumerate(range(0, n_samples, batch_size)):
+        loss = np.float32(losses[k]) if is32[k] else np.float64(losses[k])
+        total += loss * (min(start + batch_size, n_samples) - start)
+    return total / n_samples
