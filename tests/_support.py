@@ -8,8 +8,17 @@ import signal
 
 import numpy as np
 import pytest
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import skmlp
+from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
+
+#: the drop-in estimators, and the scikit-learn estimator each is a drop-in for
+TWINS = {MLPClassifierFromScratch: MLPClassifier, MLPRegressorFromScratch: MLPRegressor}
+
+#: ``@both_estimators``: a test run for each drop-in estimator, as ``Est`` (scikit-learn's
+#: test_mlp.py pattern); the ``problem`` fixture gives it data for that estimator
+both_estimators = pytest.mark.parametrize("Est", list(TWINS), ids=["classifier", "regressor"])
 
 #: scikit-learn's warning when batch_size > n_samples (sgd and adam, fit and partial_fit);
 #: skmlp's estimators give the same one.
@@ -34,6 +43,12 @@ def scored_epochs(monitor, task="epoch"):
 def weights(est):
     """``coefs_`` then ``intercepts_`` of a fitted MLP estimator, as one list."""
     return list(est.coefs_) + list(est.intercepts_)
+
+
+def outputs(est, X):
+    """What a fitted estimator answers for X: a classifier's probabilities, a regressor's
+    predictions."""
+    return est.predict_proba(X) if hasattr(est, "predict_proba") else est.predict(X)
 
 
 def assert_same_weights(a, b, rtol=0.0):

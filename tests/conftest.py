@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import is_classifier
 from sklearn.datasets import (
     load_diabetes,
     load_digits,
@@ -67,6 +68,13 @@ def regression():
     """Diabetes, standardised features and target: (X, y)."""
     X, y = load_diabetes(return_X_y=True)
     return StandardScaler().fit_transform(X), (y - y.mean()) / y.std()
+
+
+@pytest.fixture
+def problem(request, three_classes, regression):
+    """(X, y) for the estimator class a test is parametrized with as ``Est``:
+    ``three_classes`` for a classifier, ``regression`` for a regressor."""
+    return three_classes if is_classifier(request.node.callspec.params["Est"]()) else regression
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The estimator as a scikit-learn user meets it."""
+"""The estimator as a scikit-learn user meets it.
+
+Tests marked ``@both_estimators`` check behaviour the regressor shares, on both (as
+scikit-learn's ``test_mlp.py`` does); the regressor's own are in ``test_regressor.py``.
+"""
 
 import pickle
 import warnings
@@ -7,6 +11,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn
+from _support import assert_same_weights, both_estimators, outputs
+from sklearn.base import is_classifier
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -144,12 +150,13 @@ def test_partial_fit(three_classes):
         MLPClassifierFromScratch(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_convergence_warning_at_max_iter(three_classes):
-    X, y = three_classes
+@both_estimators
+def test_convergence_warning_at_max_iter(Est, problem):
+    X, y = problem
     with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
-        MLPClassifierFromScratch(max_iter=2).fit(X, y)
+        Est(max_iter=2).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
-        MLPClassifierFromScratch(solver="lbfgs", max_iter=2).fit(X, y)
+        Est(solver="lbfgs", max_iter=2).fit(X, y)
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
@@ -168,43 +175,45 @@ def test_verbose_prints_what_mlpclassifier_prints(three_classes, solver, capsys)
         assert lines[-1] == "Iteration %d, loss = %.8f" % (clf.n_iter_, clf.loss_curve_[-1])
 
 
-def test_lbfgs_respects_max_fun(three_classes):
-    X, y = three_classes
-    clf = MLPClassifierFromScratch(solver="lbfgs", max_fun=10, random_state=0).fit(X, y)
-    assert clf.n_iter_ <= 10
+@both_estimators
+def test_lbfgs_respects_max_fun(Est, problem):
+    X, y = problem
+    est = Est(solver="lbfgs", max_fun=10, random_state=0).fit(X, y)
+    assert est.n_iter_ <= 10
 
 
 # --- interrupts and failures ----------------------------------------------------------
 # Ctrl-C: tests/test_interrupt.py, for both estimators
 
 
-def test_divergence_raises_and_leaves_no_fitted_model(three_classes):
-    X, y = three_classes
-    X_bad = X * 1e300  # finite, but X @ W overflows: the loss becomes inf - inf
-    clf = MLPClassifierFromScratch(solver="sgd", learning_rate_init=10.0, random_state=0,
-                                   max_iter=50)
+@both_estimators
+def test_divergence_raises_and_leaves_no_fitted_model(Est, problem):
+    X, y = problem
+    X_bad = X * 1e300  # finite, but X @ W overflows: the loss becomes non-finite
+    est = Est(solver="sgd", learning_rate_init=10.0, random_state=0, max_iter=50)
     with pytest.raises(ValueError, match="learning rate .* too high|scaling"):
         with np.errstate(all="ignore"):
-            clf.fit(X_bad, y)
+            est.fit(X_bad, y)
     with pytest.raises(NotFittedError):
-        clf.predict(X)
+        est.predict(X)
 
 
-def test_divergence_in_partial_fit_restores_previous_model(three_classes):
-    X, y = three_classes
-    clf = MLPClassifierFromScratch(solver="sgd", random_state=0)
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    before = [p.copy() for p in clf.coefs_ + clf.intercepts_]
-    n_losses = len(clf.loss_curve_)
-    clf.set_params(batch_size=20)
-    clf._optimizer.learning_rate = 1e300  # the weights overflow within a few steps
+@both_estimators
+def test_divergence_in_partial_fit_restores_previous_model(Est, problem):
+    X, y = problem
+    est = Est(solver="sgd", random_state=0)
+    est.partial_fit(X, y, **({"classes": [0, 1, 2]} if is_classifier(Est()) else {}))
+    before = [p.copy() for p in est.coefs_ + est.intercepts_]
+    n_losses = len(est.loss_curve_)
+    est.set_params(batch_size=20)
+    # finite inputs whose X @ W overflows: the loss, then the weights, become non-finite
     with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
         with np.errstate(all="ignore"):
-            clf.partial_fit(X, y)
-    for a, b in zip(clf.coefs_ + clf.intercepts_, before):
+            est.partial_fit(X * 1e300, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, before, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert len(clf.loss_curve_) == n_losses
-    assert np.isfinite(clf.predict_proba(X)).all()
+    assert len(est.loss_curve_) == n_losses
+    assert np.isfinite(outputs(est, X)).all()
 
 
 # --- bad input ------------------------------------------------------------------------
@@ -248,25 +257,26 @@ def test_bad_data_raises_value_error_naming_the_problem(three_classes):
 
 
 # --- reproducibility, persistence, ecosystem ---------------------------------------------
+@both_estimators
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_same_random_state_same_weights(three_classes, solver):
-    X, y = three_classes
-    a = MLPClassifierFromScratch(solver=solver, random_state=3, max_iter=10).fit(X, y)
-    b = MLPClassifierFromScratch(solver=solver, random_state=3, max_iter=10).fit(X, y)
-    c = MLPClassifierFromScratch(solver=solver, random_state=4, max_iter=10).fit(X, y)
-    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
-        np.testing.assert_array_equal(wa, wb)
+def test_same_random_state_same_weights(Est, problem, solver):
+    X, y = problem
+    a = Est(solver=solver, random_state=3, max_iter=10).fit(X, y)
+    b = Est(solver=solver, random_state=3, max_iter=10).fit(X, y)
+    c = Est(solver=solver, random_state=4, max_iter=10).fit(X, y)
+    assert_same_weights(a, b)
     assert not np.array_equal(a.coefs_[0], c.coefs_[0])
 
 
-def test_pickle_round_trip_predicts_identically_and_trains_on(three_classes):
-    X, y = three_classes
-    clf = MLPClassifierFromScratch(random_state=0, max_iter=5).fit(X, y)
-    loaded = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+@both_estimators
+def test_pickle_round_trip_predicts_identically_and_trains_on(Est, problem):
+    X, y = problem
+    est = Est(random_state=0, max_iter=5).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(outputs(loaded, X), outputs(est, X))
     loaded.partial_fit(X, y)  # training resumes, with the optimizer's state
-    clf.partial_fit(X, y)
-    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    est.partial_fit(X, y)
+    np.testing.assert_array_equal(outputs(loaded, X), outputs(est, X))
 
 
 def test_assigned_weights_are_the_model(three_classes):

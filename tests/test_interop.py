@@ -11,32 +11,18 @@ import warnings
 
 import numpy as np
 import pytest
-from _support import assert_same_weights, weights
+from _support import TWINS, assert_same_weights, both_estimators, weights
+from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
-
-PAIRS = {"classifier": (MLPClassifierFromScratch, MLPClassifier),
-         "regressor": (MLPRegressorFromScratch, MLPRegressor)}
 
 #: the fitted attributes both sides have (scikit-learn's public ones), besides the weights
 SHARED = ("n_features_in_", "n_iter_", "n_layers_", "n_outputs_", "out_activation_", "t_",
           "loss_", "best_loss_", "best_validation_score_", "loss_curve_", "validation_scores_")
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(params=sorted(PAIRS))
-def kind(request):
-    """"classifier" or "regressor"."""
-    return request.param
-
-
-@pytest.fixture
-def problem(kind, three_classes, regression):
-    """(X, y) for the estimator of ``kind``."""
-    return three_classes if kind == "classifier" else regression
+# every test runs for both estimators (as Est, with data from the `problem` fixture)
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              both_estimators]
 
 
 def _params(**params):
@@ -69,8 +55,8 @@ def assert_bitwise_same_weights(a, b):
     # float32 weights with float64 bias gradients and bias optimizer state
     ("adam", np.float32, True), ("sgd", np.float32, True),
 ])
-def test_round_trip_keeps_the_model_and_its_training(kind, problem, solver, dtype, weighted):
-    Ours, Theirs = PAIRS[kind]
+def test_round_trip_keeps_the_model_and_its_training(Est, problem, solver, dtype, weighted):
+    Ours, Theirs = Est, TWINS[Est]
     X, y = problem
     X = X.astype(dtype)
     sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
@@ -86,7 +72,7 @@ def test_round_trip_keeps_the_model_and_its_training(kind, problem, solver, dtyp
     assert_bitwise_same_weights(back, ours)
     if dtype == np.float32 and solver != "lbfgs":
         assert all(W.dtype == np.float32 for W in ours.coefs_)
-    predict = "predict_proba" if kind == "classifier" else "predict"
+    predict = "predict_proba" if is_classifier(Est()) else "predict"
     np.testing.assert_array_equal(getattr(back, predict)(X), getattr(ours, predict)(X))
     np.testing.assert_allclose(getattr(theirs, predict)(X), getattr(ours, predict)(X),
                                rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-12)
@@ -102,10 +88,10 @@ def test_round_trip_keeps_the_model_and_its_training(kind, problem, solver, dtyp
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_from_sklearn_then_to_sklearn_gives_scikit_learns_model_back(kind, problem, solver):
+def test_from_sklearn_then_to_sklearn_gives_scikit_learns_model_back(Est, problem, solver):
     """The other way round: scikit-learn's model through ours and back predicts and trains
     on as scikit-learn's own does."""
-    Ours, Theirs = PAIRS[kind]
+    Ours, Theirs = Est, TWINS[Est]
     X, y = problem
     theirs = Theirs(**_params(solver=solver)).fit(X, y)
     ours = Ours.from_sklearn(theirs)
@@ -124,11 +110,11 @@ def test_from_sklearn_then_to_sklearn_gives_scikit_learns_model_back(kind, probl
     assert_bitwise_same_weights(again, theirs)
 
 
-def test_early_stopping_best_weights_stay_the_fitted_weights(kind, problem):
+def test_early_stopping_best_weights_stay_the_fitted_weights(Est, problem):
     """After early stopping, the best weights are the fitted weights (one list, as in
     scikit-learn); the conversion keeps that, so a warm refit of the converted model
     trains what the original's does."""
-    Ours, Theirs = PAIRS[kind]
+    Ours = Est
     X, y = problem
     ours = Ours(**_params(early_stopping=True, max_iter=6)).fit(X, y)
     theirs = ours.to_sklearn()
@@ -145,44 +131,44 @@ def test_early_stopping_best_weights_stay_the_fitted_weights(kind, problem):
 # --- what is refused --------------------------------------------------------------------------
 @pytest.mark.parametrize("activation, sizes", [("gelu", (5,)), ("leaky_relu", (5,)),
                                                (("relu", "tanh"), (5, 5))])
-def test_to_sklearn_refuses_activations_scikit_learn_does_not_have(kind, problem, activation,
+def test_to_sklearn_refuses_activations_scikit_learn_does_not_have(Est, problem, activation,
                                                                    sizes):
-    Ours, _ = PAIRS[kind]
+    Ours = Est
     X, y = problem
     ours = Ours(hidden_layer_sizes=sizes, activation=activation, max_iter=2).fit(X, y)
     with pytest.raises(ValueError, match=r"^scikit-learn cannot represent activation="):
         ours.to_sklearn()
 
 
-def test_one_activation_named_per_layer_converts(kind, problem):
-    Ours, _ = PAIRS[kind]
+def test_one_activation_named_per_layer_converts(Est, problem):
+    Ours = Est
     X, y = problem
     ours = Ours(**_params(activation=("tanh", "tanh"))).fit(X, y)
     assert ours.to_sklearn().activation == "tanh"
 
 
-def test_from_sklearn_refuses_the_other_estimator(kind, problem):
-    Ours, _ = PAIRS[kind]
+def test_from_sklearn_refuses_the_other_estimator(Est, problem):
+    Ours = Est
     X, y = problem
-    other = MLPRegressor if kind == "classifier" else MLPClassifier
-    other_y = y.astype(float) if kind == "classifier" else (y > 0)
+    other = MLPRegressor if is_classifier(Est()) else MLPClassifier
+    other_y = y.astype(float) if is_classifier(Est()) else (y > 0)
     fitted = other(hidden_layer_sizes=(3,), max_iter=2).fit(X, other_y)
-    with pytest.raises(TypeError, match=rf"^Expected a fitted {PAIRS[kind][1].__name__}, "
+    with pytest.raises(TypeError, match=rf"^Expected a fitted {TWINS[Est].__name__}, "
                                         rf"got {other.__name__}\.$"):
         Ours.from_sklearn(fitted)
 
 
-def test_unfitted_models_are_refused_both_ways(kind):
-    Ours, Theirs = PAIRS[kind]
+def test_unfitted_models_are_refused_both_ways(Est):
+    Ours, Theirs = Est, TWINS[Est]
     with pytest.raises(NotFittedError, match="is not fitted yet"):
         Ours().to_sklearn()
     with pytest.raises(NotFittedError, match="is not fitted yet"):
         Ours.from_sklearn(Theirs())
 
 
-def test_conversion_copies_instead_of_sharing(kind, problem):
+def test_conversion_copies_instead_of_sharing(Est, problem):
     """Training one side after a conversion leaves the other as it was."""
-    Ours, _ = PAIRS[kind]
+    Ours = Est
     X, y = problem
     ours = Ours(**_params()).fit(X, y)
     snapshot = [w.copy() for w in weights(ours)]

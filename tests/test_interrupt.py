@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 from _support import (
     INTERRUPTED,
+    TWINS,
     assert_same_weights,
+    both_estimators,
     interrupt_at_begin,
     interrupt_mlp_call,
     interrupted_fit,
     sigint,
 )
-from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
+from skmlp import MLPClassifierFromScratch
 from skmlp._interrupt import deferred_interrupt, fit_interrupts, held_interrupts
 
 
@@ -161,30 +162,19 @@ def test_a_handler_not_installed_from_python_is_left_alone(monkeypatch):
 
 
 # --- what an interrupted fit keeps, for both estimators -----------------------------------------
-ESTIMATORS = [(MLPClassifierFromScratch, MLPClassifier), (MLPRegressorFromScratch, MLPRegressor)]
-EST_IDS = ["classifier", "regressor"]
-
-
-@pytest.fixture
-def problem(request, three_classes, regression):
-    """(X, y) for the estimator class the test is parametrized with."""
-    ours = request.node.callspec.params["estimators"][0]
-    return three_classes if ours is MLPClassifierFromScratch else regression
-
-
 def _small(**params):
     return {"hidden_layer_sizes": (8,), "max_iter": 10, "batch_size": 32, "random_state": 0,
             **params}
 
 
-@pytest.mark.parametrize("estimators", ESTIMATORS, ids=EST_IDS)
+@both_estimators
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("how", ["raise", "signal"])
-def test_ctrl_c_as_epoch_3_begins_keeps_the_first_two(problem, estimators, early_stopping, how):
+def test_ctrl_c_as_epoch_3_begins_keeps_the_first_two(problem, Est, early_stopping, how):
     """Ctrl-C (a KeyboardInterrupt from user code, or a real SIGINT) as the third epoch
     begins: the model of the first two epochs, scikit-learn's two-epoch model, and it
     trains on as the two-epoch model does."""
-    Ours, Theirs = estimators
+    Ours, Theirs = Est, TWINS[Est]
     X, y = problem
     params = _small(early_stopping=early_stopping)
     hooks = interrupt_at_begin(3, task="epoch", how=how)
@@ -205,11 +195,11 @@ def test_ctrl_c_as_epoch_3_begins_keeps_the_first_two(problem, estimators, early
         assert_same_weights(est, reference)
 
 
-@pytest.mark.parametrize("estimators", ESTIMATORS, ids=EST_IDS)
+@both_estimators
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_ctrl_c_mid_epoch_puts_weights_and_optimizer_back(problem, monkeypatch, estimators,
-                                                          solver, early_stopping):
+def test_ctrl_c_mid_epoch_puts_weights_and_optimizer_back(problem, monkeypatch, Est, solver,
+                                                          early_stopping):
     """Ctrl-C in the third batch of epoch 3, after two of its updates moved the weights and
     the optimizer: both are put back to the end of epoch 2, and training goes on from
     there exactly as the two-epoch model does.
@@ -217,7 +207,7 @@ def test_ctrl_c_mid_epoch_puts_weights_and_optimizer_back(problem, monkeypatch, 
     No callback hook runs between two minibatches: the public ``skmlp.MLP.backprop``
     (called once per minibatch) raises instead.
     """
-    Ours, Theirs = estimators
+    Ours, Theirs = Est, TWINS[Est]
     X, y = problem
     params = _small(solver=solver, early_stopping=early_stopping)
     n_train = len(y) - int(np.ceil(0.1 * len(y))) if early_stopping else len(y)
@@ -239,13 +229,12 @@ def test_ctrl_c_mid_epoch_puts_weights_and_optimizer_back(problem, monkeypatch, 
         assert_same_weights(est, reference)
 
 
-@pytest.mark.parametrize("estimators", ESTIMATORS, ids=EST_IDS)
-def test_ctrl_c_inside_the_lbfgs_line_search_keeps_the_last_iterate(problem, monkeypatch,
-                                                                    estimators):
+@both_estimators
+def test_ctrl_c_inside_the_lbfgs_line_search_keeps_the_last_iterate(problem, monkeypatch, Est):
     """Ctrl-C in scipy's 8th objective evaluation, which may be inside a line search
     (no callback hook runs there: the public ``skmlp.MLP.loss_grad`` raises): the last
     complete iterate, with its loss."""
-    Ours, _ = estimators
+    Ours = Est
     X, y = problem
     params = dict(solver="lbfgs", hidden_layer_sizes=(8,), random_state=0)
     calls, real = interrupt_mlp_call(monkeypatch, "loss_grad", 8)

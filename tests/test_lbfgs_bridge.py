@@ -11,29 +11,25 @@ import pickle
 import warnings
 
 import pytest
-from _support import INTERRUPTED, Hooks, StopAfter, assert_same_weights, scored_epochs
+from _support import (
+    INTERRUPTED,
+    Hooks,
+    StopAfter,
+    assert_same_weights,
+    both_estimators,
+    scored_epochs,
+)
+from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
-
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
 
 callback = pytest.importorskip("sklearn.callback")
 
-ESTIMATORS = {"classifier": MLPClassifierFromScratch, "regressor": MLPRegressorFromScratch}
+# every test runs for both estimators (as Est, with data from the `problem` fixture)
+pytestmark = both_estimators
 
 
-@pytest.fixture(params=sorted(ESTIMATORS))
-def kind(request):
-    return request.param
-
-
-@pytest.fixture
-def problem(kind, three_classes, regression):
-    return three_classes if kind == "classifier" else regression
-
-
-def _lbfgs(kind, **params):
-    return ESTIMATORS[kind](**{"hidden_layer_sizes": (8,), "solver": "lbfgs",
-                               "random_state": 0, **params})
+def _lbfgs(Est, **params):
+    return Est(**{"hidden_layer_sizes": (8,), "solver": "lbfgs", "random_state": 0, **params})
 
 
 def _iteration_calls(hooks, where):
@@ -41,14 +37,14 @@ def _iteration_calls(hooks, where):
 
 
 @pytest.mark.parametrize("limit", ["max_iter", "max_fun", "converged"])
-def test_every_iteration_is_one_sub_task_and_every_begin_has_its_end(kind, problem, limit):
+def test_every_iteration_is_one_sub_task_and_every_begin_has_its_end(Est, problem, limit):
     X, y = problem
     params = {"max_iter": {"max_iter": 7}, "max_fun": {"max_iter": 200, "max_fun": 5},
               "converged": {"max_iter": 2000, "tol": 1e-2}}[limit]
     hooks = Hooks(lambda where, est, ctx: False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = _lbfgs(kind, **params).set_callbacks(hooks).fit(X, y)
+        est = _lbfgs(Est, **params).set_callbacks(hooks).fit(X, y)
     if limit == "max_iter":
         assert est.n_iter_ == 7
     elif limit == "max_fun":
@@ -65,12 +61,12 @@ def test_every_iteration_is_one_sub_task_and_every_begin_has_its_end(kind, probl
     assert hooks.calls[1][:2] == ("begin", "fit") and hooks.calls[-2][:2] == ("end", "fit")
 
 
-def test_a_stop_request_ends_the_minimisation_after_that_iteration(kind, problem):
+def test_a_stop_request_ends_the_minimisation_after_that_iteration(Est, problem):
     X, y = problem
     stop = StopAfter(4)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # stopping on request: no warning
-        est = _lbfgs(kind, max_iter=100).set_callbacks(stop).fit(X, y)
+        est = _lbfgs(Est, max_iter=100).set_callbacks(stop).fit(X, y)
     assert est.n_iter_ == 4 and len(est.loss_curve_) == 4 and stop.epochs == 4
     begun = [t for e, t in stop.tasks if e == "begin" and t == "iteration"]
     ended = [t for e, t in stop.tasks if e == "end" and t == "iteration"]
@@ -78,28 +74,27 @@ def test_a_stop_request_ends_the_minimisation_after_that_iteration(kind, problem
     # the model of the fourth iterate: what scipy hands back after four iterations
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reference = _lbfgs(kind, max_iter=4).fit(X, y)
+        reference = _lbfgs(Est, max_iter=4).fit(X, y)
     assert_same_weights(est, reference)
     assert est.loss_curve_ == reference.loss_curve_
 
 
-def test_each_iteration_end_hook_sees_that_iterate(kind, problem):
+def test_each_iteration_end_hook_sees_that_iterate(Est, problem):
     """A ScoringMonitor scores the model of each iteration: the last score is the fitted
     model's, and the loss curve it watched is the estimator's."""
     X, y = problem
-    scoring = "accuracy" if kind == "classifier" else "r2"
+    scoring = "accuracy" if is_classifier(Est()) else "r2"
     monitor = callback.ScoringMonitor(scoring=scoring)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = _lbfgs(kind, max_iter=6).set_callbacks(monitor).fit(X, y)
+        est = _lbfgs(Est, max_iter=6).set_callbacks(monitor).fit(X, y)
     rows = scored_epochs(monitor, task="iteration")
     assert len(rows) == 6
     assert rows[-1][scoring] == pytest.approx(est.score(X, y), rel=1e-12)
     assert rows[0][scoring] != pytest.approx(rows[-1][scoring], rel=1e-6)  # they do move
 
 
-def test_a_keyboard_interrupt_in_an_iteration_end_hook_keeps_that_iteration_once(kind,
-                                                                                problem):
+def test_a_keyboard_interrupt_in_an_iteration_end_hook_keeps_that_iteration_once(Est, problem):
     X, y = problem
 
     def act(where, est, ctx):
@@ -107,7 +102,7 @@ def test_a_keyboard_interrupt_in_an_iteration_end_hook_keeps_that_iteration_once
             raise KeyboardInterrupt
 
     hooks = Hooks(act)
-    est = _lbfgs(kind, max_iter=50).set_callbacks(hooks)
+    est = _lbfgs(Est, max_iter=50).set_callbacks(hooks)
     with pytest.warns(UserWarning, match=INTERRUPTED):
         est.fit(X, y)
     assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
@@ -115,15 +110,15 @@ def test_a_keyboard_interrupt_in_an_iteration_end_hook_keeps_that_iteration_once
     assert len(_iteration_calls(hooks, "begin")) == 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        assert_same_weights(est, _lbfgs(kind, max_iter=3).fit(X, y))
+        assert_same_weights(est, _lbfgs(Est, max_iter=3).fit(X, y))
 
 
 @pytest.mark.parametrize("where", ["begin", "end"])
-def test_a_failing_iteration_hook_fails_the_fit_and_changes_nothing(kind, problem, where):
+def test_a_failing_iteration_hook_fails_the_fit_and_changes_nothing(Est, problem, where):
     X, y = problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = _lbfgs(kind, max_iter=3).fit(X, y)
+        est = _lbfgs(Est, max_iter=3).fit(X, y)
     before = pickle.dumps(est)
 
     def act(w, e, ctx):

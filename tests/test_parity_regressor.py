@@ -350,5 +350,9 @@ def test_default_parameters_are_mlpregressors():
     ours = Ours().get_params()
     assert {k: ours[k] for k in theirs} == theirs
     if not SELF_CHECK:
-        assert set(ours) - set(theirs) == {"init", "dropout", "scoring"}
+        # the extras, each off by default (issue 16 added the step extras)
+        assert set(ours) - set(theirs) == {"init", "dropout", "scoring", "lr_schedule", "warmup",
+                                           "weight_decay", "max_grad_norm", "ema_decay"}
         assert (ours["init"], ours["dropout"], ours["scoring"]) == ("glorot_uniform", 0.0, None)
+        assert (ours["lr_schedule"], ours["warmup"], ours["weight_decay"], ours["max_grad_norm"],
+                ours["ema_decay"]) == (None, 0.0, 0.0, None, None)
