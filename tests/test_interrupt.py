@@ -167,6 +167,24 @@ def _small(**params):
             **params}
 
 
+def assert_kept_two_epochs(est, Est, params, X, y):
+    """``est`` (fitted with ``params``, interrupted in epoch 3) is the two-epoch model:
+    its weights, counters and curves, scikit-learn's two-epoch model, and it trains on
+    (``partial_fit``; with early stopping, its validation record) as that model does."""
+    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    reference = Est(**{**params, "max_iter": 2}).fit(X, y)
+    assert_same_weights(est, reference)
+    assert est.t_ == reference.t_ and est.loss_curve_ == reference.loss_curve_
+    assert_same_weights(est, TWINS[Est](**{**params, "max_iter": 2}).fit(X, y), 1e-9)
+    if params.get("early_stopping"):
+        assert est.validation_scores_ == reference.validation_scores_
+        assert est.best_validation_score_ == reference.best_validation_score_
+    else:
+        est.partial_fit(X, y)
+        reference.partial_fit(X, y)
+        assert_same_weights(est, reference)
+
+
 @both_estimators
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("how", ["raise", "signal"])
@@ -174,25 +192,12 @@ def test_ctrl_c_as_epoch_3_begins_keeps_the_first_two(problem, Est, early_stoppi
     """Ctrl-C (a KeyboardInterrupt from user code, or a real SIGINT) as the third epoch
     begins: the model of the first two epochs, scikit-learn's two-epoch model, and it
     trains on as the two-epoch model does."""
-    Ours, Theirs = Est, TWINS[Est]
     X, y = problem
     params = _small(early_stopping=early_stopping)
     hooks = interrupt_at_begin(3, task="epoch", how=how)
-    est = interrupted_fit(Ours(**params).set_callbacks(hooks), X, y)
+    est = interrupted_fit(Est(**params).set_callbacks(hooks), X, y)
     assert hooks.begun == ["epoch"] * 3
-    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
-    reference = Ours(**{**params, "max_iter": 2}).fit(X, y)
-    assert_same_weights(est, reference)
-    assert est.t_ == reference.t_ and est.loss_curve_ == reference.loss_curve_
-    assert_same_weights(est, Theirs(**{**params, "max_iter": 2}).fit(X, y), 1e-9)
-    if early_stopping:
-        assert est.validation_scores_ == reference.validation_scores_
-        assert est.best_validation_score_ == reference.best_validation_score_
-    else:
-        est.set_callbacks()  # no more interrupts
-        est.partial_fit(X, y)
-        reference.partial_fit(X, y)
-        assert_same_weights(est, reference)
+    assert_kept_two_epochs(est.set_callbacks(), Est, params, X, y)  # (no more interrupts)
 
 
 @both_estimators
@@ -207,26 +212,15 @@ def test_ctrl_c_mid_epoch_puts_weights_and_optimizer_back(problem, monkeypatch, 
     No callback hook runs between two minibatches: the public ``skmlp.MLP.backprop``
     (called once per minibatch) raises instead.
     """
-    Ours, Theirs = Est, TWINS[Est]
     X, y = problem
     params = _small(solver=solver, early_stopping=early_stopping)
     n_train = len(y) - int(np.ceil(0.1 * len(y))) if early_stopping else len(y)
     per_epoch = int(np.ceil(n_train / 32))
     calls, _ = interrupt_mlp_call(monkeypatch, "backprop", 2 * per_epoch + 3)
-    est = interrupted_fit(Ours(**params), X, y)
+    est = interrupted_fit(Est(**params), X, y)
     monkeypatch.undo()
     assert calls["n"] == 2 * per_epoch + 3
-    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
-    reference = Ours(**{**params, "max_iter": 2}).fit(X, y)
-    assert_same_weights(est, reference)
-    assert est.t_ == reference.t_ and est.loss_curve_ == reference.loss_curve_
-    assert_same_weights(est, Theirs(**{**params, "max_iter": 2}).fit(X, y), 1e-9)
-    if early_stopping:
-        assert est.validation_scores_ == reference.validation_scores_
-    else:
-        est.partial_fit(X, y)
-        reference.partial_fit(X, y)
-        assert_same_weights(est, reference)
+    assert_kept_two_epochs(est, Est, params, X, y)
 
 
 @both_estimators
