@@ -173,7 +173,9 @@ def finish_gradient(grad, params, n_coefs, alpha, s, scratch=None):
         l2 = np.multiply(params[:n_coefs], alpha,
                          out=None if scratch is None else scratch[:n_coefs])
         grad[:n_coefs] += l2
-    if np.result_type(grad.dtype, s) == grad.dtype:
+    # a numpy scalar wider than the gradient (float64 weight sum, float32 gradient) makes
+    # scikit-learn's new bias array wider; Python numbers and narrower scalars do not
+    if not (isinstance(s, np.generic) and s.dtype.itemsize > grad.dtype.itemsize):
         grad /= s
         return grad, grad[n_coefs:]
     grad[:n_coefs] /= s

@@ -54,9 +54,11 @@ class _Optimizer:
 
     def _work(self, like, dtype=None, name="tmp"):
         """A work array shaped like ``like``, kept between steps (see :meth:`release`)."""
-        dtype = np.dtype(dtype or like.dtype)
-        work = self._scratch = self._scratch or {}
-        key = (name, like.shape, dtype)
+        dtype = like.dtype if dtype is None else np.dtype(dtype)
+        work = self._scratch
+        if work is None:
+            work = self._scratch = {}
+        key = (name, like.size, dtype)
         a = work.get(key)
         if a is None:
             a = work[key] = np.empty(like.shape, dtype)
@@ -104,8 +106,28 @@ class _Optimizer:
         state["_scratch"] = None
         return state
 
-    def _groups(self, params, grad, *, alpha, scale, n_coefs):
-        """Finish the gradient; pair the parameters, gradient and state by dtype.
+    def _finish(self, params, grad, *, alpha, scale, n_coefs):
+        """The finished gradient: ``(grad, grad_intercepts)`` (see ``finish_gradient``)."""
+        if alpha or scale != 1:
+            # alpha * W goes to the work array the step uses next (same shape and dtype)
+            return finish_gradient(grad, params, n_coefs, alpha, scale,
+                                   scratch=self._work(params))
+        return grad, grad[n_coefs:]
+
+    def _uniform(self, grad, grad_intercepts):
+        """Whether gradient and state have one dtype throughout (the common case: one
+        update over the whole vector, nothing to promote)."""
+        dtype = grad.dtype
+        if grad_intercepts.dtype != dtype:
+            return False
+        for name in self._STATE_ARRAYS:
+            a = getattr(self, name)
+            if isinstance(a, tuple) or a.dtype != dtype:
+                return False
+        return True
+
+    def _groups(self, params, grad, grad_intercepts, n_coefs):
+        """Pair the parameters, gradient and state by dtype.
 
         Returns a list of ``(params, grad, state)``, ``state`` a dict of the state
         arrays (or their parts): one entry for the whole vector, or two (weights,
@@ -114,17 +136,13 @@ class _Optimizer:
         its own dtype (as numpy evaluates ``beta * m + (1 - beta) * g``), and hands the
         groups back to :meth:`_store`.
         """
-        grad_b = grad[n_coefs:]
-        if alpha or scale != 1:
-            # alpha * W goes to the work array the step uses next (same shape and dtype)
-            grad, grad_b = finish_gradient(grad, params, n_coefs, alpha, scale,
-                                           scratch=self._work(params))
         states = {name: getattr(self, name) for name in self._STATE_ARRAYS}
-        if grad_b.dtype == grad.dtype and not isinstance(states[self._STATE_ARRAYS[0]], tuple):
+        if (grad_intercepts.dtype == grad.dtype
+                and not isinstance(states[self._STATE_ARRAYS[0]], tuple)):
             return [(params, grad, states)]
         parts = {name: _split(a, n_coefs) for name, a in states.items()}
         return [(params[:n_coefs], grad[:n_coefs], {k: v[0] for k, v in parts.items()}),
-                (params[n_coefs:], grad_b, {k: v[1] for k, v in parts.items()})]
+                (params[n_coefs:], grad_intercepts, {k: v[1] for k, v in parts.items()})]
 
     def _store(self, groups):
         """Keep the state arrays the step left in ``groups`` (see :meth:`_groups`)."""
@@ -237,22 +255,33 @@ class SGD(_Optimizer):
             kernels.sgd_step(params, grad, self.velocity, n_coefs, alpha, scale, self.momentum,
                              self.learning_rate, self.nesterov)
             return
-        groups = self._groups(params, grad, alpha=alpha, scale=scale, n_coefs=n_coefs)
+        grad, grad_intercepts = self._finish(params, grad, alpha=alpha, scale=scale,
+                                             n_coefs=n_coefs)
+        if self._uniform(grad, grad_intercepts):
+            self._update(params, grad, self.velocity)
+            return
+        groups = self._groups(params, grad, grad_intercepts, n_coefs)
         for p, g, state in groups:
-            # Python-float hyper-parameters take the dtype of the array they multiply
-            lr_g = np.multiply(g, g.dtype.type(self.learning_rate), out=self._work(g))
-            v = state["velocity"]
-            v *= v.dtype.type(self.momentum)
-            v = state["velocity"] = _promote(v, g.dtype)
-            v -= lr_g
-            if self.nesterov:
-                update = np.multiply(v, v.dtype.type(self.momentum),
-                                     out=g if g.dtype == v.dtype else self._work(v, name="up"))
-                update -= lr_g
-                p += update
-            else:
-                p += v
+            state["velocity"] = self._update(p, g, state["velocity"])
         self._store(groups)
+
+    def _update(self, p, g, v):
+        """The update of one group in place; returns ``v`` (a wider copy when ``g`` is
+        wider: numpy's promotion, after ``momentum * v`` in v's own dtype)."""
+        # Python-float hyper-parameters take the dtype of the array they multiply
+        lr_g = np.multiply(g, g.dtype.type(self.learning_rate), out=self._work(g))
+        v *= v.dtype.type(self.momentum)
+        if v.dtype != g.dtype:
+            v = _promote(v, g.dtype)
+        v -= lr_g
+        if self.nesterov:
+            update = np.multiply(v, v.dtype.type(self.momentum),
+                                 out=g if g.dtype == v.dtype else self._work(v, name="up"))
+            update -= lr_g
+            p += update
+        else:
+            p += v
+        return v
 
     def iteration_ends(self, time_step):
         """After each epoch: the "invscaling" schedule's new rate."""
@@ -336,30 +365,42 @@ class Adam(_Optimizer):
             kernels.adam_step(params, grad, self.m, self.v, n_coefs, alpha, scale, self.beta_1,
                               self.beta_2, self.learning_rate, self.epsilon)
             return
-        groups = self._groups(params, grad, alpha=alpha, scale=scale, n_coefs=n_coefs)
+        grad, grad_intercepts = self._finish(params, grad, alpha=alpha, scale=scale,
+                                             n_coefs=n_coefs)
+        if self._uniform(grad, grad_intercepts):
+            self._update(params, grad, self.m, self.v)
+            return
+        groups = self._groups(params, grad, grad_intercepts, n_coefs)
         for p, g, state in groups:
-            # Python-float hyper-parameters take the dtype of the array they multiply
-            gt = g.dtype.type
-            tmp = self._work(g)
-            m, v = state["m"], state["v"]
-            m *= m.dtype.type(self.beta_1)
-            m = state["m"] = _promote(m, g.dtype)
-            m += np.multiply(g, gt(1 - self.beta_1), out=tmp)
-            v *= v.dtype.type(self.beta_2)
-            v = state["v"] = _promote(v, g.dtype)
-            np.multiply(g, g, out=tmp)
-            tmp *= gt(1 - self.beta_2)
-            v += tmp
-            # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is
-            # float64; a spent float64 gradient holds it, and the denominator is in v's
-            # dtype (the spent gradient holds it when it has that dtype)
-            update = g if g.dtype == np.float64 else self._work(g, np.float64, "update")
-            np.multiply(m, -np.float64(self.learning_rate), out=update)
-            denominator = np.sqrt(v, out=tmp if tmp.dtype == v.dtype else self._work(v, name="den"))
-            denominator += v.dtype.type(self.epsilon)
-            update /= denominator
-            p += update
+            state["m"], state["v"] = self._update(p, g, state["m"], state["v"])
         self._store(groups)
+
+    def _update(self, p, g, m, v):
+        """The update of one group in place; returns ``(m, v)`` (wider copies when ``g``
+        is wider: numpy's promotion, after the beta products in their own dtype)."""
+        # Python-float hyper-parameters take the dtype of the array they multiply
+        gt = g.dtype.type
+        tmp = self._work(g)
+        m *= m.dtype.type(self.beta_1)
+        if m.dtype != g.dtype:
+            m = _promote(m, g.dtype)
+        m += np.multiply(g, gt(1 - self.beta_1), out=tmp)
+        v *= v.dtype.type(self.beta_2)
+        if v.dtype != g.dtype:
+            v = _promote(v, g.dtype)
+        np.multiply(g, g, out=tmp)
+        tmp *= gt(1 - self.beta_2)
+        v += tmp
+        # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is float64;
+        # a spent float64 gradient holds it, and the denominator is in v's dtype (the
+        # work array holds it when it has that dtype)
+        update = g if g.dtype == np.float64 else self._work(g, np.float64, "update")
+        np.multiply(m, -np.float64(self.learning_rate), out=update)
+        denominator = np.sqrt(v, out=tmp if tmp.dtype == v.dtype else self._work(v, name="den"))
+        denominator += v.dtype.type(self.epsilon)
+        update /= denominator
+        p += update
+        return m, v
 
 
 def _kernel_ok(params, arrays, scalars):
