@@ -219,6 +219,55 @@ def _tanh(Z):
 
 
 @njit(**_JIT)
+def _exp(Z):
+    with objmode():
+        np.exp(Z, out=Z)  # numpy's SIMD exp, not libm's
+
+
+@njit(**_JIT)
+def _softmax_log_loss(Z, Y, zero, eps, one_m_eps):
+    """``_ops.output_loss_error`` for softmax and the log-loss, unweighted, bitwise.
+
+    The softmax as ``skmlp._activations.softmax`` (row maximum, numpy's ``exp``, row sums
+    as numpy's pairwise sum), the loss as ``log_loss``: ``P`` clipped to ``[eps, 1 - eps]``,
+    ``scipy.special.xlogy(Y, P)`` in float64 (its ``dd->d`` loop: libm's ``log``), the
+    column means (rows added one after the other from 0, then divided by the float64
+    row count), their pairwise sum, negated. ``Z`` ends up holding ``P - Y``.
+    """
+    n, k = Z.shape
+    for i in range(n):
+        mx = Z[i, 0]
+        for j in range(1, k):
+            v = Z[i, j]
+            if v > mx or v != v:  # numpy's maximum propagates NaN
+                mx = v
+        for j in range(k):
+            Z[i, j] = Z[i, j] - mx
+    _exp(Z)
+    cols = np.zeros(k)
+    for i in range(n):
+        total = zero + K._pairwise_sum(Z[i], zero)
+        for j in range(k):
+            p = Z[i, j] / total
+            c = p
+            if c < eps:
+                c = eps
+            if c > one_m_eps:
+                c = one_m_eps
+            y = np.float64(Y[i, j])
+            cd = np.float64(c)
+            if y == 0 and cd == cd:
+                term = 0.0
+            else:
+                term = y * np.log(cd)
+            cols[j] = cols[j] + term
+            Z[i, j] = p - Y[i, j]
+    for j in range(k):
+        cols[j] = cols[j] / np.float64(n)
+    return -(0.0 + K._pairwise_sum(cols, 0.0))
+
+
+@njit(**_JIT)
 def _output(Z, Y, sw, weighted, out_code, values, s, alpha):
     with objmode(loss="float64", is32="int64"):
         loss, is32 = _output_step(Z, Y, sw, weighted, out_code, values, s, alpha)
@@ -229,7 +278,8 @@ def _output(Z, Y, sw, weighted, out_code, values, s, alpha):
 def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, boff, aoff,
            doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
-           sw_zero, t_buf, out_code, alpha64, zero, one, losses, is32):
+           sw_zero, t_buf, out_code, alpha64, half_alpha, eps_out, one_m_eps_out, zero, one,
+           losses, is32):
     """Every batch of one epoch; returns the number of optimizer steps taken.
 
     ``losses[k]`` and ``is32[k]`` receive batch ``k``'s loss (see :func:`_output_step`).
@@ -308,7 +358,14 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
                         1, size, 1, zero)
                 values += t_buf[1]
         Z = A[aoff[n_layers - 1]:aoff[n_layers - 1] + m * n_out].reshape((m, n_out))
-        loss, flag = _output(Z, Yb, swb, weighted, out_code, values, s, alpha64)
+        if out_code == 0 and not weighted:
+            # MLP.backprop's loss: the log-loss, plus (0.5 * alpha) * values / s in the
+            # weights' dtype (s, an int, takes it), added to the float64 log-loss
+            loss = _softmax_log_loss(Z, Yb, zero, eps_out, one_m_eps_out)
+            loss += np.float64(half_alpha * values / s_t)
+            flag = 0
+        else:
+            loss, flag = _output(Z, Yb, swb, weighted, out_code, values, s, alpha64)
         losses[k] = loss
         is32[k] = flag
         k += 1
@@ -432,7 +489,6 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     dtype = net.dtype
     t = dtype.type
     sizes = np.asarray(net.layer_sizes, np.int64)
-    n_layers = len(sizes) - 1
     shuffled = order is not None
     n_samples = len(order) if shuffled else X.shape[0]
     batch_size = int(batch_size)
@@ -474,7 +530,8 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         sizes, kinds, woff, boff, aoff, doff, net.params, grad, state1, state2, net.n_coefs,
         opt, t(alpha), t(momentum), t(lr), bool(nesterov), t(b1), t(1.0 - b1), t(b2),
         t(1.0 - b2), neg_lrs, t(eps), A, D, X_buf, Y_buf, sw_buf, sw.dtype.type(0), t_buf,
-        _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0), t(1), losses, is32)
+        _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
+        np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32)
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]
