@@ -279,10 +279,13 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
            doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, alpha64, half_alpha, eps_out, one_m_eps_out, zero, one,
-           losses, is32):
+           losses, is32, rng, rates, scales, M, KP):
     """Every batch of one epoch; returns the number of optimizer steps taken.
 
     ``losses[k]`` and ``is32[k]`` receive batch ``k``'s loss (see :func:`_output_step`).
+    Hidden layer ``i`` drops units when ``rates[i] > 0``: its masks (``M``) are drawn from
+    ``rng`` as ``_solvers.dropout_masks`` draws them, the activations before dropout kept
+    in ``KP`` (both laid out like ``D``).
     """
     n_samples = order.shape[0] if shuffled else X.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -312,6 +315,14 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             x0 = start * n_in
         Yb = Y_buf[:m]
         swb = sw_buf[:m]
+        # dropout_masks: one draw of (m, units) per dropping layer, before anything else
+        for i in range(n_layers - 1):
+            if rates[i] > 0:
+                u = rng.random((m, sizes[i + 1]))
+                mask = M[doff[i]:doff[i] + m * sizes[i + 1]].reshape((m, sizes[i + 1]))
+                for r in range(m):
+                    for j in range(sizes[i + 1]):
+                        mask[r, j] = scales[i] if u[r, j] >= rates[i] else zero
         # s: the number of rows, or the sum of their weights in the weights' dtype
         # (numpy's pairwise sum); s_t: s in the parameters' dtype, for the step
         if weighted:
@@ -342,6 +353,9 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
                 K._bias_act(Z, b, kinds[i], zero, one)
                 if kinds[i] == _TANH:
                     _tanh(Z)
+                if rates[i] > 0:
+                    K._dropout(Z, M[doff[i]:doff[i] + m * units].reshape((m, units)),
+                               KP[doff[i]:doff[i] + m * units].reshape((m, units)))
             else:
                 for r in range(m):
                     for j in range(units):
@@ -388,8 +402,13 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             _matmul(dl, d0, units, 1, params, woff[i], 1, units, D, doff[i - 1], fan_in, 1,
                     m, units, fan_in, zero)
             prev = D[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in))
-            Ai = A[aoff[i - 1]:aoff[i - 1] + m * fan_in].reshape((m, fan_in))
-            if kinds[i - 1] != K._IDENTITY:
+            if rates[i - 1] > 0:  # the derivative at the activation before dropout
+                K._derivative(KP[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in)),
+                              prev, kinds[i - 1],
+                              M[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in)),
+                              zero, one)
+            elif kinds[i - 1] != K._IDENTITY:
+                Ai = A[aoff[i - 1]:aoff[i - 1] + m * fan_in].reshape((m, fan_in))
                 K._derivative(Ai, prev, kinds[i - 1], Ai[:0, :0], zero, one)
             dl = D
             d0 = doff[i - 1]
@@ -407,6 +426,8 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
 # the entry point
 # ----------------------------------------------------------------------------------------
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: the Generator passed when no layer drops (never drawn from)
+_NO_RNG = np.random.default_rng(0)
 
 
 def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
@@ -418,10 +439,14 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
     ``X`` included); sample weights None or a 1-d float array whose dtype the network's
     holds exactly; SGD or Adam whose state arrays are flat arrays of the network's dtype;
     every hidden activation one of the kernels' (identity, relu, tanh, logistic); any
-    output; ``order`` None or a 1-d integer array of valid row indices; no dropout.
+    output; ``order`` None or a 1-d integer array of valid row indices; dropout (a rate
+    in [0, 1) per hidden layer; the masks drawn from ``rng`` in the compiled code, the
+    same numbers as ``_solvers.dropout_masks`` draws).
     """
     dtype = net.dtype
-    if (BLAS_LIBRARY is None or dtype not in _FLOATS or dropout is not None and any(dropout)
+    if (BLAS_LIBRARY is None or dtype not in _FLOATS
+            or dropout is not None and (len(dropout) != len(net.activations)
+                                        or any(not 0 <= r < 1 for r in dropout))
             or net.out_activation not in _OUTPUT_NAMES
             or any(a not in K.ACTIVATIONS for a in net.activations)
             or not net.params.flags.c_contiguous):
@@ -475,9 +500,9 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     alpha : float, default=0.0
     order : ndarray of int or None, default=None
     dropout : sequence of float or None, default=None
-        Not covered yet when any rate is non-zero (None is returned).
-    rng : numpy.random.Generator or None
-        The dropout draws' stream.
+        Drop rate per hidden layer.
+    rng : numpy.random.Generator, required with dropout
+        The dropout masks' stream: the same draws as ``run_epoch`` takes from it.
 
     Returns
     -------
@@ -512,6 +537,16 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     losses = np.empty(n_batches)
     is32 = np.empty(n_batches, np.int64)
     grad = np.empty(net.params.shape, dtype)
+    n_hidden = len(net.activations)
+    rates = np.zeros(max(n_hidden, 1))
+    if dropout is not None and any(dropout):
+        rates[:n_hidden] = dropout
+    else:
+        rng = _NO_RNG  # never drawn from: no rate is above 0
+    # dropout_masks' multiplier, 1 / (1 - rate) in the network's dtype
+    scales = np.array([t(1.0 / (1.0 - r)) for r in rates], dtype)
+    M = np.empty(D.shape if rates.any() else 0, dtype)
+    KP = np.empty(D.shape if rates.any() else 0, dtype)
     if isinstance(optimizer, Adam):
         opt, state1, state2 = _ADAM, optimizer.m, optimizer.v
         # the step sizes, by Adam's Python formula, for each step this epoch may take
@@ -531,7 +566,8 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         opt, t(alpha), t(momentum), t(lr), bool(nesterov), t(b1), t(1.0 - b1), t(b2),
         t(1.0 - b2), neg_lrs, t(eps), A, D, X_buf, Y_buf, sw_buf, sw.dtype.type(0), t_buf,
         _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
-        np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32)
+        np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng, rates,
+        scales, M, KP)
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]
