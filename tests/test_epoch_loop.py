@@ -23,8 +23,8 @@ from sklearn.utils import shuffle
 
 pytest.importorskip("numba")
 
-from skmlp import _ops, _solvers, use_kernels  # noqa: E402
 from skmlp import _epoch_loop as E  # noqa: E402
+from skmlp import _ops, _solvers, use_kernels  # noqa: E402
 from skmlp._network import MLP  # noqa: E402
 from skmlp._optimizers import SGD, Adam  # noqa: E402
 
