@@ -6,17 +6,21 @@ activation ``A = f(Z)``. Each derivative is written in terms of the *output*
 ``A`` (``f'(z) = A (1 - A)`` for the logistic function, ...), so the forward pass
 can overwrite ``Z`` with ``A`` and backpropagation needs nothing else. GELU is the
 one exception: its derivative cannot be recovered from its output, so the forward
-pass keeps its pre-activation (see ``NEEDS_PREACTIVATION``).
+pass keeps its pre-activation (``Activation.derivative_needs``).
 
 The four activations MLPClassifier has, the output functions and the losses are
 written exactly as scikit-learn's ``neural_network/_base.py`` writes them (same
 operations in the same order), so the two train the same model to rounding.
 
-Adding an activation is adding a forward function, a derivative and a gain to the
-dicts below, keyed by the name users pass.
+Each hidden activation is one :class:`Activation` entry of ``ACTIVATIONS``, keyed by
+the name users pass: its function, its derivative, what the derivative is written
+from, and its initialisation gain. Adding one is writing its two functions and that
+entry (and, optionally, a numba twin in ``skmlp._kernels``).
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, xlogy
@@ -129,22 +133,6 @@ def _mish_tanh_softplus(Z):
     return T, U
 
 
-ACTIVATIONS = {
-    "identity": identity,
-    "logistic": logistic,
-    "tanh": tanh,
-    "relu": relu,
-    "leaky_relu": leaky_relu,
-    "elu": elu,
-    "gelu": gelu,
-    "selu": selu,
-    "mish": mish,
-}
-
-#: The hidden activations MLPClassifier has; the others are skmlp's.
-SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
-
-
 # --- derivatives: delta *= f'(z), from the output A (GELU: from Z) --------------------------
 def identity_derivative(A, delta):
     """``f'(z) = 1``: nothing to do."""
@@ -228,38 +216,89 @@ def mish_derivative(Z, delta):
     delta *= D
 
 
-DERIVATIVES = {
-    "identity": identity_derivative,
-    "logistic": logistic_derivative,
-    "tanh": tanh_derivative,
-    "relu": relu_derivative,
-    "leaky_relu": leaky_relu_derivative,
-    "elu": elu_derivative,
-    "gelu": gelu_derivative,
-    "selu": selu_derivative,
-    "mish": mish_derivative,
-}
+@dataclass(frozen=True)
+class Activation:
+    """One hidden activation: everything the network, its initialisation and backprop use.
 
-#: Activations whose derivative needs the pre-activation ``Z`` rather than ``A``.
-NEEDS_PREACTIVATION = frozenset({"gelu", "mish"})
+    Parameters
+    ----------
+    name : str
+        The name users pass (``activation="relu"``).
+    function : callable
+        ``function(Z)``: ``A = f(Z)`` in place on an array of shape (n_samples, units),
+        returning it. When ``derivative_needs == "preactivation"`` it also takes
+        ``out=``, so that ``Z`` can be kept: ``function(Z, out=A)``.
+    derivative : callable
+        ``derivative(S, delta)``: ``delta *= f'(z)`` in place, ``S`` being the output
+        ``A`` or the pre-activation ``Z`` (see ``derivative_needs``), of delta's shape.
+    gain : float
+        The tutorial's initialisation gain of a layer fed by this activation: weights
+        from N(0, (gain / sqrt(fan_in))^2), as PyTorch's ``calculate_gain``. ReLU-like
+        units zero (about) half of their input's variance, so they get sqrt(2) (He et
+        al., 2015); tanh gets 5/3.
+    derivative_needs : {"output", "preactivation"}, default="output"
+        What ``derivative`` is written from. ``"output"`` lets the forward pass
+        overwrite ``Z`` with ``A``; ``"preactivation"`` (GELU, Mish: their output does
+        not determine their slope) makes it keep ``Z``.
+    glorot_factor : float, default=6.0
+        scikit-learn's Glorot-uniform factor for a layer whose activation this is:
+        ``bound = sqrt(factor / (fan_in + fan_out))``, 2 for the logistic function.
+    in_sklearn : bool, default=False
+        Whether MLPClassifier has it (interop carries only those).
 
-#: Gains for the tutorial's initialisation, as in PyTorch's ``calculate_gain``: weights
-#: drawn from N(0, (gain / sqrt(fan_in))^2). ReLU-like units zero (about) half of their
-#: input's variance, so they get sqrt(2) (He et al., 2015); tanh gets 5/3.
-GAINS = {
-    "identity": 1.0,
-    "logistic": 1.0,
-    "tanh": 5.0 / 3.0,
-    "relu": math.sqrt(2.0),
-    "leaky_relu": math.sqrt(2.0 / (1.0 + LEAKY_RELU_SLOPE**2)),
-    "elu": math.sqrt(2.0),
-    "gelu": math.sqrt(2.0),
-    # PyTorch's gain for SELU: 3/4 (its self-normalising scale needs no extra gain,
-    # and 3/4 is what PyTorch settled on for stable deep stacks)
-    "selu": 0.75,
+    Notes
+    -----
+    Adding an activation is adding one entry to ``ACTIVATIONS``; a numba twin in
+    ``skmlp._kernels`` (its ``_KIND``) is optional, and ``skmlp._ops`` uses it when there.
+    """
+
+    name: str
+    function: Callable
+    derivative: Callable
+    gain: float
+    derivative_needs: str = "output"
+    glorot_factor: float = 6.0
+    in_sklearn: bool = False
+
+    def __post_init__(self):
+        if self.derivative_needs not in ("output", "preactivation"):
+            raise ValueError(f"derivative_needs must be 'output' or 'preactivation', got "
+                             f"{self.derivative_needs!r}.")
+
+    @property
+    def needs_preactivation(self):
+        """Whether the forward pass must keep ``Z`` for the derivative."""
+        return self.derivative_needs == "preactivation"
+
+
+def _registry(*entries):
+    return {a.name: a for a in entries}
+
+
+#: The hidden activations, keyed by the names users pass: one entry each.
+ACTIVATIONS = _registry(
+    # MLPClassifier's four, written as its neural_network/_base.py writes them
+    Activation("identity", identity, identity_derivative, gain=1.0, in_sklearn=True),
+    Activation("logistic", logistic, logistic_derivative, gain=1.0, glorot_factor=2.0,
+               in_sklearn=True),
+    Activation("tanh", tanh, tanh_derivative, gain=5.0 / 3.0, in_sklearn=True),
+    Activation("relu", relu, relu_derivative, gain=math.sqrt(2.0), in_sklearn=True),
+    # skmlp's
+    Activation("leaky_relu", leaky_relu, leaky_relu_derivative,
+               gain=math.sqrt(2.0 / (1.0 + LEAKY_RELU_SLOPE**2))),
+    Activation("elu", elu, elu_derivative, gain=math.sqrt(2.0)),
+    Activation("gelu", gelu, gelu_derivative, gain=math.sqrt(2.0),
+               derivative_needs="preactivation"),
+    # PyTorch's gain for SELU: 3/4 (its self-normalising scale needs no extra gain, and
+    # 3/4 is what PyTorch settled on for stable deep stacks)
+    Activation("selu", selu, selu_derivative, gain=0.75),
     # 1 / sqrt(E[mish(z)^2]) for z ~ N(0, 1), as sqrt(2) is for ReLU
-    "mish": 1.0 / math.sqrt(0.4523),
-}
+    Activation("mish", mish, mish_derivative, gain=1.0 / math.sqrt(0.4523),
+               derivative_needs="preactivation"),
+)
+
+#: The hidden activations MLPClassifier has; the others are skmlp's.
+SKLEARN_ACTIVATIONS = tuple(name for name, a in ACTIVATIONS.items() if a.in_sklearn)
 
 
 # --- output layer ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ dict is keyed by the names the estimators' ``init`` parameter takes.
 
 import numpy as np
 
-from ._activations import GAINS
+from ._activations import ACTIVATIONS
 
 
 def glorot_uniform(rng, coefs, intercepts, activations):
@@ -15,7 +15,8 @@ def glorot_uniform(rng, coefs, intercepts, activations):
 
     For each layer in turn, its weights then its biases are drawn from
     ``uniform(-bound, bound)``, ``bound = sqrt(factor / (fan_in + fan_out))``, with
-    ``factor = 2`` for a logistic layer and 6 otherwise (Glorot & Bengio, 2010), in
+    ``factor = 2`` for a logistic layer and 6 otherwise (Glorot & Bengio, 2010;
+    ``Activation.glorot_factor``), in
     float64 and then cast to the network's dtype. The same ``RandomState`` therefore
     gives MLPClassifier's initial weights.
 
@@ -30,7 +31,7 @@ def glorot_uniform(rng, coefs, intercepts, activations):
     """
     for W, b, activation in zip(coefs, intercepts, activations):
         fan_in, fan_out = W.shape
-        factor = 2.0 if activation == "logistic" else 6.0
+        factor = ACTIVATIONS[activation].glorot_factor
         bound = np.sqrt(factor / (fan_in + fan_out))
         W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
         b[...] = rng.uniform(-bound, bound, fan_out)
@@ -54,7 +55,7 @@ def scaled_normal(rng, coefs, intercepts, activations):
         One per layer; layer ``i > 0`` takes the gain of ``activations[i - 1]``.
     """
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
-        gain = 1.0 if i == 0 else GAINS[activations[i - 1]]
+        gain = 1.0 if i == 0 else ACTIVATIONS[activations[i - 1]].gain
         W[...] = rng.normal(0.0, gain / np.sqrt(W.shape[0]), size=W.shape)
         b[...] = 0.0
 

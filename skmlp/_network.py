@@ -30,19 +30,14 @@ numba twins). ``X`` may also be a scipy sparse matrix: only ``X @ W`` and
 
 import numpy as np
 
-from . import _config, _ops
-from ._activations import (
-    ACTIVATIONS,
-    LOG_OUTPUTS,
-    LOSS_OF_OUTPUT,
-    NEEDS_PREACTIVATION,
-    OUTPUTS,
-)
+from . import _ops
+from ._activations import ACTIVATIONS, LOG_OUTPUTS, LOSS_OF_OUTPUT, OUTPUTS
 from ._init import INITIALIZERS
+from ._numerics import finish_gradient, gradient_dtype
 
 
 def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=None,
-            saved=None, masks=None, kernels=None):
+            saved=None, masks=None, fused=False):
     """The forward pass: every layer's activations, from the input ``X``.
 
     Parameters
@@ -63,8 +58,9 @@ def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=No
         GELU's pre-activation, or the activation before dropout.
     masks : list of (ndarray or None) or None, default=None
         Inverted-dropout multipliers per hidden layer (0 or ``1 / keep``).
-    kernels : module or None, default=None
-        ``skmlp._kernels``, for the fused bias-and-activation step.
+    fused : bool, default=False
+        Let the elementwise steps run their numba twins (a training batch; see
+        ``skmlp._ops``). Prediction leaves it False, and so never imports numba.
 
     Returns
     -------
@@ -84,7 +80,7 @@ def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=No
         if i < last:
             keep = None if saved is None else saved[i]
             mask = None if masks is None else masks[i]
-            _ops.bias_activation(Z, b, activations[i], keep=keep, mask=mask, kernels=kernels)
+            _ops.bias_activation(Z, b, activations[i], keep=keep, mask=mask, fused=fused)
         else:
             Z += b
             if out_activation is not None:
@@ -94,7 +90,7 @@ def forward(X, coefs, intercepts, activations, out_activation=None, *, layers=No
 
 
 def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, *,
-             saved=None, masks=None, kernels=None):
+             saved=None, masks=None, fused=False):
     """Backpropagation: the raw gradient sums, layer by layer from the output.
 
     ``delta`` is the error at the last pre-activation. For each layer, from the last:
@@ -113,7 +109,7 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
     deltas : list of ndarray
         Work arrays for the hidden layers' errors, ``deltas[i]`` of shape
         (n_samples, units of hidden layer i + 1).
-    saved, masks, kernels
+    saved, masks, fused
         As given to :func:`forward`.
     """
     for i in range(len(coefs) - 1, -1, -1):
@@ -121,65 +117,15 @@ def backward(A, delta, coefs, activations, grad_coefs, grad_intercepts, deltas, 
             np.matmul(A[i].T, delta, out=grad_coefs[i])
         else:
             grad_coefs[i][...] = A[i].T @ delta
-        _ops.column_sums(delta, grad_intercepts[i], kernels=kernels)
+        _ops.column_sums(delta, grad_intercepts[i], fused=fused)
         if i == 0:
             break
         prev = np.matmul(delta, coefs[i].T, out=deltas[i - 1])
         keep = None if saved is None else saved[i - 1]
         mask = None if masks is None else masks[i - 1]
         _ops.activation_derivative(A[i] if keep is None else keep, prev, activations[i - 1],
-                                   mask=mask, kernels=kernels)
+                                   mask=mask, fused=fused)
         delta = prev
-
-
-def gradient_dtype(dtype, X, Y):
-    """The dtype of the activations, of the error ``P - Y`` and of everything after them.
-
-    scikit-learn lets numpy promote: float32 weights, float32 ``X`` and boolean
-    (classification) or float32 targets keep float32; float64 ``X`` (``X @ W``) or
-    float64 or integer targets (``P - Y``) make the activations or the error, the
-    gradient and the optimizer's state float64, while the weights stay float32.
-
-    Parameters
-    ----------
-    dtype : dtype
-        The weights' dtype.
-    X, Y : ndarray or sparse matrix
-        The inputs and the targets.
-    """
-    return np.result_type(np.dtype(dtype), X.dtype, np.asarray(Y).dtype)
-
-
-def finish_gradient(grad, params, n_coefs, alpha, s, scratch=None):
-    """Turn raw gradient sums into the gradient of the mean loss.
-
-    ``g = (grad + alpha * W) / s`` for the weights and ``grad / s`` for the biases,
-    in scikit-learn's order, with its dtypes: ``alpha * W`` in the weights' dtype,
-    ``s`` as it comes. scikit-learn divides the weights' sums in place and the biases'
-    sums into a new array, so the sum of float64 sample weights (a numpy float64)
-    leaves float32 weight gradients float32 (rounded) and makes the bias gradients
-    float64. ``scratch`` (at least ``n_coefs`` long, the weights' dtype) holds
-    ``alpha * W``; it is allocated when None.
-
-    Returns
-    -------
-    grad : ndarray of shape (n_params,)
-        ``grad`` itself, finished in place (its bias part too, when it holds them).
-    grad_intercepts : ndarray of shape (n_params - n_coefs,)
-        The bias gradients: a view into ``grad``, or a new wider array when ``s`` is
-        wider than ``grad`` (its bias part of ``grad`` is then left as raw sums).
-    """
-    if alpha:
-        l2 = np.multiply(params[:n_coefs], alpha,
-                         out=None if scratch is None else scratch[:n_coefs])
-        grad[:n_coefs] += l2
-    # a numpy scalar wider than the gradient (float64 weight sum, float32 gradient) makes
-    # scikit-learn's new bias array wider; Python numbers and narrower scalars do not
-    if not (isinstance(s, np.generic) and s.dtype.itemsize > grad.dtype.itemsize):
-        grad /= s
-        return grad, grad[n_coefs:]
-    grad[:n_coefs] /= s
-    return grad, grad[n_coefs:] / s
 
 
 class MLP:
@@ -390,7 +336,8 @@ class MLP:
         ``(activations' dtype, errors' dtype)``, by default the network's dtype.
         """
         masked = tuple(masked or (False,) * len(self.activations))
-        keep = tuple(a in NEEDS_PREACTIVATION or m for a, m in zip(self.activations, masked))
+        keep = tuple(ACTIVATIONS[a].needs_preactivation or m
+                     for a, m in zip(self.activations, masked))
         act_dtype, delta_dtype = (np.dtype(t) for t in (dtypes or (self.dtype, self.dtype)))
         w = self._work
         if (w is None or n > w["capacity"] or w["keep"] != keep
@@ -456,9 +403,8 @@ class MLP:
         # float64 X times float32 weights is float64, as in scikit-learn
         act_dtype = np.result_type(X.dtype, self.dtype)
         layers, deltas, saved = self._work_arrays(n, masked, (act_dtype, grad.dtype))
-        kernels = _config.kernels()
         A = forward(X, self.coefs, self.intercepts, self.activations, layers=layers,
-                    saved=saved, masks=masks, kernels=kernels)
+                    saved=saved, masks=masks, fused=True)
         # the output, its loss, and the error (P - Y) * sample_weight
         loss, delta = _ops.output_loss_error(A[-1], Y, sample_weight, self.out_activation,
                                              self.loss)
@@ -470,7 +416,7 @@ class MLP:
         loss += (0.5 * alpha) * values / s  # in the weights' dtype, as scikit-learn
         grad_coefs, grad_intercepts = self.unflatten(grad)
         backward(A, delta, self.coefs, self.activations, grad_coefs, grad_intercepts, deltas,
-                 saved=saved, masks=masks, kernels=kernels)
+                 saved=saved, masks=masks, fused=True)
         return loss, s
 
     def loss_grad(self, X, Y, sample_weight=None, alpha=0.0, *, grad=None, masks=None):

@@ -1,22 +1,63 @@
-"""The elementwise steps of a training batch: numpy reference, numba twin when given.
+"""The one seam between the numpy reference and the numba kernels.
 
-Everything a batch does besides its matrix products is one of these few steps. Each
-is written here in numpy, in scikit-learn's order of operations: this is the math to
-read. ``skmlp._kernels`` has a numba twin of each that does the step in one pass over
-memory; a step runs it when the caller passes the kernels module (``kernels=``, from
-``skmlp._config.kernels()``) and the twin covers the case (the four activations
-MLPClassifier has, arrays of one dtype). Twins are bitwise equal to the numpy here, so
-the kernels change the speed, never the model. The output step has no twin (see
+Everything a training batch does besides its matrix products is one of the steps
+below, and every choice between a step's numpy code and its numba twin
+(``skmlp._kernels``) is made here, by one rule; no other module reaches the kernels
+(``skmlp._config`` only loads them). The numpy code is the math to read, in
+scikit-learn's order of operations; the twin does the same step in one pass over
+memory and is bitwise equal to it, so the kernels change the speed, never the model
+(``tests/test_kernels.py`` pins each pair together).
+
+The rule, for every step: the twin runs when
+
+1. the caller asks for it (``fused=True``): training batches and optimizer steps do;
+   prediction and validation do not, so predicting never imports numba;
+2. the kernels are on in this thread: ``skmlp.use_kernels`` (a ``with`` block, this
+   thread only, as ``sklearn.config_context``), else ``skmlp.set_kernels`` (the
+   process), else ``SKMLP_DISABLE_NUMBA``; and they loaded and passed their probe
+   (:func:`skmlp._config.kernels`, which loads them at the first training step);
+3. the twin covers the case: an activation it has (``_kernels.ACTIVATIONS``), and one
+   dtype for every array (float64 errors of float32 activations, as scikit-learn has
+   with float64 targets, take numpy), every scalar held exactly by that dtype.
+
+Otherwise the numpy code runs. The output step has no twin (see
 :func:`output_loss_error`).
+
+Shapes: ``Z``, ``A``, ``delta``, ``keep`` and ``mask`` are (n_samples, units), ``b``
+(units,); the optimizer steps work on flat vectors of shape (n_params,), weights first.
 """
 
 import numpy as np
 
-from ._activations import ACTIVATIONS, DERIVATIVES, LOSSES, NEEDS_PREACTIVATION, OUTPUTS
+from . import _config
+from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
 
 
-def bias_activation(Z, b, activation, *, keep=None, mask=None, kernels=None):
+def _twins(fused):
+    """The kernels module when rules 1 and 2 hold, else None: the one way to reach it."""
+    return _config.kernels() if fused else None
+
+
+def _one_dtype(dtype, arrays, scalars=()):
+    """Rule 3's dtype part: every array an ndarray of ``dtype``; every scalar a Python
+    number (numpy gives it the arrays' dtype) or a numpy scalar ``dtype`` holds exactly
+    (the sum of float32 sample weights dividing float64 sums)."""
+    return (all(isinstance(a, np.ndarray) and a.dtype == dtype for a in arrays)
+            and all(type(x) in (int, float, bool)
+                    or np.can_cast(getattr(x, "dtype", object), dtype, "safe")
+                    for x in scalars))
+
+
+# --- forward ------------------------------------------------------------------------------
+def bias_activation(Z, b, activation, *, keep=None, mask=None, fused=False):
     """``Z <- f(Z + b)`` in place, for a hidden layer; then inverted dropout.
+
+    Contract: ``Z += b``, then ``Z = f(Z)`` with ``ACTIVATIONS[activation].function``,
+    all in ``Z``'s dtype (``b`` is cast by numpy's in-place add). With a mask, the
+    activation before dropout goes to ``keep`` and ``Z *= mask``. For an activation whose
+    derivative needs the pre-activation, ``keep`` receives ``Z + b`` instead (and no
+    mask may be given then without ``keep``). Twin: ``_kernels.bias_activation``, for
+    its activations when ``b`` has ``Z``'s dtype; bitwise equal.
 
     Parameters
     ----------
@@ -24,23 +65,30 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, kernels=None):
         ``A_prev @ W``, overwritten with the layer's activation.
     b : ndarray of shape (units,)
     activation : str
+        A key of ``ACTIVATIONS``.
     keep : ndarray of shape (n_samples, units) or None
-        Receives what the derivative needs besides the output: GELU's
-        pre-activation, or (with dropout) the activation before the mask. None when
+        Receives what the derivative needs besides the output: the pre-activation
+        (GELU, Mish), or (with dropout) the activation before the mask. None when
         nothing is to be kept (prediction).
     mask : ndarray of shape (n_samples, units) or None
         Dropout multipliers, 0 or ``1 / (1 - rate)``.
-    kernels : module or None
-        ``skmlp._kernels``, to run the numba twin.
+    fused : bool, default=False
+        Let the numba twin run (see the module docstring).
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, units)
     """
+    kernels = _twins(fused)
     if kernels is not None and activation in kernels.ACTIVATIONS and b.dtype == Z.dtype:
         return kernels.bias_activation(Z, b, activation, keep=keep, mask=mask)
+    act = ACTIVATIONS[activation]
     Z += b
-    if activation in NEEDS_PREACTIVATION and keep is not None:
+    if act.needs_preactivation and keep is not None:
         keep[...] = Z
-        ACTIVATIONS[activation](keep, out=Z)
+        act.function(keep, out=Z)
     else:
-        ACTIVATIONS[activation](Z)
+        act.function(Z)
         if mask is not None:
             keep[...] = Z
     if mask is not None:
@@ -48,22 +96,65 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, kernels=None):
     return Z
 
 
-def activation_derivative(A, delta, activation, *, mask=None, kernels=None):
+# --- backward -----------------------------------------------------------------------------
+def activation_derivative(A, delta, activation, *, mask=None, fused=False):
     """``delta <- delta * mask * f'(Z)`` in place, ``f'`` written from the output ``A``.
 
-    ``A`` is what :func:`bias_activation` kept when it kept something (GELU's
-    pre-activation, the activation before dropout), the layer's output otherwise.
-    ``delta`` may be wider than ``A`` (float64 errors of float32 activations): ``f'``
-    is then computed in ``A``'s dtype, as scikit-learn's ``1 - A`` is.
+    Contract: ``delta *= mask`` (when given), then
+    ``ACTIVATIONS[activation].derivative(A, delta)``. ``A`` is what
+    :func:`bias_activation` kept when it kept something (the pre-activation, or the
+    activation before dropout), the layer's output otherwise. ``delta`` may be wider than
+    ``A`` (float64 errors of float32 activations): ``f'`` is then computed in ``A``'s
+    dtype, as scikit-learn's ``1 - A`` is. Twin: ``_kernels.activation_derivative``, for
+    its activations when ``A`` and ``delta`` share a dtype; bitwise equal for finite
+    deltas.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_samples, units)
+    delta : ndarray of shape (n_samples, units)
+        The error at the layer's output; overwritten with the error at its
+        pre-activation.
+    activation : str
+    mask : ndarray of shape (n_samples, units) or None
+    fused : bool, default=False
+
+    Returns
+    -------
+    delta : ndarray of shape (n_samples, units)
     """
+    kernels = _twins(fused)
     if kernels is not None and activation in kernels.ACTIVATIONS and A.dtype == delta.dtype:
         return kernels.activation_derivative(A, delta, activation, mask=mask)
     if mask is not None:
         delta *= mask
-    DERIVATIVES[activation](A, delta)
+    ACTIVATIONS[activation].derivative(A, delta)
     return delta
 
 
+def column_sums(delta, out, *, fused=False):
+    """``out[j] = sum_i delta[i, j]``: the raw bias gradient.
+
+    Contract: ``delta.sum(axis=0, out=out)``, in numpy's order (row after row; a single
+    column pairwise). Twin: ``_kernels.column_sums``, when ``out`` has delta's dtype;
+    bitwise equal.
+
+    Parameters
+    ----------
+    delta : ndarray of shape (n_samples, units)
+    out : ndarray of shape (units,)
+
+    Returns
+    -------
+    out : ndarray of shape (units,)
+    """
+    kernels = _twins(fused)
+    if kernels is not None and out.dtype == delta.dtype:
+        return kernels.column_sums(delta, out)
+    return delta.sum(axis=0, out=out)
+
+
+# --- the output layer: numpy only ---------------------------------------------------------
 def output_loss_error(Z, Y, sample_weight, out_activation, loss):
     """The output, the loss, and the error at the last pre-activation, in place of ``Z``.
 
@@ -110,8 +201,79 @@ def output_loss_error(Z, Y, sample_weight, out_activation, loss):
     return value, delta
 
 
-def column_sums(delta, out, *, kernels=None):
-    """``out[j] = sum_i delta[i, j]``: the raw bias gradient."""
-    if kernels is not None:
-        return kernels.column_sums(delta, out)
-    return delta.sum(axis=0, out=out)
+# --- optimizer steps: the fused twin, or the optimizer's own numpy reference --------------
+# The numpy reference of an optimizer step lives with the optimizer's state
+# (``skmlp._optimizers``: it promotes state arrays and splits them into weights' and
+# biases' parts as numpy does). These entry points run the twin when the rule allows and
+# say whether they did; the optimizer runs its numpy update when they did not.
+def fused_sgd_step(params, grad, velocity, *, n_coefs, alpha, scale, momentum,
+                   learning_rate, nesterov):
+    """One SGD step by the numba twin, from the raw gradient; False if it does not apply.
+
+    Contract: the same numbers as ``finish_gradient`` followed by ``SGD``'s numpy
+    update, bitwise::
+
+        g = grad; g[:n_coefs] += alpha * params[:n_coefs]; g /= scale
+        velocity[...] = momentum * velocity - learning_rate * g
+        params += momentum * velocity - learning_rate * g   if nesterov else velocity
+
+    every scalar in the parameters' dtype. Twin: ``_kernels.sgd_step``, when the kernels
+    are on and ``grad`` and ``velocity`` are flat arrays of the parameters' dtype (not the
+    weights'/biases' pair) and ``alpha`` and ``scale`` fit it.
+
+    Parameters
+    ----------
+    params, grad, velocity : ndarray of shape (n_params,)
+        ``grad`` holds raw sums (no L2 term, not divided by ``scale``); only read.
+    n_coefs : int
+    alpha, scale, momentum, learning_rate : float
+    nesterov : bool
+
+    Returns
+    -------
+    bool
+        True when the twin updated ``params`` and ``velocity``; False when it did not
+        apply and nothing was touched.
+    """
+    kernels = _twins(True)
+    if kernels is None or not _one_dtype(params.dtype, (grad, velocity), (alpha, scale)):
+        return False
+    kernels.sgd_step(params, grad, velocity, n_coefs, alpha, scale, momentum, learning_rate,
+                     nesterov)
+    return True
+
+
+def fused_adam_step(params, grad, m, v, *, n_coefs, alpha, scale, beta_1, beta_2,
+                    step_size, epsilon):
+    """One Adam step by the numba twin, from the raw gradient; False if it does not apply.
+
+    Contract: the same numbers as ``finish_gradient`` followed by ``Adam``'s numpy
+    update, bitwise::
+
+        g = grad; g[:n_coefs] += alpha * params[:n_coefs]; g /= scale
+        m *= beta_1; m += (1 - beta_1) * g
+        v *= beta_2; v += (1 - beta_2) * (g * g)
+        params += (-step_size * m) / (sqrt(v) + epsilon)
+
+    scalars in the parameters' dtype except ``step_size`` (``lr_t``), a float64 scalar
+    as in scikit-learn: with float32 arrays the update is float64, rounded into
+    ``params``. Twin: ``_kernels.adam_step``, under the conditions of
+    :func:`fused_sgd_step`.
+
+    Parameters
+    ----------
+    params, grad, m, v : ndarray of shape (n_params,)
+    n_coefs : int
+    alpha, scale, beta_1, beta_2, step_size, epsilon : float
+
+    Returns
+    -------
+    bool
+        True when the twin updated ``params``, ``m`` and ``v``; False otherwise.
+    """
+    kernels = _twins(True)
+    if kernels is None or not _one_dtype(params.dtype, (grad, m, v), (alpha, scale)):
+        return False
+    kernels.adam_step(params, grad, m, v, n_coefs, alpha, scale, beta_1, beta_2, step_size,
+                      epsilon)
+    return True

@@ -7,9 +7,10 @@ operation for operation, so the two can be compared step for step.
 
 ``step`` takes the gradient either finished (the default) or as raw sums with the
 L2 term and the division by the batch weight still to do (``alpha``, ``scale``): the
-training loop passes raw sums, so that the numba kernel (``skmlp._kernels``) can
-finish the gradient and update the parameters in one pass over memory. Without
-numba, or with it switched off, the numpy code below runs: the same numbers.
+training loop passes raw sums, so that the numba twin can finish the gradient and
+update the parameters in one pass over memory. Whether the twin runs is decided in
+``skmlp._ops`` (``fused_sgd_step``, ``fused_adam_step``), as for every other step of a
+batch; otherwise the numpy code below runs: the same numbers.
 
 Dtypes are scikit-learn's, which lets numpy promote. A Python-float hyper-parameter
 takes the dtype of the array it multiplies (``lr * g`` in the gradient's, ``momentum *
@@ -18,18 +19,17 @@ is computed in float64 and then added to the parameters (float32 parameters: rou
 once, at the add). A state array takes the widest dtype of the gradients it has seen
 (float64 targets, or a float64 ``partial_fit`` batch, make it float64 for good), and
 float64 sample weights with float32 data make the biases' gradients, and so their
-state, float64 while the weights' stay float32 (see ``_Optimizer``). The kernels run
-only where every array has the parameters' dtype and every scalar fits it (see
-``_kernel_ok``); anything else takes the numpy code, which follows numpy's rules as
-scikit-learn's code does.
+state, float64 while the weights' stay float32 (see ``_Optimizer``). The twins run
+only where every array has the parameters' dtype and every scalar fits it; anything
+else takes the numpy code, which follows numpy's rules as scikit-learn's code does.
 """
 
 import copy
 
 import numpy as np
 
-from . import _config
-from ._network import finish_gradient
+from . import _ops
+from ._numerics import finish_gradient
 
 
 class _Optimizer:
@@ -249,11 +249,9 @@ class SGD(_Optimizer):
             ``(grad + alpha * params) / scale`` on the first ``n_coefs`` entries (the
             weights) and ``grad / scale`` on the rest.
         """
-        kernels = _config.kernels()
-        if (kernels is not None and not isinstance(self.velocity, tuple)
-                and _kernel_ok(params, (grad, self.velocity), (alpha, scale))):
-            kernels.sgd_step(params, grad, self.velocity, n_coefs, alpha, scale, self.momentum,
-                             self.learning_rate, self.nesterov)
+        if _ops.fused_sgd_step(params, grad, self.velocity, n_coefs=n_coefs, alpha=alpha,
+                               scale=scale, momentum=self.momentum,
+                               learning_rate=self.learning_rate, nesterov=self.nesterov):
             return
         grad, grad_intercepts = self._finish(params, grad, alpha=alpha, scale=scale,
                                              n_coefs=n_coefs)
@@ -359,11 +357,9 @@ class Adam(_Optimizer):
         self.learning_rate = (
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
-        kernels = _config.kernels()
-        if (kernels is not None and not isinstance(self.m, tuple)
-                and _kernel_ok(params, (grad, self.m, self.v), (alpha, scale))):
-            kernels.adam_step(params, grad, self.m, self.v, n_coefs, alpha, scale, self.beta_1,
-                              self.beta_2, self.learning_rate, self.epsilon)
+        if _ops.fused_adam_step(params, grad, self.m, self.v, n_coefs=n_coefs, alpha=alpha,
+                                scale=scale, beta_1=self.beta_1, beta_2=self.beta_2,
+                                step_size=self.learning_rate, epsilon=self.epsilon):
             return
         grad, grad_intercepts = self._finish(params, grad, alpha=alpha, scale=scale,
                                              n_coefs=n_coefs)
@@ -402,17 +398,3 @@ class Adam(_Optimizer):
         p += update
         return m, v
 
-
-def _kernel_ok(params, arrays, scalars):
-    """Whether a fused kernel computes exactly what the numpy step would.
-
-    The kernels take one dtype for everything: every array must have the parameters'
-    dtype, and every scalar be a Python number (numpy gives it the arrays' dtype) or a
-    numpy scalar that the arrays' dtype holds exactly (the sum of float32 sample weights
-    dividing float64 sums).
-    """
-    dtype = params.dtype
-    return (all(a.dtype == dtype for a in arrays)
-            and all(type(x) in (int, float, bool)
-                    or np.can_cast(getattr(x, "dtype", object), dtype, "safe")
-                    for x in scalars))

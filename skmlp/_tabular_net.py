@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from . import _embeddings
-from ._activations import ACTIVATIONS, DERIVATIVES, NEEDS_PREACTIVATION, log_softmax
+from ._activations import ACTIVATIONS, log_softmax
 
 
 class TabularNet:
@@ -198,7 +198,7 @@ class TabularNet:
             chosen = Z[rows, np.arange(units)[:, None]]
             self.p[f"b{i}"][...] = -(weights * chosen).sum(axis=1)
             Z += self.p[f"b{i}"]
-            A = ACTIVATIONS[self.activation](Z)
+            A = ACTIVATIONS[self.activation].function(Z)
 
     # --- forward and backward ---------------------------------------------------------------
     def _input(self, X, p):
@@ -232,7 +232,7 @@ class TabularNet:
         A, H, emb_cache = self._input(X, p)
         acts, derivs = [A], []
         last = self.n_layers - 1
-        preact = self.activation in NEEDS_PREACTIVATION
+        act = ACTIVATIONS[self.activation]
         for i in range(self.n_layers):
             Z = A @ p[f"W{i}"]
             if self.c[i] != 1.0:
@@ -241,11 +241,11 @@ class TabularNet:
             if i == last:
                 A = Z
                 break
-            if preact:
+            if act.needs_preactivation:
                 keep, A = Z, np.empty_like(Z)
-                ACTIVATIONS[self.activation](keep, out=A)
+                act.function(keep, out=A)
             else:
-                A = ACTIVATIONS[self.activation](Z)
+                A = act.function(Z)
                 keep = A
             mask = None if masks is None else masks[i]
             if mask is not None:
@@ -291,7 +291,7 @@ class TabularNet:
                 break
             if masks is not None and masks[i - 1] is not None:
                 delta *= masks[i - 1]
-            DERIVATIVES[self.activation](derivs[i - 1], delta)
+            ACTIVATIONS[self.activation].derivative(derivs[i - 1], delta)
         H = cache["H"]
         np.sum(H * delta, axis=0, out=g["scale"])
         if len(self.embed_columns):

@@ -275,6 +275,7 @@ from skmlp import (  # noqa: E402
     _config,
     _ops,
     set_kernels,
+    use_kernels,
 )
 
 
@@ -286,15 +287,17 @@ def test_ops_steps_equal_their_numpy_reference(dt, activation, dropout, rng):
     b = rng.standard_normal(Z0.shape[1]).astype(dt)
     mask = ((rng.random(Z0.shape) >= 0.3) / dt(0.7)).astype(dt) if dropout else None
     outs = []
-    for kernels in (None, K):
+    for enabled in (False, True):
         Z, keep = Z0.copy(), np.empty_like(Z0) if dropout else None
-        _ops.bias_activation(Z, b, activation, keep=keep, mask=mask, kernels=kernels)
-        delta = rng.standard_normal(Z.shape).astype(dt) if not outs else outs[0][2].copy()
-        start = delta.copy()
-        _ops.activation_derivative(Z if keep is None else keep, delta, activation, mask=mask,
-                                   kernels=kernels)
-        sums = np.empty(Z.shape[1], dt)
-        _ops.column_sums(delta, sums, kernels=kernels)
+        with use_kernels(enabled):
+            assert (_config.kernels() is not None) == enabled
+            _ops.bias_activation(Z, b, activation, keep=keep, mask=mask, fused=True)
+            delta = rng.standard_normal(Z.shape).astype(dt) if not outs else outs[0][2].copy()
+            start = delta.copy()
+            _ops.activation_derivative(Z if keep is None else keep, delta, activation,
+                                       mask=mask, fused=True)
+            sums = np.empty(Z.shape[1], dt)
+            _ops.column_sums(delta, sums, fused=True)
         outs.append((Z, delta, start, sums))
     (Z_np, d_np, _, s_np), (Z_k, d_k, _, s_k) = outs
     if activation == "logistic":  # expit (libm exp) in both, computed alike

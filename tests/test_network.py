@@ -8,7 +8,7 @@ import pytest
 from sklearn.neural_network import MLPClassifier
 
 from skmlp import MLP
-from skmlp._activations import ACTIVATIONS, GAINS, LOSS_OF_OUTPUT
+from skmlp._activations import ACTIVATIONS, LOSS_OF_OUTPUT
 
 
 def hand_network():
@@ -70,7 +70,7 @@ def test_scaled_normal_initialisation_is_normal_with_gain_over_sqrt_fan_in(activ
     net = MLP([800, 400, 300, 200], activation).initialize(np.random.default_rng(0),
                                                           "scaled_normal")
     # the first layer reads the data (gain 1); the others read `activation`'s output
-    for W, gain in zip(net.coefs, [1.0, GAINS[activation], GAINS[activation]]):
+    for W, gain in zip(net.coefs, [1.0] + [ACTIVATIONS[activation].gain] * 2):
         expected = gain / math.sqrt(W.shape[0])
         assert W.std() == pytest.approx(expected, rel=0.02)
         assert abs(W.mean()) < 0.05 * expected

@@ -13,9 +13,6 @@ import pytest
 from skmlp import _embeddings, _preprocessing
 from skmlp._activations import (
     ACTIVATIONS,
-    DERIVATIVES,
-    GAINS,
-    NEEDS_PREACTIVATION,
     SELU_ALPHA,
     SELU_LAMBDA,
 )
@@ -49,13 +46,14 @@ def relative_error(a, b):
 # --- activations -----------------------------------------------------------------------------
 def test_selu_and_mish_values():
     z = np.linspace(-30, 30, 61)
-    a = ACTIVATIONS["selu"](z.copy())
+    a = ACTIVATIONS["selu"].function(z.copy())
     np.testing.assert_allclose(a, SELU_LAMBDA * np.where(z > 0, z, SELU_ALPHA * np.expm1(z)),
                                rtol=1e-15, atol=1e-15)
-    m = ACTIVATIONS["mish"](z.copy())
+    m = ACTIVATIONS["mish"].function(z.copy())
     np.testing.assert_allclose(m, z * np.tanh(np.log1p(np.exp(z))), rtol=1e-14, atol=1e-15)
-    assert np.isfinite(ACTIVATIONS["mish"](np.float32([-100, 100, 1e4]))).all()
-    assert "mish" in NEEDS_PREACTIVATION and "selu" not in NEEDS_PREACTIVATION
+    assert np.isfinite(ACTIVATIONS["mish"].function(np.float32([-100, 100, 1e4]))).all()
+    assert ACTIVATIONS["mish"].needs_preactivation
+    assert not ACTIVATIONS["selu"].needs_preactivation
 
 
 @pytest.mark.parametrize("name", ["selu", "mish"])
@@ -63,18 +61,19 @@ def test_activation_derivative_is_central_difference(name):
     # away from SELU's kink at 0, where the derivative jumps
     z = np.concatenate([np.linspace(-6, -0.05, 40), np.linspace(0.05, 25, 40)])
     delta = np.ones_like(z)
-    source = z if name in NEEDS_PREACTIVATION else ACTIVATIONS[name](z.copy())
-    DERIVATIVES[name](source, delta)
-    numeric = (ACTIVATIONS[name](z + H) - ACTIVATIONS[name](z - H)) / (2 * H)
+    act = ACTIVATIONS[name]
+    source = z if act.needs_preactivation else act.function(z.copy())
+    act.derivative(source, delta)
+    numeric = (act.function(z + H) - act.function(z - H)) / (2 * H)
     assert relative_error(delta, numeric) < 1e-7
 
 
 @pytest.mark.parametrize("name, gain", [("selu", 0.75), ("mish", 1.0 / math.sqrt(0.4523))])
 def test_gains(name, gain):
-    assert GAINS[name] == pytest.approx(gain)
+    assert ACTIVATIONS[name].gain == pytest.approx(gain)
     if name == "mish":  # 1 / sqrt(E[mish(z)^2]) for standard normal z, by quadrature
         z = np.linspace(-12, 12, 200001)
-        second = np.trapezoid(ACTIVATIONS["mish"](z.copy()) ** 2 * np.exp(-z**2 / 2), z)
+        second = np.trapezoid(ACTIVATIONS["mish"].function(z.copy()) ** 2 * np.exp(-z**2 / 2), z)
         assert second / math.sqrt(2 * math.pi) == pytest.approx(0.4523, abs=1e-4)
 
 
@@ -176,7 +175,7 @@ def test_ntk_forward_is_the_written_out_network(rng):
     p = net.p
     C = np.cos(2 * np.pi * X[:, [1]] * p["emb.w1"][0] + p["emb.b1"][0])
     H0 = np.hstack([C @ p["emb.W2"][0] + p["emb.b2"][0], X]) * p["scale"]
-    A1 = ACTIVATIONS["selu"](H0 @ p["W0"] / math.sqrt(5) + p["b0"])
+    A1 = ACTIVATIONS["selu"].function(H0 @ p["W0"] / math.sqrt(5) + p["b0"])
     np.testing.assert_allclose(net.forward(X)[0], A1 @ p["W1"] / 2 + p["b1"], rtol=1e-12)
 
 
