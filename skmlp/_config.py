@@ -2,7 +2,9 @@
 
 The switch: ``SKMLP_DISABLE_NUMBA`` in the environment (read when skmlp is imported),
 :func:`set_kernels` for the whole process, :func:`use_kernels` for a block of code in
-one thread. The numpy reference computes the same model when the kernels are off.
+one thread (scoped and thread-local, as ``sklearn.config_context``). The numpy
+reference computes the same model when the kernels are off. :func:`kernels` answers
+the switch; ``skmlp._ops`` is the one module that asks it and calls the kernels.
 
 Loading: the first :func:`kernels` call of a process (inside the first fit that trains)
 imports numba and ``skmlp._kernels``, then *probes* every kernel in float32 and float64
@@ -96,9 +98,10 @@ _load_lock = threading.Lock()
 def kernels():
     """The kernels module when the kernels are on and work, else None.
 
-    Cheap once the kernels are loaded (the training loop calls it every batch). The
-    first call with the kernels on imports and probes them in both dtypes (see the module
-    docstring); it may emit one :class:`KernelWarning` and return None for good.
+    Cheap once the kernels are loaded (``skmlp._ops`` asks at every step of a training
+    batch). The first call with the kernels on imports and probes them in both dtypes
+    (see the module docstring); it may emit one :class:`KernelWarning` and return None
+    for good.
 
     Both dtypes, not the caller's: one fit may run kernels in either (float32 inputs
     with float64 targets give float64 errors), and a probe that fails between two kernel
@@ -137,8 +140,10 @@ def use_kernels(enabled=True):
     """Kernels on or off for the fits run inside the ``with`` block, in this thread.
 
     The setting before the block comes back when it ends, exceptions included; blocks
-    nest. Other threads keep the process-wide setting (:func:`set_kernels`,
-    ``SKMLP_DISABLE_NUMBA``), as do worker processes (set the variable for them).
+    nest. The setting is thread-local, as ``sklearn.config_context``'s: other threads,
+    threads started inside the block included, keep the process-wide setting
+    (:func:`set_kernels`, ``SKMLP_DISABLE_NUMBA``), as do worker processes (set the
+    variable for them).
 
     Parameters
     ----------

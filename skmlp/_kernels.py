@@ -64,8 +64,13 @@ __all__ = [
     "column_sums",
 ]
 
+# the hidden activations with a twin here, by their names in skmlp._activations.ACTIVATIONS
+# (tests/test_kernels.py checks they are there); a new twin is a kind and a branch below
+_IDENTITY, _RELU, _LOGISTIC, _TANH = 0, 1, 2, 3
+_KIND = {"identity": _IDENTITY, "relu": _RELU, "logistic": _LOGISTIC, "tanh": _TANH}
+
 #: hidden activations the kernels know
-ACTIVATIONS = ("identity", "relu", "tanh", "logistic")
+ACTIVATIONS = tuple(_KIND)
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -313,10 +318,6 @@ def sgd_step(params, grad, velocity, n_coefs, alpha, s, momentum, lr, nesterov):
 # ----------------------------------------------------------------------------------------
 # forward: Z <- f(Z + b), with optional inverted dropout
 # ----------------------------------------------------------------------------------------
-_IDENTITY, _RELU, _LOGISTIC, _TANH = 0, 1, 2, 3
-_KIND = {"identity": _IDENTITY, "relu": _RELU, "logistic": _LOGISTIC, "tanh": _TANH}
-
-
 @njit(**_JIT)
 def _bias_act(Z, b, kind, zero, one):
     """``Z[i, j] = f(Z[i, j] + b[j])``, ``f`` by ``kind`` (tanh: identity here)."""

@@ -1,5 +1,12 @@
 """The network of the tutorial, grown up: any depth, one flat parameter vector.
 
+"The tutorial" is the project's seed, the blog post "neural net framework from
+scratch, spelled-out tutorial" (2023-09-05; README, "How the code maps to the
+tutorial"): input -> linear ``W x + b`` (the pre-activation) -> ReLU or sigmoid ->
+linear -> softmax, trained by backpropagation and minibatch SGD on cross-entropy. This
+module is that network with any number of hidden layers, any activation of
+``skmlp._activations.ACTIVATIONS``, and the outputs and losses of ``skmlp._activations``.
+
 Index convention, said once: layer ``i`` (``i = 0 .. n_layers - 2``) maps the
 activations ``A[i]`` of shape ``(n_samples, fan_in)`` to the pre-activation
 
@@ -23,8 +30,9 @@ error is weighted by the sample weights, the weight gradient is
 ``(A.T @ delta + alpha * W) / s`` and the bias gradient ``sum(delta) / s``, ``s``
 being the number (or total weight) of samples. Same numbers, to rounding.
 
-Numpy only (the elementwise steps in ``_ops``, which may hand them to the optional
-numba twins). ``X`` may also be a scipy sparse matrix: only ``X @ W`` and
+Numpy only: the matrix products here, every other step through ``skmlp._ops``, which
+decides alone whether its numba twin runs (training batches ask with ``fused=True``;
+prediction does not). ``X`` may also be a scipy sparse matrix: only ``X @ W`` and
 ``X.T @ delta`` touch it.
 """
 
@@ -378,9 +386,9 @@ class MLP:
             L2 strength.
         grad : ndarray of shape (n_params,)
             Receives ``A.T @ delta`` and ``sum(delta)`` per layer, not yet divided by
-            ``s`` nor holding the L2 term: :func:`finish_gradient` (or an optimizer's
-            fused step) does that. Its dtype is that of the error ``P - Y`` (see
-            :func:`gradient_dtype`): float64 for float32 outputs and float64 targets,
+            ``s`` nor holding the L2 term: ``skmlp._numerics.finish_gradient`` (or an
+            optimizer's step) does that. Its dtype is that of the error ``P - Y`` (see
+            ``skmlp._numerics.gradient_dtype``): float64 for float32 outputs and float64 targets,
             as in scikit-learn.
         masks : list of (ndarray or None), default=None
             Inverted-dropout multipliers per hidden layer, shape (n_samples, units).
@@ -427,7 +435,7 @@ class MLP:
         X, Y, sample_weight, alpha, masks
             As in :meth:`backprop`.
         grad : ndarray of shape (n_params,), default=None
-            Where to write the gradient; allocated (in :func:`gradient_dtype`) when None.
+            Where to write the gradient; allocated (in ``_numerics.gradient_dtype``) when None.
 
         Returns
         -------

@@ -114,3 +114,35 @@ def test_zero_weight_batch_gives_zero_gradient():
     net = MLP([3, 4, 3]).initialize(rng)
     loss, grad = net.loss_grad(X, Y, np.zeros(len(X)), alpha=1.0)
     assert loss == 0.0 and not grad.any()
+
+
+# --- the activation registry, entry by entry ------------------------------------------------
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_registry_entry_has_the_derivative_of_its_function(name):
+    """``derivative`` is ``f'``, written from what ``derivative_needs`` says it is."""
+    act = ACTIVATIONS[name]
+    assert act.name == name
+    # both signs and both tails, away from the kinks at 0 (ReLU, leaky ReLU, ELU, SELU)
+    z = np.concatenate([np.linspace(-6, -0.05, 37), np.linspace(0.05, 6, 37)])
+    source = z.copy() if act.needs_preactivation else act.function(z.copy())
+    delta = np.linspace(0.5, 2.0, z.size)  # not all ones: delta is multiplied, not set
+    expected_factor = delta.copy()
+    act.derivative(source, delta)
+    eps = 1e-6
+    slope = (act.function(z + eps) - act.function(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(delta, expected_factor * slope, rtol=1e-7, atol=1e-9)
+
+
+def test_derivative_needs_is_declared_where_the_output_does_not_determine_the_slope():
+    """An activation that is not monotonic (GELU, Mish) gives one output for two inputs
+    of different slopes, so its derivative must be written from the pre-activation."""
+    not_monotonic = set()
+    for name, act in ACTIVATIONS.items():
+        a = act.function(np.linspace(-4, 4, 8001))
+        if np.any(np.diff(a) < 0):
+            not_monotonic.add(name)
+            assert act.needs_preactivation, name
+    assert not_monotonic == {"gelu", "mish"}  # the check above did check something
+    with pytest.raises(ValueError, match="derivative_needs must be 'output' or "
+                                         "'preactivation', got 'input'"):
+        type(ACTIVATIONS["relu"])("x", np.abs, np.abs, 1.0, derivative_needs="input")

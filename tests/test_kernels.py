@@ -365,3 +365,134 @@ def test_regressor_fits_with_kernels_on_and_off_are_bitwise_equal(loss, rng):
     off, on = _fit_both(make, X, y)
     for a, b in zip(on.coefs_ + on.intercepts_, off.coefs_ + off.intercepts_):
         assert_bitwise(a, b)
+
+
+# ---------------------------------------------------------------------------------------
+# the seam: skmlp._ops alone reaches the kernels, for every step, under the thread's switch
+# ---------------------------------------------------------------------------------------
+import ast  # noqa: E402
+import pathlib  # noqa: E402
+import threading  # noqa: E402
+
+from skmlp import MLP, SGD, Adam  # noqa: E402
+from skmlp._activations import ACTIVATIONS as REGISTRY  # noqa: E402
+
+#: the steps a training batch runs, each with its numba twin
+TWINS = ("bias_activation", "activation_derivative", "column_sums", "sgd_step", "adam_step")
+
+
+@pytest.fixture
+def twin_calls(monkeypatch):
+    """Record the thread of every twin call (the real kernel still runs)."""
+    calls = []
+
+    def spy(name, kernel):
+        def recorded(*args, **kwargs):
+            calls.append((name, threading.get_ident()))
+            return kernel(*args, **kwargs)
+        return recorded
+
+    for name in TWINS:
+        monkeypatch.setattr(K, name, spy(name, getattr(K, name)))
+    return calls
+
+
+def _one_training_batch(dt=np.float64, seed=0):
+    """A backprop, an SGD step and an Adam step, as a fit's batch runs them."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((20, 4)).astype(dt)
+    Y = np.eye(3, dtype=bool)[rng.integers(0, 3, 20)]
+    net = MLP([4, 6, 5, 3], "tanh", dtype=dt).initialize(rng)
+    grad = np.empty_like(net.params)
+    loss, s = net.backprop(X, Y, None, 0.1, grad=grad)
+    for opt in (SGD(net.params.size, dt), Adam(net.params.size, dt)):
+        opt.step(net.params, grad.copy(), alpha=0.1, scale=s, n_coefs=net.n_coefs)
+    return net, X
+
+
+def test_every_step_of_a_training_batch_goes_through_the_seam(twin_calls):
+    with use_kernels(True):
+        net_k, X = _one_training_batch()
+    assert {name for name, _ in twin_calls} == set(TWINS)
+    twin_calls.clear()
+    with use_kernels(False):
+        net_np, _ = _one_training_batch()
+        assert _config.kernels() is None
+    assert twin_calls == []
+    assert_bitwise(net_k.params, net_np.params)  # and the twins changed nothing
+    with use_kernels(True):
+        net_k.predict(X)  # prediction asks for no twin: it never loads numba
+    assert twin_calls == []
+
+
+def test_use_kernels_false_in_one_thread_does_not_leak_into_another(twin_calls):
+    inside, done = threading.Event(), threading.Event()
+    result = {}
+
+    def numpy_thread():
+        with use_kernels(False):
+            inside.set()
+            result["params"] = _one_training_batch()[0].params
+            done.wait(timeout=60)  # still inside while the main thread trains
+
+    worker = threading.Thread(target=numpy_thread)
+    with use_kernels(True):
+        worker.start()
+        assert inside.wait(timeout=60)
+        params = _one_training_batch()[0].params
+        done.set()
+        worker.join()
+    threads = {ident for _, ident in twin_calls}
+    assert threads == {threading.get_ident()}  # the main thread ran twins, the worker none
+    assert worker.ident not in threads
+    assert_bitwise(result["params"], params)
+
+
+def test_the_seam_declines_what_its_twin_does_not_cover(twin_calls, rng):
+    """Mixed dtypes, a state pair, scalars the dtype cannot hold and activations without
+    a twin take numpy even with the kernels on."""
+    p = rng.standard_normal(10).astype(np.float32)
+    g32 = rng.standard_normal(10).astype(np.float32)
+    with use_kernels(True):
+        assert not _ops.fused_sgd_step(p, g32.astype(np.float64), np.zeros(10, np.float32),
+                                       n_coefs=6, alpha=0.1, scale=2, momentum=0.9,
+                                       learning_rate=0.1, nesterov=True)
+        assert not _ops.fused_adam_step(p, g32, (np.zeros(6, np.float32), np.zeros(4)),
+                                        np.zeros(10, np.float32), n_coefs=6, alpha=0.1,
+                                        scale=2, beta_1=0.9, beta_2=0.999, step_size=1e-3,
+                                        epsilon=1e-8)
+        assert not _ops.fused_sgd_step(p, g32, np.zeros(10, np.float32), n_coefs=6,
+                                       alpha=0.1, scale=np.float64(2.0), momentum=0.9,
+                                       learning_rate=0.1, nesterov=True)
+        Z = rng.standard_normal((5, 3))
+        _ops.bias_activation(Z, np.zeros(3), "gelu", fused=True)
+        _ops.activation_derivative(Z, Z.copy(), "gelu", fused=True)
+        _ops.activation_derivative(Z.astype(np.float32), Z.copy(), "relu", fused=True)
+        assert twin_calls == []
+        assert _ops.fused_sgd_step(p, g32, np.zeros(10, np.float32), n_coefs=6,
+                                   alpha=0.1, scale=np.float32(2.0), momentum=0.9,
+                                   learning_rate=0.1, nesterov=True)
+    assert twin_calls == [("sgd_step", threading.get_ident())]
+
+
+def test_only_ops_reaches_the_kernels():
+    """No module but ``_ops`` calls ``_config.kernels()`` or imports ``_kernels``
+    (``_config`` loads them; ``_epoch_loop`` is numba code calling their compiled loops)."""
+    reach = set()
+    for path in sorted(pathlib.Path(_ops.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            imports = isinstance(node, ast.ImportFrom) and any(
+                a.name == "_kernels" for a in node.names)
+            asks = (isinstance(node, ast.Attribute) and node.attr == "kernels"
+                    and isinstance(node.value, ast.Name) and node.value.id == "_config")
+            if imports or asks:
+                reach.add(path.name)
+    assert reach - {"_config.py", "_epoch_loop.py"} == {"_ops.py"}
+
+
+def test_the_kernels_cover_registry_activations_written_from_their_output():
+    """Every twin is of a registered activation whose derivative is written from the output
+    (the kernels' derivative reads ``A``)."""
+    assert set(K.ACTIVATIONS) <= set(REGISTRY)
+    assert all(not REGISTRY[name].needs_preactivation for name in K.ACTIVATIONS)
+    assert set(K.ACTIVATIONS) == set(K._KIND)
