@@ -70,6 +70,53 @@ if BLAS_LIBRARY is not None:
     for _name in _SYMBOLS:
         llvm.add_symbol(_name, ctypes.cast(getattr(_lib, _name), ctypes.c_void_p).value)
 
+
+# numpy's own inner loops of np.exp and np.tanh (its SIMD code, which libm's exp and tanh
+# differ from by an ulp here and there), read from the ufunc objects: ``functions``,
+# ``data`` and ``types`` of the PyUFuncObject struct of numpy's C API, the first loop
+# whose types are (t, t) (the one numpy's type resolution picks). Bound by name, as the
+# BLAS functions; checked against np.exp/np.tanh before use (``_UFUNC_LOOPS_OK``).
+_UNARY_LOOP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.c_void_p)
+_noop_loop = _UNARY_LOOP(lambda *args: None)  # the symbols' target when a loop is not found
+
+
+def _unary_loop(ufunc, dtype):
+    """``(loop address, its data pointer)`` of ``ufunc``'s ``dtype -> dtype`` loop, or None."""
+    try:
+        base = id(ufunc)
+
+        def read(offset, ctype):
+            return ctype.from_address(base + offset).value
+
+        head = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
+        nin, nout, nargs = (read(head + 4 * i, ctypes.c_int) for i in range(3))
+        functions, data = (read(head + 16 + 8 * i, ctypes.c_void_p) for i in range(2))
+        ntypes = read(head + 32, ctypes.c_int)
+        name = ctypes.c_char_p.from_address(base + head + 40).value
+        typecodes = ctypes.string_at(read(head + 48, ctypes.c_void_p), ntypes * nargs)
+        if (nin, nout, nargs, name) != (1, 1, 2, ufunc.__name__.encode()):
+            return None
+        num = np.dtype(dtype).num
+        for i in range(ntypes):
+            if typecodes[2 * i] == num and typecodes[2 * i + 1] == num:
+                fn = ctypes.c_void_p.from_address(functions + 8 * i).value
+                extra = ctypes.c_void_p.from_address(data + 8 * i).value if data else None
+                return fn, extra or 0
+    except Exception:  # another layout: the objmode route runs instead
+        return None
+    return None
+
+
+_LOOP_NAMES = ("skmlp_numpy_exp_f32", "skmlp_numpy_exp_f64", "skmlp_numpy_tanh_f32",
+               "skmlp_numpy_tanh_f64")
+_LOOPS = [_unary_loop(u, d) for u in (np.exp, np.tanh) for d in (np.float32, np.float64)]
+#: the loops' data pointers, passed to the compiled code at run time
+_LOOP_DATA = np.array([0 if lp is None else lp[1] for lp in _LOOPS], np.uint64)
+for _name, _loop in zip(_LOOP_NAMES, _LOOPS):
+    llvm.add_symbol(_name, ctypes.cast(_noop_loop, ctypes.c_void_p).value if _loop is None
+                    else _loop[0])
+
 _i32, _i64 = types.int32, types.int64
 _ROW_MAJOR, _COL_MAJOR, _NO_TRANS, _TRANS = 101, 102, 111, 112
 
@@ -89,6 +136,8 @@ _dgemm = types.ExternalFunction("scipy_cblas_dgemm64_", _gemm_type(types.float64
 _sgemm = types.ExternalFunction("scipy_cblas_sgemm64_", _gemm_type(types.float32))
 _dgemv = types.ExternalFunction("scipy_cblas_dgemv64_", _gemv_type(types.float64))
 _sgemv = types.ExternalFunction("scipy_cblas_sgemv64_", _gemv_type(types.float32))
+_loop_type = types.void(types.uintp, types.uintp, types.uintp, types.uintp)
+_exp32, _exp64, _tanh32, _tanh64 = (types.ExternalFunction(n, _loop_type) for n in _LOOP_NAMES)
 _ddot = types.ExternalFunction(
     "scipy_cblas_ddot64_",
     types.float64(_i64, types.uintp, _i64, types.uintp, _i64))
@@ -213,19 +262,49 @@ def _output_step(Z, Y, sample_weight, weighted, out_code, values, s, alpha):
 
 
 @njit(**_JIT)
-def _tanh(Z):
+def _objmode_exp(Z):
+    with objmode():
+        np.exp(Z, out=Z)
+
+
+@njit(**_JIT)
+def _objmode_tanh(Z):
     with objmode():
         np.tanh(Z, out=Z)
 
 
 @njit(**_JIT)
-def _exp(Z):
-    with objmode():
-        np.exp(Z, out=Z)  # numpy's SIMD exp, not libm's
+def _numpy_unary(Z, tanh, loops):
+    """``np.exp(Z, out=Z)``, or ``np.tanh`` when ``tanh``, on a C-contiguous ``Z``: numpy's
+    own loop called as numpy calls it (``loops``: ``_LOOP_DATA``, or an empty array to go
+    through numpy in objmode)."""
+    if loops.shape[0] == 0:
+        if tanh:
+            _objmode_tanh(Z)
+        else:
+            _objmode_exp(Z)
+        return
+    # char **args, npy_intp *dimensions, npy_intp *steps: one run over all of Z
+    call = np.empty(5, np.uint64)
+    call[0] = Z.ctypes.data
+    call[1] = Z.ctypes.data
+    call[2] = Z.size
+    call[3] = Z.itemsize
+    call[4] = Z.itemsize
+    p = call.ctypes.data
+    if Z.itemsize == 8:
+        if tanh:
+            _tanh64(p, p + 16, p + 24, loops[3])
+        else:
+            _exp64(p, p + 16, p + 24, loops[1])
+    elif tanh:
+        _tanh32(p, p + 16, p + 24, loops[2])
+    else:
+        _exp32(p, p + 16, p + 24, loops[0])
 
 
 @njit(**_JIT)
-def _softmax_log_loss(Z, Y, zero, eps, one_m_eps):
+def _softmax_log_loss(Z, Y, zero, eps, one_m_eps, loops):
     """``_ops.output_loss_error`` for softmax and the log-loss, unweighted, bitwise.
 
     The softmax as ``skmlp._activations.softmax`` (row maximum, numpy's ``exp``, row sums
@@ -243,7 +322,7 @@ def _softmax_log_loss(Z, Y, zero, eps, one_m_eps):
                 mx = v
         for j in range(k):
             Z[i, j] = Z[i, j] - mx
-    _exp(Z)
+    _numpy_unary(Z, False, loops)
     cols = np.zeros(k)
     for i in range(n):
         total = zero + K._pairwise_sum(Z[i], zero)
@@ -279,7 +358,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
            doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, alpha64, half_alpha, eps_out, one_m_eps_out, zero, one,
-           losses, is32, rng, rates, scales, M, KP):
+           losses, is32, rng, rates, scales, M, KP, loops):
     """Every batch of one epoch; returns the number of optimizer steps taken.
 
     ``losses[k]`` and ``is32[k]`` receive batch ``k``'s loss (see :func:`_output_step`).
@@ -352,7 +431,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             if i < n_layers - 1:
                 K._bias_act(Z, b, kinds[i], zero, one)
                 if kinds[i] == _TANH:
-                    _tanh(Z)
+                    _numpy_unary(Z, True, loops)
                 if rates[i] > 0:
                     K._dropout(Z, M[doff[i]:doff[i] + m * units].reshape((m, units)),
                                KP[doff[i]:doff[i] + m * units].reshape((m, units)))
@@ -375,7 +454,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
         if out_code == 0 and not weighted:
             # MLP.backprop's loss: the log-loss, plus (0.5 * alpha) * values / s in the
             # weights' dtype (s, an int, takes it), added to the float64 log-loss
-            loss = _softmax_log_loss(Z, Yb, zero, eps_out, one_m_eps_out)
+            loss = _softmax_log_loss(Z, Yb, zero, eps_out, one_m_eps_out, loops)
             loss += np.float64(half_alpha * values / s_t)
             flag = 0
         else:
@@ -428,6 +507,35 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 #: the Generator passed when no layer drops (never drawn from)
 _NO_RNG = np.random.default_rng(0)
+
+
+def _check_loops():
+    """Whether numpy's exp and tanh loops, called from the compiled code, give np.exp's
+    and np.tanh's bits (on values across their ranges, specials included)."""
+    if any(lp is None for lp in _LOOPS):
+        return False
+    x = np.concatenate([np.linspace(-800, 800, 4001), np.geomspace(1e-300, 1e3, 997),
+                        -np.geomspace(1e-300, 1e3, 997), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    with np.errstate(all="ignore"):
+        for dt in (np.float32, np.float64):
+            for tanh, f in ((False, np.exp), (True, np.tanh)):
+                z = x.astype(dt).reshape(-1, 1)[: (len(x) // 7) * 7].reshape(-1, 7).copy()
+                expected = f(z)
+                _numpy_unary(z, tanh, _LOOP_DATA)
+                if not np.array_equal(z.view(np.uint8), expected.view(np.uint8)):
+                    return False
+    return True
+
+
+_loops_checked = []
+
+
+def _loops():
+    """``_LOOP_DATA`` once numpy's loops passed :func:`_check_loops`, else an empty array
+    (numpy is then called through objmode)."""
+    if not _loops_checked:
+        _loops_checked.append(_LOOP_DATA if _check_loops() else np.empty(0, np.uint64))
+    return _loops_checked[0]
 
 
 def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
@@ -567,7 +675,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         t(1.0 - b2), neg_lrs, t(eps), A, D, X_buf, Y_buf, sw_buf, sw.dtype.type(0), t_buf,
         _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
         np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng, rates,
-        scales, M, KP)
+        scales, M, KP, _loops())
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]
