@@ -53,11 +53,11 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None, fused=False):
     """``Z <- f(Z + b)`` in place, for a hidden layer; then inverted dropout.
 
     Contract: ``Z += b``, then ``Z = f(Z)`` with ``ACTIVATIONS[activation].function``,
-    all in ``Z``'s dtype (``b`` is cast by numpy's in-place add). With a mask, the
-    activation before dropout goes to ``keep`` and ``Z *= mask``. For an activation whose
-    derivative needs the pre-activation, ``keep`` receives ``Z + b`` instead (and no
-    mask may be given then without ``keep``). Twin: ``_kernels.bias_activation``, for
-    its activations when ``b`` has ``Z``'s dtype; bitwise equal.
+    in ``Z``'s dtype (numpy's in-place add casts ``b``). What the derivative will need
+    goes to ``keep``: ``Z + b`` for an activation whose derivative is written from the
+    pre-activation, else (with a mask) ``f(Z + b)`` before dropout; then ``Z *= mask``.
+    A mask needs a ``keep``. Twin: ``_kernels.bias_activation``, for its activations
+    when ``b`` has ``Z``'s dtype; bitwise equal.
 
     Parameters
     ----------
