@@ -83,6 +83,19 @@ def rng():
 
 
 # --- how the tests run ------------------------------------------------------------------------
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run first, each group in its collection order.
+
+    ``make test`` runs two pytest-xdist workers, which take tests in collection order.
+    The longest tests (the long fuzz run alone takes ~90 s of a ~4 min suite) then start
+    at once and the short ones fill in around them, instead of one of them starting
+    near the end and keeping a worker busy long after the other has finished (measured:
+    162 s instead of 239 s for the whole suite on 2 shared cores).
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+
 @pytest.fixture(scope="module")
 def one_blas_thread():
     """BLAS on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``).
