@@ -49,7 +49,8 @@ from ._init import INITIALIZERS
 from ._interrupt import fit_interrupts, held_interrupts
 from ._layers import LayerSpec
 from ._network import check_layer_shapes, forward
-from ._solvers import QUIET_FP, Diverged, diverged_message
+from ._numerics import QUIET_FP
+from ._solvers import Diverged, diverged_message
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -26,10 +26,11 @@ from ._adamw import clip_gradient
 from ._averaging import EMA
 from ._callbacks import LbfgsCallbackBridge
 from ._interrupt import deferred_interrupt
-from ._network import MLP, finish_gradient, gradient_dtype
+from ._network import MLP
+from ._numerics import QUIET_FP, finish_gradient, gradient_dtype
 from ._optimizers import SGD, Adam
 from ._schedules import learning_rate_factor
-from ._solvers import QUIET_FP, Diverged, diverged_message, minimize_lbfgs, run_epoch
+from ._solvers import Diverged, diverged_message, minimize_lbfgs, run_epoch
 
 
 @dataclass

@@ -11,11 +11,7 @@ import scipy.optimize
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 
-from ._network import gradient_dtype
-
-#: numpy's floating-point warnings where skmlp checks the result itself (validation outputs,
-#: the finite checks of a fitted model). Training shows numpy's warnings as scikit-learn does.
-QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
+from ._numerics import gradient_dtype
 
 
 class Diverged(Exception):

@@ -35,8 +35,8 @@ from ._adamw import AdamW, clip_gradient
 from ._averaging import EMA
 from ._callbacks import CallbackSupportMixin, callback_lifecycle
 from ._interrupt import deferred_interrupt, fit_interrupts, held_interrupts
+from ._numerics import QUIET_FP as _QUIET_FP
 from ._schedules import SCHEDULES, learning_rate_factor
-from ._solvers import QUIET_FP as _QUIET_FP
 from ._tabular_net import TabularNet
 
 #: max_iter="auto": about this many minibatch steps, within these epochs. Small data sets

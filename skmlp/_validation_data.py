@@ -17,7 +17,8 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._activations import LOSSES
 from ._network import forward
-from ._solvers import QUIET_FP, Diverged, diverged_message
+from ._numerics import QUIET_FP
+from ._solvers import Diverged, diverged_message
 
 
 def pair(X_val, y_val, sample_weight_val):
