@@ -13,12 +13,26 @@ operations, in the same order, on the same numbers:
   whose kernels round differently;
 * the elementwise steps are ``skmlp._kernels``' compiled kernels themselves (bitwise
   numpy's), called from here;
-* what numba cannot compute as numpy does, numpy computes: the output layer with its
-  loss and error (softmax's ``exp`` is numpy's SIMD one, not libm's), ``np.tanh`` and
-  the dropout draws run in ``numba.objmode`` blocks, on the loop's own arrays, through
-  the very functions the Python loop calls (``skmlp._ops.output_loss_error``);
+* ``np.exp`` (softmax) and ``np.tanh`` are numpy's own inner loops (its SIMD code:
+  libm's ``exp`` and ``tanh``, all numba has, differ from them by an ulp on some
+  inputs), called through their C function pointers, read from the ufunc objects and
+  checked against numpy once per process;
+* softmax with the log-loss, unweighted (the classifier's usual case), is compiled
+  here operation for operation as ``skmlp._activations`` writes it (numpy's pairwise
+  row sums, ``xlogy``'s float64 loop with libm's ``log``, ``mean``'s float64 division);
+  every other output, and any output with sample weights, runs the Python loop's own
+  ``skmlp._ops.output_loss_error`` in a ``numba.objmode`` block, on the loop's arrays;
+* dropout masks are drawn in the compiled code from the same ``numpy.random.Generator``
+  (numba shares its state), ``dropout_masks``' draws in its order;
 * Adam's step sizes are computed beforehand by the Python formula, the batch losses
   are averaged afterwards in numpy's dtypes, as ``run_epoch`` averages them.
+
+One difference that is not in the numbers: numpy checks the floating-point flags after
+its BLAS calls and ufuncs and warns (``RuntimeWarning: overflow encountered in
+matmul``); the compiled loop does not (a diverging fit still ends in a non-finite loss,
+which the driver reports). A Ctrl-C pressed during a compiled epoch is raised when the
+epoch ends (the driver then restores the epoch's starting point, as for any interrupted
+epoch).
 
 Covered (:func:`covers`): dense C-contiguous float32/float64 ``X`` of the network's
 dtype, targets that keep the errors in that dtype (booleans, or floats of that dtype),
@@ -35,6 +49,7 @@ kernels are on (``skmlp._config.kernels()`` returned the module).
 import ctypes
 import glob
 import os
+import weakref
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -44,7 +59,7 @@ from . import _kernels as K
 from . import _ops
 from ._optimizers import SGD, Adam
 
-__all__ = ["covers", "run_epoch_compiled", "BLAS_LIBRARY"]
+__all__ = ["covers", "run_epoch_compiled", "release", "BLAS_LIBRARY"]
 
 _JIT = dict(cache=True, error_model="numpy", nogil=False)
 
@@ -538,7 +553,7 @@ def _loops():
     return _loops_checked[0]
 
 
-def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
+def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None):
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
     Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense C-contiguous
@@ -548,13 +563,15 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
     holds exactly; SGD or Adam whose state arrays are flat arrays of the network's dtype;
     every hidden activation one of the kernels' (identity, relu, tanh, logistic); any
     output; ``order`` None or a 1-d integer array of valid row indices; dropout (a rate
-    in [0, 1) per hidden layer; the masks drawn from ``rng`` in the compiled code, the
-    same numbers as ``_solvers.dropout_masks`` draws).
+    in [0, 1) per hidden layer, ``rng`` a ``numpy.random.Generator``; the masks are drawn
+    from it in the compiled code, the same numbers as ``_solvers.dropout_masks`` draws).
     """
     dtype = net.dtype
     if (BLAS_LIBRARY is None or dtype not in _FLOATS
             or dropout is not None and (len(dropout) != len(net.activations)
-                                        or any(not 0 <= r < 1 for r in dropout))
+                                        or any(not 0 <= r < 1 for r in dropout)
+                                        or any(dropout)
+                                        and not isinstance(rng, np.random.Generator))
             or net.out_activation not in _OUTPUT_NAMES
             or any(a not in K.ACTIVATIONS for a in net.activations)
             or not net.params.flags.c_contiguous):
@@ -588,6 +605,60 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None):
     return True
 
 
+#: work arrays and layer offsets per network, kept between epochs (see :func:`_layout`)
+_LAYOUTS = weakref.WeakKeyDictionary()
+_EMPTY = {np.dtype(d): np.empty(0, d) for d in (np.float32, np.float64)}
+_NO_ORDER = np.empty(0, np.int64)
+
+
+def _layout(net, cap, n_batches, n_features, y_dtype, shuffled, sw_dtype, dropping):
+    """The offsets of each layer in ``params`` and in the work arrays, and the work arrays
+    for batches of ``cap`` rows; kept with the network while it trains with the same
+    shapes (a fit's epochs), made anew when they change."""
+    key = (tuple(net.layer_sizes), tuple(net.activations), net.dtype, cap, n_batches,
+           n_features, y_dtype, shuffled, sw_dtype, dropping)
+    w = _LAYOUTS.get(net)
+    if w is not None and w["key"] == key:
+        return w
+    dtype = net.dtype
+    sizes = np.asarray(net.layer_sizes, np.int64)
+    fan = sizes[:-1] * sizes[1:]
+    hidden = int(cap * sizes[1:-1].sum())
+    n_hidden = len(net.activations)
+    w = {
+        "key": key,
+        "sizes": sizes,
+        "kinds": np.array([K._KIND[a] for a in net.activations] or [0], np.int64),
+        # weights, then biases, in params; every layer's rows in A, the hidden ones in D
+        "woff": np.concatenate(([0], np.cumsum(fan)[:-1])).astype(np.int64),
+        "boff": (net.n_coefs + np.concatenate(([0], np.cumsum(sizes[1:])[:-1]))).astype(
+            np.int64),
+        "aoff": np.concatenate(([0], np.cumsum(cap * sizes[1:])[:-1])).astype(np.int64),
+        "A": np.empty(int(cap * sizes[1:].sum()), dtype),
+        "D": np.empty(max(hidden, 1), dtype),
+        "X_buf": np.empty(cap * n_features if shuffled else 0, dtype),
+        "Y_buf": np.empty((cap, net.layer_sizes[-1]), y_dtype),
+        "sw_buf": np.empty(cap if sw_dtype is not None else 0, sw_dtype or dtype),
+        "t_buf": np.empty(2, dtype),
+        "grad": np.empty(net.params.shape, dtype),
+        "losses": np.empty(n_batches),
+        "is32": np.empty(n_batches, np.int64),
+        "rates": np.zeros(max(n_hidden, 1)),
+        "scales": np.ones(max(n_hidden, 1), dtype),
+        # dropout: the masks and the activations before them, laid out like D
+        "M": np.empty(max(hidden, 1) if dropping else 0, dtype),
+        "KP": np.empty(max(hidden, 1) if dropping else 0, dtype),
+    }
+    w["doff"] = w["aoff"][:-1].copy()
+    _LAYOUTS[net] = w
+    return w
+
+
+def release(net):
+    """Free the work arrays kept for ``net`` (a fit can call this when it ends)."""
+    _LAYOUTS.pop(net, None)
+
+
 def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0,
                        order=None, dropout=None, rng=None):
     """``skmlp._solvers.run_epoch`` in one compiled call, or None when not covered.
@@ -617,44 +688,27 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     loss : numpy floating or None
         As ``run_epoch`` returns it (float64; float32 for a float32 squared error).
     """
-    if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout):
+    if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout, rng=rng):
         return None
     dtype = net.dtype
     t = dtype.type
-    sizes = np.asarray(net.layer_sizes, np.int64)
     shuffled = order is not None
     n_samples = len(order) if shuffled else X.shape[0]
     batch_size = int(batch_size)
-    cap = min(batch_size, n_samples)
-    # offsets into params (weights, then biases) and into the work buffers
-    fan = sizes[:-1] * sizes[1:]
-    woff = np.concatenate(([0], np.cumsum(fan)[:-1])).astype(np.int64)
-    boff = (net.n_coefs + np.concatenate(([0], np.cumsum(sizes[1:])[:-1]))).astype(np.int64)
-    aoff = np.concatenate(([0], np.cumsum(cap * sizes[1:])[:-1])).astype(np.int64)
-    doff = aoff[:-1].copy()
-    A = np.empty(int(cap * sizes[1:].sum()), dtype)
-    D = np.empty(max(int(cap * sizes[1:-1].sum()), 1), dtype)
-    X_buf = np.empty(cap * X.shape[1] if shuffled else 0, dtype)
-    Y_buf = np.empty((cap, Y.shape[1]), Y.dtype)
     weighted = sample_weight is not None
-    sw = sample_weight if weighted else np.empty(0, dtype)
-    sw_buf = np.empty(cap if weighted else 0, sw.dtype)
-    t_buf = np.empty(2, dtype)
-    kinds = np.array([K._KIND[a] for a in net.activations] or [0], np.int64)
-    n_batches = -(-n_samples // batch_size)
-    losses = np.empty(n_batches)
-    is32 = np.empty(n_batches, np.int64)
-    grad = np.empty(net.params.shape, dtype)
+    sw = sample_weight if weighted else _EMPTY[dtype]
     n_hidden = len(net.activations)
-    rates = np.zeros(max(n_hidden, 1))
-    if dropout is not None and any(dropout):
-        rates[:n_hidden] = dropout
+    dropping = dropout is not None and any(dropout)
+    w = _layout(net, min(batch_size, n_samples), -(-n_samples // batch_size), X.shape[1],
+                Y.dtype, shuffled, sw.dtype if weighted else None, dropping)
+    if dropping:
+        w["rates"][:n_hidden] = dropout
+        # dropout_masks' multiplier, 1 / (1 - rate) in the network's dtype
+        w["scales"][:n_hidden] = [t(1.0 / (1.0 - r)) for r in dropout]
     else:
         rng = _NO_RNG  # never drawn from: no rate is above 0
-    # dropout_masks' multiplier, 1 / (1 - rate) in the network's dtype
-    scales = np.array([t(1.0 / (1.0 - r)) for r in rates], dtype)
-    M = np.empty(D.shape if rates.any() else 0, dtype)
-    KP = np.empty(D.shape if rates.any() else 0, dtype)
+    losses, is32 = w["losses"], w["is32"]
+    n_batches = len(losses)
     if isinstance(optimizer, Adam):
         opt, state1, state2 = _ADAM, optimizer.m, optimizer.v
         # the step sizes, by Adam's Python formula, for each step this epoch may take
@@ -669,13 +723,14 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         b1 = b2 = eps = 0.0
         momentum, lr, nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
     steps = _epoch(
-        X, Y, sw, weighted, order if shuffled else np.empty(0, np.int64), shuffled, batch_size,
-        sizes, kinds, woff, boff, aoff, doff, net.params, grad, state1, state2, net.n_coefs,
-        opt, t(alpha), t(momentum), t(lr), bool(nesterov), t(b1), t(1.0 - b1), t(b2),
-        t(1.0 - b2), neg_lrs, t(eps), A, D, X_buf, Y_buf, sw_buf, sw.dtype.type(0), t_buf,
+        X, Y, sw, weighted, order if shuffled else _NO_ORDER, shuffled, batch_size,
+        w["sizes"], w["kinds"], w["woff"], w["boff"], w["aoff"], w["doff"], net.params,
+        w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
+        bool(nesterov), t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), neg_lrs, t(eps), w["A"],
+        w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
         _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
-        np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng, rates,
-        scales, M, KP, _loops())
+        np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
+        w["rates"], w["scales"], w["M"], w["KP"], _loops())
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]

@@ -237,7 +237,8 @@ def _untouched(net, opt, X, Y, sw=None, order=None, dropout=None):
     """Assert that the loop declines and leaves everything as it was."""
     params, state = net.params.copy(), [getattr(opt, a) for a in opt._STATE_ARRAYS]
     state = [tuple(p.copy() for p in s) if isinstance(s, tuple) else s.copy() for s in state]
-    assert not E.covers(net, opt, X, Y, sw, order=order, dropout=dropout)
+    assert not E.covers(net, opt, X, Y, sw, order=order, dropout=dropout,
+                        rng=np.random.default_rng(0))
     assert E.run_epoch_compiled(net, opt, X, Y, sw, 7, alpha=1e-3, order=order,
                                 dropout=dropout, rng=np.random.default_rng(0)) is None
     assert_bitwise(net.params, params)
@@ -259,6 +260,7 @@ def test_not_covered_returns_none_and_changes_nothing():
     _untouched(net, opt, X.astype(np.float32), Y)  # X of another dtype than the weights
     _untouched(net, opt, X, Y, order=np.array([0, 30]))  # a row that does not exist
     _untouched(net, opt, X, Y, dropout=[1.0])  # a rate the masks cannot have
+    assert E.run_epoch_compiled(net, opt, X, Y, None, 7, dropout=[0.5], rng=None) is None
     _untouched(net, opt, X, Y.astype(np.int64))  # targets neither boolean nor float
     gelu = MLP([5, 4, 3], "gelu").initialize(np.random.RandomState(0))
     _untouched(gelu, Adam(gelu.params.size, np.float64), X, Y)  # not a kernels' activation
