@@ -27,6 +27,9 @@ Shapes: ``Z``, ``A``, ``delta``, ``keep`` and ``mask`` are (n_samples, units), `
 (units,); the optimizer steps work on flat vectors of shape (n_params,), weights first.
 """
 
+import pickle
+import warnings
+
 import numpy as np
 
 from . import _config
@@ -277,3 +280,69 @@ def fused_adam_step(params, grad, m, v, *, n_coefs, alpha, scale, beta_1, beta_2
     kernels.adam_step(params, grad, m, v, n_coefs, alpha, scale, beta_1, beta_2, step_size,
                       epsilon)
     return True
+
+
+# --- a whole epoch: the compiled loop, or the caller's Python loop ------------------------
+def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, order, dropout,
+                   rng):
+    """One epoch in one numba call (``skmlp._epoch_loop``), or None.
+
+    Contract: the same numbers as ``skmlp._solvers.run_epoch`` (its loss, parameters,
+    optimizer state and the dropout Generator's state afterwards), bitwise: the loop calls
+    numpy's own BLAS with numpy's matmul arguments, numpy's own ``exp``/``tanh`` loops and
+    the twins above (see ``skmlp._epoch_loop``). Used when the kernels are on and
+    ``_epoch_loop.covers`` the configuration (dense X of the network's dtype, sgd/adam with
+    one-dtype state, the twins' activations, any output, sample weights, dropout); None
+    otherwise, with nothing changed, and the caller runs the Python loop. The module
+    (numba's binding of numpy's BLAS) is imported on the first covered epoch only.
+
+    An epoch whose loss is not finite is undone and returned as None: the Python loop
+    runs it again with numpy's floating-point warnings, which the compiled code cannot
+    give (an overflow that leaves the loss finite passes without its warning).
+
+    Returns
+    -------
+    loss : numpy floating or None
+    """
+    if _COMPILED_EPOCH["failed"] or _twins(True) is None:
+        return None
+    from numba.core.errors import NumbaError
+
+    from . import _epoch_loop
+
+    # the epoch's start, to run it again in numpy if it diverges (below)
+    start = (net.params.copy(), optimizer.checkpoint(),
+             None if rng is None else rng.bit_generator.state)
+    for attempt in (1, 2):
+        try:
+            loss = _epoch_loop.run_epoch_compiled(net, optimizer, X, Y, sample_weight,
+                                                  batch_size, alpha=alpha, order=order,
+                                                  dropout=dropout, rng=rng)
+            if loss is not None and not np.isfinite(loss):
+                # the compiled code cannot raise numpy's floating-point warnings
+                # ("overflow encountered in matmul"), which scikit-learn shows before a
+                # diverging fit fails: back to the start, and the Python loop runs the
+                # epoch again, warnings and the same numbers
+                net.params[...] = start[0]
+                optimizer.restore(start[1])
+                if rng is not None:
+                    rng.bit_generator.state = start[2]
+                return None
+            return loss
+        except (pickle.UnpicklingError, EOFError, OSError, NumbaError) as error:
+            # raised while numba loads or compiles the loop, before it runs (the loop itself
+            # raises none of these): a damaged cache file is flushed and the loop compiled
+            # afresh; if that fails too, the Python loop trains (the same numbers)
+            if attempt == 1:
+                _config._flush_cache(_epoch_loop)
+                continue
+            _COMPILED_EPOCH["failed"] = True
+            warnings.warn(
+                f"skmlp's compiled epoch loop cannot be used ({type(error).__name__}: "
+                f"{error}); training runs the Python loop, which computes the same model.",
+                _config.KernelWarning, stacklevel=4)
+    return None
+
+
+#: Whether the compiled epoch loop failed to load in this process (then never tried again).
+_COMPILED_EPOCH = {"failed": False}

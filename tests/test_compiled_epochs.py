@@ -1,0 +1,62 @@
+"""The compiled epoch loop inside whole fits: it really runs when the kernels are on, and the
+model is still scikit-learn's, bit for bit (``skmlp._epoch_loop``; its unit tests are in
+``tests/test_epoch_loop.py``)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.neural_network import MLPClassifier
+
+import skmlp
+from skmlp import MLPClassifierFromScratch, use_kernels
+
+pytest.importorskip("numba")
+
+
+def _counting_backprop(monkeypatch):
+    """Count calls of the public ``skmlp.MLP.backprop`` (one per minibatch of the Python
+    loop; the compiled loop makes none)."""
+    real, calls = skmlp.MLP.backprop, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(skmlp.MLP, "backprop", counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_fits_run_compiled_epochs_and_train_scikit_learns_model(monkeypatch, dtype, solver):
+    X, y = load_digits(return_X_y=True)
+    X = (X[:600] / 16).astype(dtype)
+    y = y[:600]
+    params = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=15, random_state=0,
+                  early_stopping=solver == "sgd", dropout=0.0)
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):  # also below the size rule's threshold
+        ours = MLPClassifierFromScratch(**params).fit(X, y)
+    assert calls == []  # every epoch compiled
+    theirs = MLPClassifier(**{k: v for k, v in params.items() if k != "dropout"}).fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ours.loss_curve_ == theirs.loss_curve_
+
+
+def test_uncovered_configurations_take_the_python_loop(monkeypatch):
+    """Extras, sparse input and kernels off run the reference loop (backprop per batch)."""
+    import scipy.sparse as sp
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16, y[:200]
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):
+        MLPClassifierFromScratch(max_iter=2, weight_decay=0.1, random_state=0).fit(X, y)
+        n_extras = len(calls)
+        MLPClassifierFromScratch(max_iter=2, random_state=0).fit(sp.csr_matrix(X), y)
+        n_sparse = len(calls) - n_extras
+    with use_kernels(False):
+        MLPClassifierFromScratch(max_iter=2, random_state=0).fit(X, y)
+    assert n_extras == n_sparse == len(calls) - n_extras - n_sparse == 2  # one batch/epoch
