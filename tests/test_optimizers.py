@@ -5,22 +5,13 @@ import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from skmlp import SGD, Adam, _config, set_kernels
+from skmlp import SGD, Adam
+
+# every test runs on the numpy reference and, when numba is there, on the kernels
+pytestmark = pytest.mark.usefixtures("kernel_setting")
 
 
-@pytest.fixture(params=["numpy", "kernels"])
-def path(request):
-    """Every test runs on the numpy reference and, when numba is there, on the kernels."""
-    if request.param == "kernels":
-        pytest.importorskip("numba")
-    previous = set_kernels(request.param == "kernels")
-    # the kernels really run (skmlp falls back to numpy if they fail to import)
-    assert (_config.kernels() is not None) == (request.param == "kernels")
-    yield request.param
-    set_kernels(previous)
-
-
-def test_sgd_nesterov_step_matches_formula(path):
+def test_sgd_nesterov_step_matches_formula():
     rng = np.random.default_rng(0)
     params, grad, v0 = rng.normal(size=(3, 10))
     opt = SGD(10, np.float64, learning_rate_init=0.1, momentum=0.9, nesterov=True)
@@ -33,7 +24,7 @@ def test_sgd_nesterov_step_matches_formula(path):
     np.testing.assert_array_equal(p, expected)
 
 
-def test_sgd_classical_momentum_step_matches_formula(path):
+def test_sgd_classical_momentum_step_matches_formula():
     rng = np.random.default_rng(1)
     params, grad, v0 = rng.normal(size=(3, 10))
     opt = SGD(10, np.float64, learning_rate_init=0.05, momentum=0.5, nesterov=False)
@@ -43,7 +34,7 @@ def test_sgd_classical_momentum_step_matches_formula(path):
     np.testing.assert_array_equal(p, params + (0.5 * v0 - 0.05 * grad))
 
 
-def test_sgd_without_momentum_is_plain_gradient_descent(path):
+def test_sgd_without_momentum_is_plain_gradient_descent():
     params, grad = np.ones(4), np.arange(4.0)
     opt = SGD(4, np.float64, learning_rate_init=0.5, momentum=0.0)
     for _ in range(3):
@@ -68,7 +59,7 @@ def test_sgd_adaptive_schedule_divides_by_five_then_stops(capsys):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_adam_steps_match_formula(dtype, path):
+def test_adam_steps_match_formula(dtype):
     rng = np.random.default_rng(2)
     params = rng.normal(size=20).astype(dtype)
     b1, b2, eps, lr = 0.8, 0.95, 1e-7, 0.01
@@ -92,7 +83,7 @@ def test_adam_always_stops_when_stalled():
     assert Adam(2, np.float64).trigger_stopping("x", False) is True
 
 
-def test_adam_survives_gradients_whose_square_overflows(path):
+def test_adam_survives_gradients_whose_square_overflows():
     """beta_2 * v + (1 - beta_2) * g^2 is inf, not NaN, for |g| > 1e154 (scikit-learn's
     form); the step is then 0, and the weights stay finite."""
     params, grad = np.ones(3), np.array([1e160, -1e160, 1.0])
@@ -121,7 +112,7 @@ def flat(arrays):
     ("sgd", dict(lr_schedule="invscaling", momentum=0.5, nesterov=True)),
     ("adam", dict(beta_1=0.9, beta_2=0.999, epsilon=1e-8)),
 ])
-def test_steps_equal_scikit_learns_bitwise(solver, kwargs, path):
+def test_steps_equal_scikit_learns_bitwise(solver, kwargs):
     rng = np.random.default_rng(5)
     theirs_params = layers(rng)
     ours_params = flat(theirs_params)
@@ -144,7 +135,7 @@ def test_steps_equal_scikit_learns_bitwise(solver, kwargs, path):
 
 @pytest.mark.parametrize("cls", [SGD, Adam])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_raw_gradient_step_folds_l2_and_scale_like_the_finished_gradient(cls, dtype, path):
+def test_raw_gradient_step_folds_l2_and_scale_like_the_finished_gradient(cls, dtype):
     """step(raw, alpha, scale) is step((raw + alpha W) / scale) on the weights and
     step(raw / scale) on the biases: the training loop's fused form."""
     rng = np.random.default_rng(6)
