@@ -71,26 +71,16 @@ class MLPRegressorFromScratch(RegressorMixin, BaseMLPFromScratch):
         Validation criterion: None is R^2 (MLPRegressor's), "loss" the negative
         validation loss, any other string or callable a scikit-learn scorer.
     lr_schedule : {"cosine", "coslog4"} or None, default=None
-        skmlp's extra (sgd, adam): a per-step factor on the learning rate over the
-        steps of one call (``max_iter`` epochs for ``fit``, one for ``partial_fit``):
-        cosine annealing from 1 to 0, or RealMLP's "coslog4" (four cosine cycles on a
-        log time scale). None is scikit-learn's rate (``learning_rate`` for sgd).
+        skmlp's extra (sgd, adam): a learning-rate schedule over the steps of one call.
     warmup : float, default=0.0
-        skmlp's extra: the fraction of those steps over which the rate rises linearly
-        from 0 (with or without ``lr_schedule``).
+        skmlp's extra: the fraction of those steps over which the rate rises from 0.
     weight_decay : float, default=0.0
-        skmlp's extra: decoupled weight decay (AdamW's, Loshchilov and Hutter 2019):
-        before each step the weights (not the biases) are multiplied by
-        ``1 - lr * weight_decay``, ``lr`` the step's rate; it does not pass through
-        Adam's moments, unlike the L2 term ``alpha``.
+        skmlp's extra: decoupled weight decay of the weights (not the biases).
     max_grad_norm : float or None, default=None
         skmlp's extra: clip each minibatch gradient to this Euclidean norm.
     ema_decay : float or None, default=None
-        skmlp's extra: keep an exponential moving average of the weights over the steps
-        of one call (bias-corrected, see ``skmlp._averaging``), validate it each epoch
-        and fit it: ``coefs_`` are the averaged (with early stopping, the best averaged)
-        weights; ``loss_curve_`` is the live weights'. A warm start or the next
-        ``partial_fit`` starts from ``coefs_``.
+        skmlp's extra: fit the exponential moving average of the weights. The five
+        extras are described in full in :class:`MLPClassifierFromScratch`.
 
     Attributes
     ----------
