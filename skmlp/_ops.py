@@ -296,9 +296,10 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
     otherwise, with nothing changed, and the caller runs the Python loop. The module
     (numba's binding of numpy's BLAS) is imported on the first covered epoch only.
 
-    An epoch whose loss is not finite is undone and returned as None: the Python loop
-    runs it again with numpy's floating-point warnings, which the compiled code cannot
-    give (an overflow that leaves the loss finite passes without its warning).
+    The compiled code cannot give numpy's floating-point warnings: ``run_epoch`` reports
+    a compiled epoch whose loss is not finite, and the driver runs it again in the Python
+    loop from its checkpoint (an overflow that leaves the loss finite passes without its
+    warning).
 
     Returns
     -------
@@ -310,25 +311,11 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
 
     from . import _epoch_loop
 
-    # the epoch's start, to run it again in numpy if it diverges (below)
-    start = (net.params.copy(), optimizer.checkpoint(),
-             None if rng is None else rng.bit_generator.state)
     for attempt in (1, 2):
         try:
-            loss = _epoch_loop.run_epoch_compiled(net, optimizer, X, Y, sample_weight,
+            return _epoch_loop.run_epoch_compiled(net, optimizer, X, Y, sample_weight,
                                                   batch_size, alpha=alpha, order=order,
                                                   dropout=dropout, rng=rng)
-            if loss is not None and not np.isfinite(loss):
-                # the compiled code cannot raise numpy's floating-point warnings
-                # ("overflow encountered in matmul"), which scikit-learn shows before a
-                # diverging fit fails: back to the start, and the Python loop runs the
-                # epoch again, warnings and the same numbers
-                net.params[...] = start[0]
-                optimizer.restore(start[1])
-                if rng is not None:
-                    rng.bit_generator.state = start[2]
-                return None
-            return loss
         except (pickle.UnpicklingError, EOFError, OSError, NumbaError) as error:
             # raised while numba loads or compiles the loop, before it runs (the loop itself
             # raises none of these): a damaged cache file is flushed and the loop compiled

@@ -59,7 +59,7 @@ def dropout_masks(rng, n, net, rates):
 
 
 def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, order=None,
-              dropout=None, rng=None, extras=None):
+              dropout=None, rng=None, extras=None, compiled=True):
     """One pass over the data: forward, backprop and an update per batch.
 
     The loop below is the reference. With the kernels on, a covered configuration runs
@@ -85,19 +85,23 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
     extras : skmlp._drivers.StepExtras or None, default=None
         skmlp's opt-in step extras (schedule, weight decay, clipping, averaging), which
         then make each step; None is MLPClassifier's step.
+    compiled : bool, default=True
+        Allow the compiled loop. It cannot give numpy's floating-point warnings, so a
+        compiled epoch whose loss is not finite returns None: the caller puts the epoch's
+        start back and runs it again with ``compiled=False`` (warnings, same numbers).
 
     Returns
     -------
-    loss : numpy.float64
+    loss : numpy.float64 or None
         The batch losses averaged with the batch sizes as weights (scikit-learn's
         ``loss_``). A batch whose weights sum to zero counts as loss 0 and makes no
         update.
     """
-    if extras is None:  # the compiled loop, where the kernels are on and it covers the case
+    if compiled and extras is None:  # where the kernels are on and it covers the case
         loss = _ops.compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size,
                                    alpha=alpha, order=order, dropout=dropout, rng=rng)
         if loss is not None:
-            return loss
+            return loss if np.isfinite(loss) else None
     n_samples = X.shape[0] if order is None else len(order)
     grad = np.empty(net.params.shape, gradient_dtype(net.dtype, X, Y))
     dense = isinstance(X, np.ndarray)
