@@ -309,8 +309,11 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
         return None
     from numba.core.errors import NumbaError
 
-    from . import _epoch_loop
-
+    try:
+        from . import _epoch_loop  # binds numpy's BLAS library by name
+    except (ImportError, OSError, NumbaError) as error:
+        _compiled_epoch_failed(error)
+        return None
     for attempt in (1, 2):
         try:
             return _epoch_loop.run_epoch_compiled(net, optimizer, X, Y, sample_weight,
@@ -323,12 +326,17 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
             if attempt == 1:
                 _config._flush_cache(_epoch_loop)
                 continue
-            _COMPILED_EPOCH["failed"] = True
-            warnings.warn(
-                f"skmlp's compiled epoch loop cannot be used ({type(error).__name__}: "
-                f"{error}); training runs the Python loop, which computes the same model.",
-                _config.KernelWarning, stacklevel=4)
+            _compiled_epoch_failed(error)
     return None
+
+
+def _compiled_epoch_failed(error):
+    """The compiled loop cannot be used in this process: say why, once."""
+    _COMPILED_EPOCH["failed"] = True
+    warnings.warn(
+        f"skmlp's compiled epoch loop cannot be used ({type(error).__name__}: {error}); "
+        "training runs the Python loop, which computes the same model.",
+        _config.KernelWarning, stacklevel=5)
 
 
 #: Whether the compiled epoch loop failed to load in this process (then never tried again).

@@ -60,3 +60,40 @@ def test_uncovered_configurations_take_the_python_loop(monkeypatch):
     with use_kernels(False):
         MLPClassifierFromScratch(max_iter=2, random_state=0).fit(X, y)
     assert n_extras == n_sparse == len(calls) - n_extras - n_sparse == 2  # one batch/epoch
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_loop_that_fails_to_load_is_recompiled_or_left_for_the_python_loop(monkeypatch,
+                                                                             failures):
+    """A load error (a damaged cache) is flushed and retried once, silently; a second one
+    leaves the process on the Python loop with one KernelWarning. The model is the same."""
+    import pickle
+
+    from skmlp import _config, _epoch_loop, _ops
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    params = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    real, raised, flushed = _epoch_loop.run_epoch_compiled, [], []
+
+    def damaged(*args, **kwargs):
+        if len(raised) < failures:
+            raised.append(1)
+            raise pickle.UnpicklingError("pickle data was truncated")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", damaged)
+    monkeypatch.setattr(_config, "_flush_cache", lambda module: flushed.append(module))
+    monkeypatch.setattr(_ops, "_COMPILED_EPOCH", {"failed": False})
+    with use_kernels(True):
+        if failures == 1:
+            est = MLPClassifierFromScratch(**params).fit(X, y)
+        else:
+            with pytest.warns(_config.KernelWarning, match="compiled epoch loop cannot"):
+                est = MLPClassifierFromScratch(**params).fit(X, y)
+    assert flushed == [_epoch_loop] and len(raised) == failures
+    assert _ops._COMPILED_EPOCH["failed"] == (failures == 2)
+    for a, b in zip(est.coefs_ + est.intercepts_, reference.coefs_ + reference.intercepts_):
+        np.testing.assert_array_equal(a, b)
