@@ -241,17 +241,19 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
             if plan.rows is not None:
                 order = plan.rows[sample_idx]
             masks_from = None if plan.dropout_rng is None else plan.dropout_rng.bit_generator.state
-            loss = run_epoch(net, optimizer, plan.X, plan.Y, plan.sample_weight,
-                             plan.batch_size, alpha=est.alpha, order=order,
-                             dropout=plan.dropout, rng=plan.dropout_rng, extras=plan.extras)
-            if loss is None:  # a compiled epoch diverged: again in numpy, for its warnings
+            for compiled in (True, False):
+                loss = run_epoch(net, optimizer, plan.X, plan.Y, plan.sample_weight,
+                                 plan.batch_size, alpha=est.alpha, order=order,
+                                 dropout=plan.dropout, rng=plan.dropout_rng,
+                                 extras=plan.extras, compiled=compiled)
+                if loss is not None:
+                    break
+                # a compiled epoch diverged: back to its start, and again in numpy, which
+                # gives numpy's floating-point warnings (the same numbers)
                 net_params[...] = epoch_start
                 optimizer.restore(optimizer_start)
                 if masks_from is not None:
                     plan.dropout_rng.bit_generator.state = masks_from
-                loss = run_epoch(net, optimizer, plan.X, plan.Y, plan.sample_weight,
-                                 plan.batch_size, alpha=est.alpha, order=order,
-                                 dropout=plan.dropout, rng=plan.dropout_rng, compiled=False)
             with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
                 try:
                     if not np.isfinite(loss):
