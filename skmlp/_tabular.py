@@ -22,6 +22,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -30,7 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _preprocessing
-from ._activations import ACTIVATIONS, softmax
+from ._activations import ACTIVATIONS, log_softmax, softmax
 from ._adamw import AdamW, clip_gradient
 from ._averaging import EMA
 from ._callbacks import CallbackSupportMixin, callback_lifecycle
@@ -48,6 +49,7 @@ AUTO_EPOCHS = (64, 256)
 #: The parameters both estimators have, with their constraints.
 _COMMON_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "n_members": [Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(set(ACTIVATIONS) - {"identity"})],
     "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -189,7 +191,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             embed = np.flatnonzero([len(np.unique(col)) > 2 for col in X.T])
         net = TabularNet(X.shape[1], embed, hidden, Y.shape[1], activation=self.activation,
                          n_frequencies=self.n_frequencies, embedding_dim=self.embedding_dim,
-                         parametrization=self.parametrization, dtype=dtype)
+                         parametrization=self.parametrization, dtype=dtype,
+                         n_members=self.n_members)
         net.initialize(gen, Xs, frequency_scale=self.frequency_scale, bias_init=self.bias_init)
         # from here on the estimator predicts with the network being trained
         self.n_outputs_ = Y.shape[1]
@@ -328,7 +331,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
 
     # --- prediction ---------------------------------------------------------------------
     def _logits(self, X):
-        """The network's outputs for ``X``, shape (n_samples, n_outputs).
+        """The network's outputs for ``X``: shape (n_samples, n_outputs), or
+        (n_members, n_samples, n_outputs) for an ensemble.
 
         Computed in the wider of ``X``'s and the weights' dtypes: float64 input is
         predicted in float64, so a row's prediction does not depend on the rows it comes
@@ -354,7 +358,14 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
 
 _DOC_PARAMETERS = """
     hidden_layer_sizes : tuple of int, default=(256, 256, 256)
-        Units of each hidden layer.
+        Units of each hidden layer (of each member, with ``n_members > 1``).
+    n_members : int, default=1
+        Networks of a packed ensemble (TabM-packed, Gorishniy et al., 2024): ``k``
+        independently initialised MLPs on the shared embeddings and feature scale,
+        trained together (every minibatch step updates all of them; the loss is the
+        mean of theirs) and computed as batched matrix products. Predictions are the
+        mean of the members' probabilities (classifier) or outputs (regressor). Costs
+        about ``k`` times the hidden layers' time. 1: a single network.
     max_iter : int or "auto", default={max_iter}
         Epochs. The learning-rate schedule spans them all, so this is the training
         budget, not an upper bound. "auto": enough epochs for about 600 minibatch
@@ -429,8 +440,8 @@ _DOC_ATTRIBUTES = """
     n_outputs_ : int
         Outputs of the network.
     network_ : TabularNet
-        The fitted network (``skmlp._tabular_net``); ``network_.params`` holds every
-        parameter in one vector.
+        The fitted network (``skmlp._tabular_net``), all members of the ensemble;
+        ``network_.params`` holds every parameter in one vector.
     input_center_, input_factor_ : ndarray of shape (n_features_in_,)
         The input scaling fitted on the training rows.
     embedded_columns_ : ndarray of int
@@ -445,6 +456,22 @@ _DOC_ATTRIBUTES = """
         The epoch (from 1) whose weights were kept.
     best_validation_score_ : float or None
 """
+
+
+def _mean_probabilities(Z):
+    """The members' mean of their softmax probabilities.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (k, n_samples, n_classes)
+        The members' logits (overwritten).
+
+    Returns
+    -------
+    P : ndarray of shape (n_samples, n_classes)
+    """
+    k, n, c = Z.shape
+    return softmax(Z.reshape(k * n, c)).reshape(k, n, c).mean(axis=0)
 
 
 class _EpochRun:
@@ -513,8 +540,8 @@ class _EpochRun:
                     continue  # a batch that weighs nothing teaches nothing
             masks = None
             if est.dropout:
-                masks = [(gen.random((len(rows), h), dtype=dtype) < keep_prob) / keep_prob
-                         for h in net.hidden]
+                masks = [(gen.random(net.mask_shape(len(rows), h), dtype=dtype) < keep_prob)
+                         / keep_prob for h in net.hidden]
             with np.errstate(**_QUIET_FP):
                 value, _ = net.loss_grad(X[rows], Y[rows], sw_batch, loss=est._loss,
                                          grad=self.grad, masks=masks)
@@ -581,7 +608,8 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
     _multi_output = False
     _loss = "cross_entropy"
 
-    def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="selu", *, max_iter=64,
+    def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="selu", *, n_members=1,
+                 max_iter=64,
                  batch_size=256, learning_rate=0.04, lr_schedule="coslog4", warmup=0.0,
                  beta_1=0.9, beta_2=0.95, epsilon=1e-8, weight_decay=0.0, dropout=0.0,
                  max_grad_norm=None, label_smoothing=0.1, scaling="robust_smooth_clip",
@@ -592,6 +620,7 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
                  random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.n_members = n_members
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -686,6 +715,8 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
         """Accuracy of the weights ``flat`` on the validation rows."""
         with np.errstate(**_QUIET_FP):
             Z = net.forward(X_val, flat)[0]
+            if Z.ndim == 3:
+                Z = _mean_probabilities(Z)
         return float(np.average(Z.argmax(axis=1) == codes[:, 0], weights=sample_weight))
 
     def predict_proba(self, X):
@@ -698,19 +729,27 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
         Returns
         -------
         P : ndarray of shape (n_samples, n_classes)
+            The softmax of the logits; with ``n_members > 1`` the mean of the members'.
         """
+        Z = self._logits(X)
         with np.errstate(**_QUIET_FP):
-            return softmax(self._logits(X))
+            return softmax(Z) if Z.ndim == 2 else _mean_probabilities(Z)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed from the logits (finite)."""
-        from ._activations import log_softmax
-
-        return log_softmax(self._logits(X))
+        Z = self._logits(X)
+        if Z.ndim == 2:
+            return log_softmax(Z)
+        k, n, c = Z.shape  # log mean_m softmax(Z_m), as a log-sum-exp over the members
+        L = log_softmax(Z.reshape(k * n, c)).reshape(k, n, c)
+        return logsumexp(L, axis=0) - math.log(k)
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,)."""
         Z = self._logits(X)  # first: it raises NotFittedError before classes_ is read
+        if Z.ndim == 3:
+            with np.errstate(**_QUIET_FP):
+                Z = _mean_probabilities(Z)
         return self.classes_[Z.argmax(axis=1)]
 
 
@@ -759,7 +798,7 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
     _loss = "squared_error"
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="mish", *,
-                 max_iter="auto",
+                 n_members=1, max_iter="auto",
                  batch_size=256, learning_rate=0.04, lr_schedule="coslog4", warmup=0.0,
                  beta_1=0.9, beta_2=0.95, epsilon=1e-8, weight_decay=0.0, dropout=0.0,
                  max_grad_norm=None, standardize_target=True, scaling="robust_smooth_clip",
@@ -770,6 +809,7 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
                  random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.n_members = n_members
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -852,6 +892,8 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
         """R^2 (averaged over outputs) of the weights ``flat`` on the validation rows."""
         with np.errstate(**_QUIET_FP):
             Z = net.forward(X_val, flat)[0].astype(np.float64)
+            if Z.ndim == 3:  # the ensemble predicts the members' mean
+                Z = Z.mean(axis=0)
             sse = np.average(np.square(Z - Y_val), weights=sample_weight, axis=0)
             sst = np.average(np.square(Y_val - np.average(Y_val, weights=sample_weight,
                                                           axis=0)),
@@ -867,5 +909,8 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs) as ``y`` was."""
-        Z = self._logits(X).astype(np.float64) * self.target_scale_ + self.target_mean_
+        Z = self._logits(X).astype(np.float64)
+        if Z.ndim == 3:  # the ensemble predicts the members' mean
+            Z = Z.mean(axis=0)
+        Z = Z * self.target_scale_ + self.target_mean_
         return Z.ravel() if self._y_ndim == 1 else Z

@@ -14,6 +14,18 @@ embedding's, the scale, the weights, then the biases); ``views(flat)`` cuts any 
 of that layout into named arrays, so the optimizer, the weight average and the best
 epoch's snapshot are all flat vectors too.
 
+A packed ensemble (TabM's "tabm-packed", Gorishniy et al., 2024) when ``n_members = k > 1``:
+the input side (embeddings and scale) is shared, and ``k`` independent MLPs, each with its
+own initialisation, start from ``A[0]``. Their layers are stored with a leading member
+axis, ``W[l]`` of shape ``(k, fan_in, fan_out)`` and ``b[l]`` of shape ``(k, 1, fan_out)``,
+and computed as one batched product (``np.matmul`` of ``(k, B, fan_in)`` by ``(k, fan_in,
+fan_out)``; the first layer broadcasts the shared ``(B, D)`` input). Every minibatch
+trains all members on the same rows; the loss is the mean of the members' losses, so
+each member follows its own gradient and the shared input side the members' mean. The
+logits have shape ``(k, B, n_outputs)``; the estimators average the members'
+probabilities (classifier) or outputs (regressor). With ``k = 1`` nothing has a member
+axis: the layout and the arithmetic are the single network's.
+
 Parametrisation and initialisation are RealMLP's (Holzmüller et al., 2024): with
 ``"ntk"`` the weights are drawn from N(0, 1) and the forward pass multiplies by
 ``1 / sqrt(fan_in)`` (Jacot et al., 2018), so Adam's steps of size ``lr`` move every
@@ -54,18 +66,21 @@ class TabularNet:
         ``e``, numbers each embedded column is mapped to (the raw value comes on top).
     parametrization : {"ntk", "standard"}, default="ntk"
     dtype : numpy dtype, default=np.float32
+    n_members : int, default=1
+        ``k``, networks of the packed ensemble sharing the input side (1: no ensemble).
 
     Attributes
     ----------
     params : ndarray of shape (n_params,)
     p : dict of name -> ndarray
         Views into ``params``: ``emb.w1``, ``emb.b1``, ``emb.W2``, ``emb.b2``,
-        ``scale`` (D,), ``W0 .. WL`` and ``b0 .. bL``.
+        ``scale`` (D,), ``W0 .. WL`` and ``b0 .. bL``; with ``n_members = k > 1`` the
+        layers' are ``W{l}`` (k, fan_in, fan_out) and ``b{l}`` (k, 1, fan_out).
     """
 
     def __init__(self, n_features, embed_columns, hidden_layer_sizes, n_outputs, *,
                  activation, n_frequencies=16, embedding_dim=3, parametrization="ntk",
-                 dtype=np.float32):
+                 dtype=np.float32, n_members=1):
         self.n_features = int(n_features)
         self.embed_columns = np.asarray(embed_columns, dtype=np.intp).reshape(-1)
         self.hidden = [int(h) for h in hidden_layer_sizes]
@@ -74,6 +89,7 @@ class TabularNet:
         self.m, self.e = int(n_frequencies), int(embedding_dim)
         self.parametrization = parametrization
         self.dtype_name = np.dtype(dtype).name  # a string: skops loads it without trust
+        self.n_members = int(n_members)
         k = len(self.embed_columns)
         self.width_in = k * self.e + self.n_features
         sizes = [self.width_in, *self.hidden, self.n_outputs]
@@ -84,8 +100,11 @@ class TabularNet:
             layout += [("emb." + name, shape) for name, shape in
                        _embeddings.shapes(k, self.m, self.e)]
         layout.append(("scale", (self.width_in,)))
-        layout += [(f"W{i}", shape) for i, shape in enumerate(self.fan)]
-        layout += [(f"b{i}", (b,)) for i, (_, b) in enumerate(self.fan)]
+        # a member axis only when there are several: k = 1 is the single network exactly
+        lead = (self.n_members,) if self.n_members > 1 else ()
+        layout += [(f"W{i}", (*lead, *shape)) for i, shape in enumerate(self.fan)]
+        layout += [(f"b{i}", (*lead, 1, b) if lead else (b,))
+                   for i, (_, b) in enumerate(self.fan)]
         self.layout = layout
         self.n_params = sum(math.prod(s) for _, s in layout)
         self.params = np.zeros(self.n_params, self.dtype)
@@ -109,6 +128,7 @@ class TabularNet:
         return state
 
     def __setstate__(self, state):
+        state.setdefault("n_members", 1)  # pickled before the ensemble existed
         self.__dict__.update(state)
         self.params = np.ascontiguousarray(self.params)
         if self.params.shape != (self.n_params,):
@@ -122,6 +142,10 @@ class TabularNet:
     def n_layers(self):
         """Linear layers, the output layer included."""
         return len(self.fan)
+
+    def mask_shape(self, n_samples, units):
+        """Shape of a hidden layer's dropout mask for a batch: one per member."""
+        return (self.n_members, n_samples, units) if self.n_members > 1 else (n_samples, units)
 
     def views(self, flat):
         """Named views into a flat vector laid out like ``params``."""
@@ -186,18 +210,24 @@ class TabularNet:
 
     def _place_biases(self, rng, X, n_points=5):
         """Each hidden unit's bias: minus a random convex combination of its
-        pre-activation at ``n_points`` random rows (Dirichlet(1, ..., 1) weights)."""
+        pre-activation at ``n_points`` random rows (Dirichlet(1, ..., 1) weights).
+
+        Each member draws its own rows and weights (``lead`` is ``(k,)``, or ``()``
+        without an ensemble).
+        """
         A = self._input(X.astype(self.dtype, copy=False), self.p)[0]
         for i in range(self.n_layers - 1):
-            Z = A @ self.p[f"W{i}"]
+            Z = np.matmul(A, self.p[f"W{i}"])  # (B, units) or (k, B, units)
             Z *= self.c[i]
-            units = Z.shape[1]
-            rows = rng.integers(0, Z.shape[0], size=(units, n_points))
-            weights = rng.exponential(1.0, size=(units, n_points))
-            weights /= weights.sum(axis=1, keepdims=True)
-            chosen = Z[rows, np.arange(units)[:, None]]
-            self.p[f"b{i}"][...] = -(weights * chosen).sum(axis=1)
-            Z += self.p[f"b{i}"]
+            *lead, n, units = Z.shape
+            rows = rng.integers(0, n, size=(*lead, units, n_points))
+            weights = rng.exponential(1.0, size=(*lead, units, n_points))
+            weights /= weights.sum(axis=-1, keepdims=True)
+            # chosen[..., u, j] = Z[..., rows[..., u, j], u]
+            chosen = np.take_along_axis(Z.swapaxes(-1, -2), rows, axis=-1)
+            bias = self.p[f"b{i}"]
+            bias[...] = -(weights * chosen).sum(axis=-1).reshape(bias.shape)
+            Z += bias
             A = ACTIVATIONS[self.activation].function(Z)
 
     # --- forward and backward ---------------------------------------------------------------
@@ -220,12 +250,13 @@ class TabularNet:
         flat : ndarray of shape (n_params,), default=None
             The parameters to use (e.g. the averaged ones); None uses ``params``.
         masks : list of (ndarray or None), default=None
-            Inverted-dropout multipliers per hidden layer, (n_samples, units).
+            Inverted-dropout multipliers per hidden layer, shaped by :meth:`mask_shape`.
         train : bool, default=False
 
         Returns
         -------
-        logits : ndarray of shape (n_samples, n_outputs)
+        logits : ndarray of shape (n_samples, n_outputs), or (k, n_samples, n_outputs)
+            with ``n_members = k > 1``
         cache : dict or None
         """
         p = self.p if flat is None else self.views(flat)
@@ -234,7 +265,8 @@ class TabularNet:
         last = self.n_layers - 1
         act = ACTIVATIONS[self.activation]
         for i in range(self.n_layers):
-            Z = A @ p[f"W{i}"]
+            # with members, (B, D) @ (k, D, h) and then (k, B, h) @ (k, h, h'): batched GEMMs
+            Z = np.matmul(A, p[f"W{i}"])
             if self.c[i] != 1.0:
                 Z *= self.c[i]
             Z += p[f"b{i}"]
@@ -266,28 +298,34 @@ class TabularNet:
         ----------
         cache : dict
             From :meth:`forward` with ``train=True``.
-        delta : ndarray of shape (n_samples, n_outputs)
-            ``dL/d logits``.
+        delta : ndarray of shape (n_samples, n_outputs) or (k, n_samples, n_outputs)
+            ``dL/d logits``, shaped as the logits.
         grad : ndarray of shape (n_params,)
             Receives the gradient, laid out like ``params``.
 
         Notes
         -----
         For each layer from the last: ``dW[l] = c[l] A[l].T @ delta``, ``db[l] =
-        sum(delta)``, and one layer down ``delta <- c[l] (delta @ W[l].T) * f'(Z) * mask``.
-        At the input: ``ds = sum(H * dA[0])`` and ``dH = dA[0] * s`` feeds the embedding.
+        sum(delta)``, and one layer down ``delta <- c[l] (delta @ W[l].T) * f'(Z) * mask``,
+        per member (``.T`` swaps the last two axes). The shared input receives the sum of
+        the members' errors. At the input: ``ds = sum(H * dA[0])`` and ``dH = dA[0] * s``
+        feeds the embedding.
         """
         p, g = cache["p"], self.views(grad)
         acts, derivs, masks = cache["acts"], cache["derivs"], cache["masks"]
+        members = delta.ndim == 3
         for i in range(self.n_layers - 1, -1, -1):
-            np.matmul(acts[i].T, delta, out=g[f"W{i}"])
+            # acts[0] is the shared (B, D) input: its product with (k, B, h) broadcasts
+            np.matmul(acts[i].swapaxes(-1, -2), delta, out=g[f"W{i}"])
             if self.c[i] != 1.0:
                 g[f"W{i}"] *= self.c[i]
-            np.sum(delta, axis=0, out=g[f"b{i}"])
-            delta = delta @ p[f"W{i}"].T
+            np.sum(delta, axis=-2, out=g[f"b{i}"], keepdims=members)
+            delta = np.matmul(delta, p[f"W{i}"].swapaxes(-1, -2))
             if self.c[i] != 1.0:
                 delta *= self.c[i]
             if i == 0:
+                if members:  # the members share A[0]: their errors add up
+                    delta = delta.sum(axis=0)
                 break
             if masks is not None and masks[i - 1] is not None:
                 delta *= masks[i - 1]
@@ -303,6 +341,9 @@ class TabularNet:
 
     def loss_grad(self, X, Y, sample_weight=None, *, loss, grad=None, masks=None):
         """Loss and its gradient for a batch.
+
+        With ``n_members = k > 1`` the loss is the mean of the members' losses (each
+        member's is :func:`loss_delta`'s on its own logits).
 
         Parameters
         ----------
@@ -322,7 +363,14 @@ class TabularNet:
         if grad is None:
             grad = np.empty(self.n_params, self.dtype)
         Z, cache = self.forward(X, masks=masks, train=True)
-        value, delta = loss_delta(Z, Y, sample_weight, loss)
+        if Z.ndim == 3:  # the members' rows one after another: the mean of their losses
+            k, n, n_out = Z.shape
+            value, delta = loss_delta(
+                Z.reshape(k * n, n_out), np.tile(Y, (k, 1)),
+                None if sample_weight is None else np.tile(sample_weight, k), loss)
+            delta = delta.reshape(k, n, n_out)
+        else:
+            value, delta = loss_delta(Z, Y, sample_weight, loss)
         self.backward(cache, delta, grad)
         return value, grad
 
