@@ -41,6 +41,11 @@ _WEIGHTS_ARE_NOT_REPETITIONS = {
                          random_state=0),
     TabularMLPRegressor(hidden_layer_sizes=(32, 32), max_iter=20, batch_size=32,
                         random_state=0),
+    # the packed ensemble: member axes in the network, the members' mean in prediction
+    TabularMLPClassifier(hidden_layer_sizes=(16, 16), n_members=2, max_iter=20,
+                         batch_size=32, random_state=0),
+    TabularMLPRegressor(hidden_layer_sizes=(16, 16), n_members=2, max_iter=20, batch_size=32,
+                        random_state=0),
 ], expected_failed_checks=lambda est: _WEIGHTS_ARE_NOT_REPETITIONS, xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -352,6 +357,53 @@ def test_sample_weight_zero_equals_dropping_for_the_scaling(clf_data):
         TabularMLPClassifier(**SMALL).fit(X, y, sample_weight=np.zeros(300))
 
 
+# --- the packed ensemble ----------------------------------------------------------------------
+def test_one_member_is_the_network_from_before_the_ensemble():
+    """n_members=1 (the default) trains the single network of commit 5de8d71, before
+    n_members existed: these predictions were recorded there (float64: bitwise equal on
+    the machine that recorded them; the tolerance only absorbs another BLAS's rounding)."""
+    X, y = make_classification(200, 6, n_informative=4, n_classes=3, random_state=0)
+    Xr, yr = make_regression(200, 5, noise=1.0, random_state=0)
+    small = {"hidden_layer_sizes": (16, 16), "max_iter": 3, "batch_size": 32,
+             "dtype": "float64", "random_state": 0}
+    P = TabularMLPClassifier(**small, n_members=1).fit(X, y).predict_proba(X[:3])
+    np.testing.assert_allclose(P, [
+        [0.29754518756047516, 0.34592261582248196, 0.35653219661704294],
+        [0.3102387172477476, 0.36958655512952593, 0.32017472762272653],
+        [0.34780334638867966, 0.3491700265464673, 0.3030266270648531]], rtol=1e-12)
+    r = TabularMLPRegressor(**small).fit(Xr, yr).predict(Xr[:3])
+    np.testing.assert_allclose(r, [-24.852114897066606, 4.456214377969292,
+                                   -15.676802273151557], rtol=1e-12)
+
+
+def test_ensemble_members_differ_and_the_prediction_is_their_mean(clf_data, reg_data):
+    X, y = clf_data
+    clf = TabularMLPClassifier(**SMALL, n_members=3, dropout=0.1).fit(X, y)
+    net = clf.network_
+    assert net.p["W0"].shape[0] == 3 and net.p["W1"].shape == (3, 16, 16)
+    Z = clf._logits(X)  # (members, rows, classes)
+    P = np.stack([_softmax(z) for z in Z])
+    assert Z.shape == (3, 300, 3)
+    for a, b in [(0, 1), (0, 2), (1, 2)]:
+        assert np.abs(P[a] - P[b]).max() > 1e-3  # independent initialisations stay apart
+    np.testing.assert_allclose(clf.predict_proba(X), P.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(P.mean(axis=0)), rtol=1e-5)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[P.mean(axis=0).argmax(axis=1)])
+    # a member's own vote differs from the ensemble's somewhere, or averaging did nothing
+    assert any(np.any(P[m].argmax(axis=1) != P.mean(axis=0).argmax(axis=1)) for m in range(3))
+
+    Xr, yr = reg_data
+    reg = TabularMLPRegressor(**SMALL, n_members=2).fit(Xr, yr)
+    outputs = reg._logits(Xr)[:, :, 0].astype(np.float64) * reg.target_scale_ + reg.target_mean_
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-3 * np.std(yr)
+    np.testing.assert_allclose(reg.predict(Xr), outputs.mean(axis=0), rtol=1e-12)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 # --- errors -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("params, match", [
     ({"dropout": 1.0}, "dropout"),
@@ -362,6 +414,8 @@ def test_sample_weight_zero_equals_dropping_for_the_scaling(clf_data):
     ({"averaging": "swa"}, "averaging"),
     ({"max_grad_norm": 0.0}, "max_grad_norm"),
     ({"label_smoothing": 1.0}, "label_smoothing"),
+    ({"n_members": 0}, "n_members"),
+    ({"n_members": 2.0}, "n_members"),
 ])
 def test_invalid_parameters(clf_data, params, match):
     X, y = clf_data
@@ -495,10 +549,11 @@ def test_real_sigint_during_epoch_bookkeeping_is_delivered_after_it(clf_data):
     assert clf.n_iter_ == 2 and len(clf.validation_scores_) == 2
 
 
+@pytest.mark.parametrize("n_members", [1, 3])
 @pytest.mark.parametrize("Est", ESTIMATORS)
-def test_pickle_and_skops_round_trip(Est, clf_data, reg_data, tmp_path):
+def test_pickle_and_skops_round_trip(Est, n_members, clf_data, reg_data, tmp_path):
     X, y = data_for(Est, clf_data, reg_data)
-    est = Est(**SMALL).fit(X, y)
+    est = Est(**SMALL, n_members=n_members).fit(X, y)
     loaded = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
     # the network's named arrays are views into its one vector again

@@ -167,6 +167,68 @@ def test_network_without_embedding_gradient(rng):
     assert "emb.w1" not in net.p
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+@pytest.mark.parametrize("activation", ["selu", "mish"])
+def test_ensemble_gradient_is_central_difference(loss, activation, rng):
+    """The packed ensemble (3 members): the shared embeddings and scale, every member's
+    layers; with sample weights and per-member dropout masks."""
+    n, d, k = 7, 5, 3
+    X = rng.standard_normal((n, d))
+    net = TabularNet(d, [0, 2], [6, 4], 3, activation=activation, n_frequencies=3,
+                     embedding_dim=2, dtype=np.float64, n_members=k)
+    net.initialize(rng, X)
+    net.params += 0.3 * rng.standard_normal(net.n_params)
+    assert net.p["W1"].shape == (k, 6, 4) and net.p["b1"].shape == (k, 1, 4)
+    Y = rng.dirichlet(np.ones(3), size=n) if loss == "cross_entropy" else rng.standard_normal(
+        (n, 3))
+    w = rng.uniform(0.5, 2.0, n)
+    masks = [(rng.random(net.mask_shape(n, h)) > 0.3) / 0.7 for h in (6, 4)]
+    assert masks[0].shape == (k, n, 6)
+    grad = net.loss_grad(X, Y, w, loss=loss, masks=masks)[1]
+    numeric = numeric_gradient(lambda: net.loss_grad(X, Y, w, loss=loss, masks=masks)[0],
+                               net.params)
+    assert relative_error(grad, numeric) < 1e-6
+
+
+def test_ensemble_members_are_single_networks_and_the_loss_their_mean(rng):
+    """Member m of the ensemble computes what a single network holding the shared input
+    parameters and member m's layers computes; the ensemble's loss is the members' mean."""
+    n, d, k = 6, 4, 3
+    X = rng.standard_normal((n, d))
+    ens = TabularNet(d, [1, 3], [5, 4], 2, activation="mish", n_frequencies=3,
+                     embedding_dim=2, dtype=np.float64, n_members=k).initialize(rng, X)
+    ens.params += 0.3 * rng.standard_normal(ens.n_params)
+    Z = ens.forward(X)[0]
+    assert Z.shape == (k, n, 2)
+    Y = rng.standard_normal((n, 2))
+    losses = []
+    for m in range(k):
+        single = TabularNet(d, [1, 3], [5, 4], 2, activation="mish", n_frequencies=3,
+                            embedding_dim=2, dtype=np.float64)
+        for name, value in single.p.items():
+            value[...] = ens.p[name] if value.shape == ens.p[name].shape else (
+                ens.p[name][m].reshape(value.shape))
+        np.testing.assert_allclose(Z[m], single.forward(X)[0], rtol=1e-13, atol=1e-13)
+        losses.append(single.loss_grad(X, Y, loss="squared_error")[0])
+    assert not np.allclose(Z[0], Z[1])
+    assert ens.loss_grad(X, Y, loss="squared_error")[0] == pytest.approx(np.mean(losses),
+                                                                          rel=1e-12)
+
+
+def test_ensemble_initialisation_draws_each_member(rng):
+    X = rng.standard_normal((300, 3))
+    net = TabularNet(3, [0], [32, 16], 2, activation="selu", dtype=np.float64,
+                     n_members=2).initialize(rng, X)
+    p = net.p
+    assert not np.array_equal(p["W0"][0], p["W0"][1])
+    assert not np.array_equal(p["b1"][0], p["b1"][1])
+    assert np.all(p["W2"] == 0) and np.all(p["b2"] == 0)
+    # he+5 per member: each first-layer unit's kink inside its own pre-activations
+    Z = np.matmul(net._input(X, p)[0], p["W0"]) / math.sqrt(net.width_in)
+    assert np.all((-p["b0"] >= Z.min(axis=1, keepdims=True))
+                  & (-p["b0"] <= Z.max(axis=1, keepdims=True)))
+
+
 def test_ntk_forward_is_the_written_out_network(rng):
     X = rng.standard_normal((5, 3))
     net = TabularNet(3, [1], [4], 2, activation="selu", n_frequencies=2, embedding_dim=2,
