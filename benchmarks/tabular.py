@@ -26,7 +26,8 @@ task, over the data sets every shown model has all seeds of.
 
 ``--ablation "label:key=value,key=value"`` fits the tabular model once more per variant
 (the ``--set`` parameters, then the variant's) and prints each variant's aggregate and
-its ratio to the defaults. Values are Python literals (``ast.literal_eval``), else
+its ratio to the defaults, then each seed's aggregate of each variant and on how many seeds
+it beats the defaults. Values are Python literals (``ast.literal_eval``), else
 strings.
 """
 
@@ -339,7 +340,7 @@ def _shape(name):
     return _SHAPES.get(name, ("?", "?", "?"))
 
 
-def ablation_table(table, names, variants):
+def ablation_table(table, names, variants, seeds):
     labels = [label for label, _, _ in variants]
     agg = aggregate(table, labels, names)
     lines = ["Ablation: each variant's aggregate and its ratio to the defaults (`tabular`)", "",
@@ -358,6 +359,33 @@ def ablation_table(table, names, variants):
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "(defaults)"
         lines.append(f"| {label} | {shown} | " + " | ".join(cells)
                      + f" | {np.mean(fits) if fits else float('nan'):.2f} |")
+    # a variant's gain is real only if it holds seed by seed: each seed's aggregate, its
+    # ratio to the defaults' on that seed, and on how many seeds the variant is better
+    n_seeds = len(seeds)
+    lines += ["", "Each seed's aggregate (ratio to the defaults' on that seed); better on: "
+              "seeds where the variant's aggregate is below the defaults'", ""]
+    for task in ("classification", "regression"):
+        entry = agg[task]
+        if "tabular" not in entry:
+            continue
+        ds = entry["datasets"]
+
+        def per_seed(label, ds=ds):
+            return [shifted_geomean([table[label, n][4][i] for n in ds])
+                    for i in range(n_seeds)]
+
+        base = per_seed("tabular")
+        lines += [f"| variant | {METRIC[task]}: "
+                  + " | ".join(f"seed {s}" for s in seeds)
+                  + " | better on |", "|---" * (n_seeds + 2) + "|"]
+        for label in labels:
+            if label in entry:
+                values = per_seed(label)
+                better = sum(v < b for v, b in zip(values, base))
+                lines.append(f"| {label} | " + " | ".join(
+                    f"{v:.4f} ({ratio(v, b)})" for v, b in zip(values, base))
+                    + f" | {better}/{n_seeds} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -520,7 +548,7 @@ def main(argv=None):
     report = markdown_tables(table, agg, models, names, args.seeds)
     if ablations:
         report += "\n\n" + ablation_table(table, names, [v for v in variants
-                                                         if v[1] == "tabular"])
+                                                         if v[1] == "tabular"], args.seeds)
     load_end = os.getloadavg()
     source = skmlp_source()
     report = (f"Run {started}, {args.threads} thread(s) per fit, {args.jobs} job(s); 1-minute "
