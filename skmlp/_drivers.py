@@ -14,14 +14,14 @@ callback sub-task that began ends once.
 """
 
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import shuffle
 from sklearn.utils.optimize import _check_optimize_result
 
-from . import _validation_data
+from . import _ops, _validation_data
 from ._adamw import clip_gradient
 from ._averaging import EMA
 from ._callbacks import LbfgsCallbackBridge
@@ -212,6 +212,16 @@ def averaged_network(net, average):
     return view
 
 
+def shuffled(sample_idx, rng):
+    """``sklearn.utils.shuffle(sample_idx, random_state=rng)`` for a 1-d integer array and
+    a ``RandomState``: the same draw (``rng.shuffle`` of ``arange(n)``) and the same
+    gather, without the input checks that cost that function ~0.15 ms an epoch (an
+    epoch of digits trains in ~2 ms). tests/test_drivers.py pins the equality."""
+    indices = np.arange(sample_idx.shape[0])
+    rng.shuffle(indices)
+    return sample_idx[indices]
+
+
 def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
     """sgd and adam: MLPClassifier's ``_fit_stochastic`` loop, on the flat parameter vector.
 
@@ -220,65 +230,73 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
     check, the validation, the bookkeeping (``state``), the end hook and the stopping
     rules. Ctrl-C during the pass puts the checkpoint back; the fit keeps the epochs that
     ended.
+
+    A compiled epoch (``skmlp._ops.compiled_epochs``) cannot be cut short: numba's code
+    does not stop for Ctrl-C, so the pass and its bookkeeping run with Ctrl-C held until
+    the epoch is recorded, and there is nothing to go back to. It takes no checkpoint
+    (three copies of the weights' size less memory, and no copying) unless a validation
+    scorer, which may raise KeyboardInterrupt itself, runs after it.
     """
     net_params, optimizer = net.params, state.optimizer
     ema = None if plan.extras is None else plan.extras.ema
     sample_idx = np.arange(plan.n_samples)
     # what to go back to if Ctrl-C cuts an epoch short: its starting weights and optimizer
-    epoch_start, optimizer_start, ema_start = np.empty_like(net_params), None, None
+    epoch_start, optimizer_start, ema_start = None, None, None
+    checkpointed = False  # whether this epoch's start is in them
     epoch = None  # the callback sub-task of the epoch under way, if it has not ended
     try:
         for _ in range(est.max_iter):
-            np.copyto(epoch_start, net_params)
-            optimizer_start = optimizer.checkpoint(into=optimizer_start)
-            if ema is not None:
-                ema_start = ema.checkpoint(into=ema_start)
+            compiled = plan.extras is None and _ops.compiled_epochs(
+                net, optimizer, plan.X, plan.Y, plan.sample_weight, dropout=plan.dropout,
+                rng=plan.dropout_rng)
+            checkpointed = not compiled or state.validation is not None
+            if checkpointed:
+                if epoch_start is None:
+                    epoch_start = np.empty_like(net_params)
+                np.copyto(epoch_start, net_params)
+                optimizer_start = optimizer.checkpoint(into=optimizer_start)
+                if ema is not None:
+                    ema_start = ema.checkpoint(into=ema_start)
             epoch = data.context.subcontext(task_name="epoch")
             epoch.call_on_fit_task_begin(estimator=est, **data.hook_args)
             if est.shuffle:
-                sample_idx = shuffle(sample_idx, random_state=rng)
+                sample_idx = shuffled(sample_idx, rng)
             order = sample_idx if est.shuffle else None
             if plan.rows is not None:
                 order = plan.rows[sample_idx]
-            masks_from = None if plan.dropout_rng is None else plan.dropout_rng.bit_generator.state
-            for compiled in (True, False):
+            with deferred_interrupt() if compiled else nullcontext():
                 loss = run_epoch(net, optimizer, plan.X, plan.Y, plan.sample_weight,
                                  plan.batch_size, alpha=est.alpha, order=order,
                                  dropout=plan.dropout, rng=plan.dropout_rng,
                                  extras=plan.extras, compiled=compiled)
-                if loss is not None:
-                    break
-                # a compiled epoch diverged: back to its start, and again in numpy, which
-                # gives numpy's floating-point warnings (the same numbers)
-                net_params[...] = epoch_start
-                optimizer.restore(optimizer_start)
-                if masks_from is not None:
-                    plan.dropout_rng.bit_generator.state = masks_from
-            with deferred_interrupt():  # from here the epoch counts: no Ctrl-C midway
-                try:
-                    if not np.isfinite(loss):
-                        raise Diverged(diverged_message(
-                            est, f"the training loss became non-finite in epoch "
-                                 f"{state.n_iter + 1}"))
-                    # the validation scorer may raise (a KeyboardInterrupt included):
-                    # then the epoch counts nowhere
-                    validated = state.validate()
-                except Diverged as e:
-                    if state.best is None:  # nothing worth keeping
-                        raise
-                    warnings.warn(f"{e} Keeping the best weights seen by early stopping.",
-                                  ConvergenceWarning)
-                    break
-                _record_epoch(est, state, loss, validated, n_samples=plan.n_samples)
-                # the epoch is complete: its end hook runs once, whatever it raises
-                ended, epoch = epoch, None
-                stop = _after_epoch(est, ended, data=data, state=state,
-                                    incremental=incremental)
+                # from here the epoch counts: no Ctrl-C midway (a compiled one holds it already)
+                with nullcontext() if compiled else deferred_interrupt():
+                    try:
+                        if not np.isfinite(loss):
+                            raise Diverged(diverged_message(
+                                est, f"the training loss became non-finite in epoch "
+                                     f"{state.n_iter + 1}"))
+                        # the validation scorer may raise (a KeyboardInterrupt included):
+                        # then the epoch counts nowhere
+                        validated = state.validate()
+                    except Diverged as e:
+                        if state.best is None:  # nothing worth keeping
+                            raise
+                        warnings.warn(f"{e} Keeping the best weights seen by early "
+                                      "stopping.", ConvergenceWarning)
+                        break
+                    _record_epoch(est, state, loss, validated, n_samples=plan.n_samples)
+                    # the epoch is complete: its end hook runs once, whatever it raises
+                    ended, epoch = epoch, None
+                    stop = _after_epoch(est, ended, data=data, state=state,
+                                        incremental=incremental)
             if stop:
                 break
     except KeyboardInterrupt:
         interrupts.note()
-        if epoch is not None:  # the epoch did not finish: back to where it started
+        # the epoch did not finish: back to where it started (an epoch without a
+        # checkpoint has not changed the weights: Ctrl-C is held while it trains)
+        if epoch is not None and checkpointed:
             net_params[...] = epoch_start
             optimizer.restore(optimizer_start)
             if ema is not None:

@@ -374,9 +374,13 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, alpha64, half_alpha, eps_out, one_m_eps_out, zero, one,
            losses, is32, rng, rates, scales, M, KP, loops):
-    """Every batch of one epoch; returns the number of optimizer steps taken.
+    """The batches of one epoch; returns ``(steps, batches)``: the number of optimizer
+    steps taken and of batches done.
 
     ``losses[k]`` and ``is32[k]`` receive batch ``k``'s loss (see :func:`_output_step`).
+    A batch whose loss is not finite stops the loop before its backward pass and step:
+    ``batches`` is then its index, and the caller goes on from there in numpy (whose
+    floating-point warnings the compiled code cannot give).
     Hidden layer ``i`` drops units when ``rates[i] > 0``: its masks (``M``) are drawn from
     ``rng`` as ``_solvers.dropout_masks`` draws them, the activations before dropout kept
     in ``KP`` (both laid out like ``D``).
@@ -476,6 +480,8 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             loss, flag = _output(Z, Yb, swb, weighted, out_code, values, s, alpha64)
         losses[k] = loss
         is32[k] = flag
+        if not np.isfinite(loss):
+            return steps, k
         k += 1
         # backward: delta is the output layer's work array, then D's
         dl = A
@@ -513,7 +519,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
         else:
             K._sgd_kernel(params, grad, state1, n_coefs, alpha, s_t, momentum, lr, nesterov)
         steps += 1
-    return steps
+    return steps, k
 
 
 # ----------------------------------------------------------------------------------------
@@ -685,8 +691,12 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
 
     Returns
     -------
-    loss : numpy floating or None
-        As ``run_epoch`` returns it (float64; float32 for a float32 squared error).
+    loss : numpy floating, skmlp._ops.StoppedEpoch or None
+        As ``run_epoch`` returns it (float64; float32 for a float32 squared error). When
+        a batch's loss is not finite, the loop stops before that batch's step and returns
+        ``StoppedEpoch(batch, total)``: ``run_epoch`` goes on from that batch in numpy
+        (the same numbers, with numpy's floating-point warnings), ``total`` being its
+        running sum of the batch losses so far.
     """
     if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout, rng=rng):
         return None
@@ -722,7 +732,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         neg_lrs = np.zeros(1)
         b1 = b2 = eps = 0.0
         momentum, lr, nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
-    steps = _epoch(
+    steps, done = _epoch(
         X, Y, sw, weighted, order if shuffled else _NO_ORDER, shuffled, batch_size,
         w["sizes"], w["kinds"], w["woff"], w["boff"], w["aoff"], w["doff"], net.params,
         w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
@@ -734,9 +744,11 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]
-    # run_epoch's average of the batch losses, in their numpy dtypes
+    # run_epoch's sum of the batch losses weighted by the batch sizes, in their numpy dtypes
     total = 0.0
-    for k, start in enumerate(range(0, n_samples, batch_size)):
+    for k, start in enumerate(range(0, done * batch_size, batch_size)):
         loss = np.float32(losses[k]) if is32[k] else np.float64(losses[k])
         total += loss * (min(start + batch_size, n_samples) - start)
+    if done < n_batches:
+        return _ops.StoppedEpoch(done, total)
     return total / n_samples

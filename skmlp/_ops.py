@@ -29,6 +29,7 @@ Shapes: ``Z``, ``A``, ``delta``, ``keep`` and ``mask`` are (n_samples, units), `
 
 import pickle
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -282,6 +283,18 @@ def fused_adam_step(params, grad, m, v, *, n_coefs, alpha, scale, beta_1, beta_2
     return True
 
 
+class StoppedEpoch(NamedTuple):
+    """A compiled epoch that stopped at a batch whose loss is not finite, before its step.
+
+    The compiled code cannot give numpy's floating-point warnings, so ``run_epoch`` goes
+    on in numpy from ``batch`` (which warns as the whole epoch in numpy would from there,
+    and computes the same numbers), its running loss sum starting from ``total``.
+    """
+
+    batch: int
+    total: float
+
+
 # --- a whole epoch: the compiled loop, or the caller's Python loop ------------------------
 def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, order, dropout,
                    rng):
@@ -296,14 +309,14 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
     otherwise, with nothing changed, and the caller runs the Python loop. The module
     (numba's binding of numpy's BLAS) is imported on the first covered epoch only.
 
-    The compiled code cannot give numpy's floating-point warnings: ``run_epoch`` reports
-    a compiled epoch whose loss is not finite, and the driver runs it again in the Python
-    loop from its checkpoint (an overflow that leaves the loss finite passes without its
-    warning).
+    The compiled code cannot give numpy's floating-point warnings: at the first batch
+    whose loss is not finite it stops, before that batch's step, and returns a
+    :class:`StoppedEpoch`; ``run_epoch`` goes on from there in numpy, which warns (an
+    overflow that leaves the loss finite passes without its warning).
 
     Returns
     -------
-    loss : numpy floating or None
+    loss : numpy floating, StoppedEpoch or None
     """
     if _COMPILED_EPOCH["failed"] or _twins(True) is None:
         return None
@@ -330,13 +343,33 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
     return None
 
 
-def _compiled_epoch_failed(error):
+def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng):
+    """Whether :func:`compiled_epoch` would train this fit's epochs (any valid ``order``).
+
+    The driver asks before each epoch: a compiled epoch cannot be cut short by Ctrl-C,
+    so it needs no checkpoint to go back to. Imports the loop's module only where the
+    kernels are on (numba is then loaded already); when that import fails, says why
+    (once, as :func:`compiled_epoch` does) and answers False from then on.
+    """
+    if _COMPILED_EPOCH["failed"] or _twins(True) is None:
+        return False
+    from numba.core.errors import NumbaError
+
+    try:
+        from . import _epoch_loop
+    except (ImportError, OSError, NumbaError) as error:
+        _compiled_epoch_failed(error, stacklevel=4)  # one call less deep than the epoch's
+        return False
+    return _epoch_loop.covers(net, optimizer, X, Y, sample_weight, dropout=dropout, rng=rng)
+
+
+def _compiled_epoch_failed(error, stacklevel=5):
     """The compiled loop cannot be used in this process: say why, once."""
     _COMPILED_EPOCH["failed"] = True
     warnings.warn(
         f"skmlp's compiled epoch loop cannot be used ({type(error).__name__}: {error}); "
         "training runs the Python loop, which computes the same model.",
-        _config.KernelWarning, stacklevel=5)
+        _config.KernelWarning, stacklevel=stacklevel)
 
 
 #: Whether the compiled epoch loop failed to load in this process (then never tried again).

@@ -6,6 +6,8 @@ stopping rule; this module turns batches into updates. Batches are scikit-learn'
 ``RandomState`` sends the same samples through the same updates as MLPClassifier.
 """
 
+from itertools import islice
+
 import numpy as np
 import scipy.optimize
 from sklearn.utils import _safe_indexing, gen_batches
@@ -86,31 +88,39 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
         skmlp's opt-in step extras (schedule, weight decay, clipping, averaging), which
         then make each step; None is MLPClassifier's step.
     compiled : bool, default=True
-        Allow the compiled loop. It cannot give numpy's floating-point warnings, so a
-        compiled epoch whose loss is not finite returns None: the caller puts the epoch's
-        start back and runs it again with ``compiled=False`` (warnings, same numbers).
+        Allow the compiled loop. It cannot give numpy's floating-point warnings, so it
+        stops at a batch whose loss is not finite, before that batch's step, and the
+        loop below goes on from there (numpy's warnings, the same numbers).
 
     Returns
     -------
-    loss : numpy.float64 or None
+    loss : numpy.float64
         The batch losses averaged with the batch sizes as weights (scikit-learn's
         ``loss_``). A batch whose weights sum to zero counts as loss 0 and makes no
         update.
     """
+    n_samples = X.shape[0] if order is None else len(order)
+    first, total = 0, 0.0
     if compiled and extras is None:  # where the kernels are on and it covers the case
+        masks_from = rng.bit_generator.state if dropout is not None and any(dropout) else None
         loss = _ops.compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size,
                                    alpha=alpha, order=order, dropout=dropout, rng=rng)
-        if loss is not None:
-            return loss if np.isfinite(loss) else None
-    n_samples = X.shape[0] if order is None else len(order)
+        if isinstance(loss, _ops.StoppedEpoch):
+            # on in numpy from the batch whose loss is not finite, its masks drawn again
+            first, total = loss
+            if masks_from is not None:
+                rng.bit_generator.state = masks_from
+                for batch in islice(gen_batches(n_samples, batch_size), first):
+                    dropout_masks(rng, batch.stop - batch.start, net, dropout)
+        elif loss is not None:
+            return loss
     grad = np.empty(net.params.shape, gradient_dtype(net.dtype, X, Y))
     dense = isinstance(X, np.ndarray)
     # each batch is gathered into arrays allocated once: X itself is never copied whole
     size = min(batch_size, n_samples)
     X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
     Y_buf = np.empty((size, Y.shape[1]), Y.dtype)
-    total = 0.0
-    for batch in gen_batches(n_samples, batch_size):
+    for batch in islice(gen_batches(n_samples, batch_size), first, None):
         idx = batch if order is None else order[batch]
         if order is None:
             X_b = X[batch]

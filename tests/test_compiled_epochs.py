@@ -97,3 +97,106 @@ def test_a_loop_that_fails_to_load_is_recompiled_or_left_for_the_python_loop(mon
     assert _ops._COMPILED_EPOCH["failed"] == (failures == 2)
     for a, b in zip(est.coefs_ + est.intercepts_, reference.coefs_ + reference.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+def _checkpoints(monkeypatch):
+    """Count the optimizers' epoch checkpoints (``checkpoint`` of SGD and Adam)."""
+    from skmlp import _optimizers
+
+    calls = []
+    real = _optimizers._Optimizer.checkpoint
+
+    def counted(self, into=None):
+        calls.append(type(self).__name__)
+        return real(self, into)
+
+    monkeypatch.setattr(_optimizers._Optimizer, "checkpoint", counted)
+    return calls
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_compiled_epochs_take_no_checkpoint_unless_a_scorer_runs_after_them(monkeypatch,
+                                                                            early_stopping):
+    """A compiled epoch cannot be cut short, so it needs no copy of its starting weights
+    and optimizer, except where the validation scorer (which may raise KeyboardInterrupt
+    itself) runs after it; the Python loop takes one every epoch."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    params = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0,
+                  early_stopping=early_stopping)
+    calls = _checkpoints(monkeypatch)
+    with use_kernels(True):
+        compiled = MLPClassifierFromScratch(**params).fit(X, y)
+    n_compiled = len(calls)
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    assert n_compiled == (4 if early_stopping else 0)
+    assert len(calls) - n_compiled == 4
+    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
+                    reference.coefs_ + reference.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ctrl_c_during_a_compiled_epoch_keeps_that_epoch(monkeypatch):
+    """A Ctrl-C that arrives while epoch 3 runs compiled (numba's code does not stop for it)
+    is held until the epoch is recorded: the fit keeps three epochs, the three-epoch
+    model, and says so."""
+    from _support import INTERRUPTED, sigint
+
+    from skmlp import _epoch_loop
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    params = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0)
+    real, calls = _epoch_loop.run_epoch_compiled, []
+
+    def ctrl_c_in_epoch_3(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:
+            sigint()  # as it would be heard when the compiled code returns
+        return loss
+
+    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", ctrl_c_in_epoch_3)
+    with use_kernels(True), pytest.warns(UserWarning, match=INTERRUPTED):
+        est = MLPClassifierFromScratch(**params).fit(X, y)
+    monkeypatch.undo()
+    assert len(calls) == 3 and est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**{**params, "max_iter": 3}).fit(X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, reference.coefs_ + reference.intercepts_,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert est.loss_curve_ == reference.loss_curve_
+
+
+def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch):
+    """The compiled loop stops at the batch whose loss is not finite and numpy goes on
+    from there: numpy's warnings and the same divergence error as with the kernels off."""
+    import warnings
+
+    from skmlp import _epoch_loop, _ops
+
+    X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
+    params = dict(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity",
+                  batch_size=1, learning_rate_init=0.001, max_iter=3, random_state=0)
+    real, stops = _epoch_loop.run_epoch_compiled, []
+
+    def spied(*args, **kwargs):
+        result = real(*args, **kwargs)
+        stops.append(isinstance(result, _ops.StoppedEpoch))
+        return result
+
+    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", spied)
+    outcomes = []
+    for on in (True, False):
+        with use_kernels(on), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter "
+                                                 r"weights: the training loss became "
+                                                 r"non-finite in epoch 2") as error:
+                MLPClassifierFromScratch(**params).fit(X, [1, 0, 0, 1])
+        outcomes.append(([(w.category, str(w.message)) for w in seen], str(error.value)))
+    assert stops == [False, True]  # epoch 1 compiled whole, epoch 2 stopped
+    assert outcomes[0] == outcomes[1]
+    assert any("overflow encountered" in message for _, message in outcomes[0][0])

@@ -153,9 +153,10 @@ def _compare_epochs(dt, solver, activation, out, *, sample_weight=None, shuffled
             order = orders.permutation(n)
             if subset:  # early stopping's training rows: fewer than X has
                 order = order[: n - 11]
-        with use_kernels(True):
+        with use_kernels(True):  # the Python loop with the kernels, not the compiled one
             expected = _solvers.run_epoch(nets[0], opts[0], X, Y, sw, batch_size, alpha=1e-3,
-                                          order=order, dropout=dropout, rng=rngs[0])
+                                          order=order, dropout=dropout, rng=rngs[0],
+                                          compiled=False)
             loss = E.run_epoch_compiled(nets[1], opts[1], X, Y, sw, batch_size, alpha=1e-3,
                                         order=order, dropout=dropout, rng=rngs[1])
         assert loss is not None, "the compiled loop did not cover this case"
@@ -247,6 +248,57 @@ def _untouched(net, opt, X, Y, sw=None, order=None, dropout=None):
         for a, b in zip(now if isinstance(now, tuple) else (now,),
                         before if isinstance(before, tuple) else (before,)):
             assert_bitwise(a, b)
+
+
+def _large(net):
+    """``net`` initialised, its weights times 4 (some above 1: products of X's largest
+    values with them overflow)."""
+    net.initialize(np.random.RandomState(0))
+    net.params[: net.n_coefs] *= 4
+    return net
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("dropout", [None, [0.5]])
+def test_a_non_finite_loss_stops_the_loop_and_numpy_goes_on_from_that_batch(dt, dropout):
+    """Batch 3 (rows 21-27) overflows: the compiled loop stops before its step and says
+    where (``StoppedEpoch``), holding the first three batches' parameters; ``run_epoch``
+    goes on from there in numpy: the whole epoch's numbers and numpy's warnings, as the
+    Python loop gives them, and the same dropout draws."""
+    rng = np.random.default_rng(0)
+    X, Y = _problem(rng, dt, 40, 5, 3, "softmax")
+    X[21] = np.finfo(dt).max  # finite, but its products overflow
+    nets = [_large(MLP([5, 6, 3], "identity", "softmax", dt)) for _ in range(3)]
+    opts = [_optimizer("adam", net, 0) for net in nets]
+    rngs = [np.random.default_rng(3) for _ in range(3)]
+    results, caught = [], []
+    for net, opt, r, compiled in zip(nets[:2], opts, rngs, (False, True)):
+        with use_kernels(True), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            results.append(_solvers.run_epoch(net, opt, X, Y, None, 7, alpha=1e-3,
+                                              dropout=dropout, rng=r, compiled=compiled))
+        caught.append([(w.category, str(w.message)) for w in seen])
+    assert caught[0] and any("overflow" in message for _, message in caught[0])
+    assert caught[1] == caught[0]
+    assert_bitwise(results[1], results[0])  # NaN, with its payload
+    assert_bitwise(nets[1].params, nets[0].params)
+    for name in opts[0]._STATE_ARRAYS:
+        assert_bitwise(getattr(opts[1], name), getattr(opts[0], name))
+    assert opts[1].t == opts[0].t == 6  # 40 rows: 6 batches
+    assert rngs[1].random() == rngs[0].random()
+    # the loop alone: stopped at batch 3 with three steps taken, as numpy after 21 rows
+    stopped = E.run_epoch_compiled(nets[2], opts[2], X, Y, None, 7, alpha=1e-3,
+                                   dropout=dropout, rng=rngs[2])
+    assert isinstance(stopped, _ops.StoppedEpoch) and stopped.batch == 3
+    net = _large(MLP([5, 6, 3], "identity", "softmax", dt))
+    opt = _optimizer("adam", net, 0)
+    with use_kernels(True):
+        first = _solvers.run_epoch(net, opt, X[:21], Y[:21], None, 7, alpha=1e-3,
+                                   dropout=dropout, rng=np.random.default_rng(3),
+                                   compiled=False)
+    assert_bitwise(nets[2].params, net.params)
+    assert opts[2].t == 3
+    assert stopped.total == first * 21
 
 
 def test_not_covered_returns_none_and_changes_nothing():

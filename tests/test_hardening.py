@@ -23,7 +23,7 @@ from _state_machine import Snapshot, known_error
 from _support import BATCH_SIZE_WARNING
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sklearn import config_context
+from sklearn import clone, config_context
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -501,6 +501,11 @@ def test_fit_on_read_only_memmap_without_copying_it(tmp_path, solver):
     mm.flush()
     X_ro = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
     clf = MLPClassifierFromScratch((16,), solver=solver, max_iter=3, random_state=0)
+    # the same fit on a few rows first: whatever this process loads for it the first
+    # time (numba compiling into a cold cache allocates much more than X) is loaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clone(clf).fit(X_ro[:50], y[:50])
     tracemalloc.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
