@@ -287,13 +287,14 @@ def _probe(k):
 # --- the size rule: no numba for a fit too small to repay loading it ---------------------
 # A fit whose estimated work (:func:`fit_work`) is below KERNELS_MIN_WORK runs numpy without
 # importing numba, as long as the kernels are not loaded yet in the process. Loading costs
-# ~0.35-0.45 s (numba's import and the probe) and ~100 MiB of memory; the kernels save
-# ~1e-10 s per unit of work (digits, 10k x 50) down to ~4e-11 (60k x 784), so they repay
-# the loading from ~4e9 on (digits with the defaults: 2.3e9). The work of the fits that
-# ran on numpy for this rule is added up: once a process (a grid search's worker) has done
-# that much, it loads the kernels for its next fit. Setting it to 0 turns the rule off;
-# set_kernels(True) and use_kernels(True) ask for the kernels at any size.
-# Measured in benchmarks/RESULTS.md, "Issue 19: start-up, grid search, one row".
+# ~0.3 s (numba's import, the probe, the compiled epoch loop) and ~100 MiB of memory; with
+# the compiled epoch loop a digits fit saves 0.175 s on 2.3e9 units (~8e-11 s a unit), so
+# the kernels repay the loading from ~4e9 on. The work of the fits that ran on numpy for
+# this rule is added up: once a process (a grid search's worker) has done that much, it
+# loads the kernels for its next fit (a break-even rule: it cannot know whether more fits
+# will come). Setting it to 0 turns the rule off; set_kernels(True) and use_kernels(True)
+# ask for the kernels at any size. Measured in benchmarks/RESULTS.md ("Issue 19: start-up,
+# grid search, one row"; "Issue 19, session of 2026-12-05").
 # ``SKMLP_KERNELS_MIN_WORK`` in the environment (read when skmlp is imported) sets it.
 #: the measured break-even (see the comment above): digits with the defaults (2.3e9) stays
 #: on numpy, 60k x 784 loads the kernels
