@@ -373,7 +373,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
            doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, alpha64, half_alpha, eps_out, one_m_eps_out, zero, one,
-           losses, is32, rng, rates, scales, M, KP, loops):
+           losses, is32, rng, rates, scales, M, KP, loops, overflows):
     """The batches of one epoch; returns ``(steps, batches)``: the number of optimizer
     steps taken and of batches done.
 
@@ -383,7 +383,8 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
     floating-point warnings the compiled code cannot give).
     Hidden layer ``i`` drops units when ``rates[i] > 0``: its masks (``M``) are drawn from
     ``rng`` as ``_solvers.dropout_masks`` draws them, the activations before dropout kept
-    in ``KP`` (both laid out like ``D``).
+    in ``KP`` (both laid out like ``D``). ``overflows[0]`` counts the Adam steps in which
+    some ``g * g`` overflowed (numpy's "overflow encountered in square").
     """
     n_samples = order.shape[0] if shuffled else X.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -515,8 +516,9 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             d0 = doff[i - 1]
         # the step, with the L2 term and the division by s fused in
         if opt == _ADAM:
-            K._adam_kernel(params, grad, state1, state2, n_coefs, alpha, s_t, beta_1,
-                           one_m_b1, beta_2, one_m_b2, neg_lrs[steps], epsilon)
+            if K._adam_kernel(params, grad, state1, state2, n_coefs, alpha, s_t, beta_1,
+                              one_m_b1, beta_2, one_m_b2, neg_lrs[steps], epsilon):
+                overflows[0] += 1
         else:
             K._sgd_kernel(params, grad, state1, n_coefs, alpha, s_t, momentum, lr, nesterov)
         steps += 1
@@ -647,6 +649,7 @@ def _layout(net, cap, n_batches, n_features, y_dtype, shuffled, sw_dtype, droppi
         "Y_buf": np.empty((cap, net.layer_sizes[-1]), y_dtype),
         "sw_buf": np.empty(cap if sw_dtype is not None else 0, sw_dtype or dtype),
         "t_buf": np.empty(2, dtype),
+        "overflows": np.zeros(1, np.int64),
         "grad": np.empty(net.params.shape, dtype),
         "losses": np.empty(n_batches),
         "is32": np.empty(n_batches, np.int64),
@@ -741,7 +744,10 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
         _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
         np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
-        w["rates"], w["scales"], w["M"], w["KP"], _loops())
+        w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"])
+    if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
+        w["overflows"][0] = 0
+        _ops.overflow_in_square(dtype)
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]

@@ -186,11 +186,16 @@ def _check_flat(params, n_coefs, *others):
 @njit(**_JIT)
 def _adam_kernel(params, grad, m, v, n_coefs, alpha, s, beta_1, one_m_b1, beta_2, one_m_b2,
                  neg_lr_t, epsilon):
+    """The step (see :func:`adam_step`); returns whether some ``g * g`` overflowed (a
+    finite ``g`` whose square is infinite: numpy's "overflow encountered in square")."""
+    overflow = False
     # weights, with the L2 term
     for j in range(n_coefs):
         g = (grad[j] + alpha * params[j]) / s
+        gg = g * g
+        overflow |= (gg == np.inf) & (abs(g) != np.inf)
         mj = beta_1 * m[j] + one_m_b1 * g
-        vj = beta_2 * v[j] + one_m_b2 * (g * g)
+        vj = beta_2 * v[j] + one_m_b2 * gg
         m[j] = mj
         v[j] = vj
         params[j] = params[j] + (neg_lr_t * mj) / (np.sqrt(vj) + epsilon)
@@ -201,11 +206,14 @@ def _adam_kernel(params, grad, m, v, n_coefs, alpha, s, beta_1, one_m_b1, beta_2
     v_b = v[n_coefs:]
     for j in range(p_b.shape[0]):
         g = g_b[j] / s
+        gg = g * g
+        overflow |= (gg == np.inf) & (abs(g) != np.inf)
         mj = beta_1 * m_b[j] + one_m_b1 * g
-        vj = beta_2 * v_b[j] + one_m_b2 * (g * g)
+        vj = beta_2 * v_b[j] + one_m_b2 * gg
         m_b[j] = mj
         v_b[j] = vj
         p_b[j] = p_b[j] + (neg_lr_t * mj) / (np.sqrt(vj) + epsilon)
+    return overflow
 
 
 def adam_step(params, grad, m, v, n_coefs, alpha, s, beta_1, beta_2, lr_t, epsilon):
@@ -245,13 +253,20 @@ def adam_step(params, grad, m, v, n_coefs, alpha, s, beta_1, beta_2, lr_t, epsil
     beta_1, beta_2, epsilon : float
     lr_t : float
         ``learning_rate_init * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, in float64.
+
+    Returns
+    -------
+    overflow : bool
+        Whether some ``g * g`` overflowed (where numpy's reference warns "overflow
+        encountered in square"; the caller has numpy say so).
     """
     _check_flat(params, n_coefs, grad, m, v)
     t = params.dtype.type
     # lr_t stays float64, as in scikit-learn (a float64 scalar times a float32 array
     # is float64): the update is computed in float64 and rounded once, into params
-    _adam_kernel(params, grad, m, v, n_coefs, t(alpha), t(s), t(beta_1), t(1.0 - beta_1),
-                 t(beta_2), t(1.0 - beta_2), np.float64(-lr_t), t(epsilon))
+    return _adam_kernel(params, grad, m, v, n_coefs, t(alpha), t(s), t(beta_1),
+                        t(1.0 - beta_1), t(beta_2), t(1.0 - beta_2), np.float64(-lr_t),
+                        t(epsilon))
 
 
 @njit(**_JIT)

@@ -278,9 +278,23 @@ def fused_adam_step(params, grad, m, v, *, n_coefs, alpha, scale, beta_1, beta_2
     kernels = _twins(True)
     if kernels is None or not _one_dtype(params.dtype, (grad, m, v), (alpha, scale)):
         return False
-    kernels.adam_step(params, grad, m, v, n_coefs, alpha, scale, beta_1, beta_2, step_size,
-                      epsilon)
+    if kernels.adam_step(params, grad, m, v, n_coefs, alpha, scale, beta_1, beta_2, step_size,
+                         epsilon):
+        overflow_in_square(params.dtype)
     return True
+
+
+def overflow_in_square(dtype):
+    """Have numpy report an overflow in ``square``, as the numpy step would have.
+
+    Compiled code leaves no floating-point flags for numpy to see, so where a kernel saw
+    ``g * g`` overflow (a gradient above ~1e154 in float64, ~1e19 in float32: Adam's
+    step stays finite, its second moment becomes inf) numpy squares its largest finite
+    value, and says what it says under the ``np.errstate`` in force: scikit-learn's
+    ``RuntimeWarning: overflow encountered in square`` by default, a
+    ``FloatingPointError`` under ``over="raise"``, nothing under ``"ignore"``.
+    """
+    np.square(np.array([np.finfo(dtype).max], dtype))
 
 
 class StoppedEpoch(NamedTuple):

@@ -384,7 +384,7 @@ class Adam(_Optimizer):
         v *= v.dtype.type(self.beta_2)
         if v.dtype != g.dtype:
             v = _promote(v, g.dtype)
-        np.multiply(g, g, out=tmp)
+        np.square(g, out=tmp)  # scikit-learn's grad**2 (and its "overflow ... in square")
         tmp *= gt(1 - self.beta_2)
         v += tmp
         # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is float64;

@@ -27,9 +27,9 @@ from sklearn import clone, config_context
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch
+from skmlp import MLPClassifierFromScratch, MLPRegressorFromScratch, use_kernels
 
 # --- property: any small problem, any valid parameters ---------------------------------------
 LABELS = {"int": lambda k: np.arange(k) * 3 - 2,
@@ -267,6 +267,49 @@ def test_diverging_fit_raises_after_numpys_warnings_as_mlpclassifier_warns():
                 MLPClassifier(**params).fit(X, [1, 0, 0, 1])
     first = {str(w.message) for w in ours if w.category is RuntimeWarning}
     assert first <= {str(w.message) for w in theirs if w.category is RuntimeWarning}
+
+
+def _huge_gradients():
+    """A Poisson fit on unscaled data whose first gradients square to inf (Adam's step
+    stays finite: its second moment becomes inf), while the loss stays finite."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((20, 6)) * rng.uniform(1.0, 100.0, 6)
+    y = np.exp(rng.standard_normal(20))
+    params = dict(activation="identity", hidden_layer_sizes=(2,), loss="poisson",
+                  max_iter=1, shuffle=False, random_state=30)
+    return X, y, params
+
+
+@pytest.mark.parametrize("path", ["numpy", "compiled epoch", "fused step"])
+def test_a_gradient_whose_square_overflows_warns_as_mlpregressor_warns(path):
+    """scikit-learn's Adam warns "overflow encountered in square" (and trains on); so does
+    skmlp, on the numpy path and on the kernels' (the compiled epoch, and the fused step
+    of the Python loop, here for sparse input), whose compiled code has numpy say it; under
+    ``np.errstate(over="raise")`` both raise."""
+    X, y, params = _huge_gradients()
+    if path == "fused step":
+        X = sp.csr_matrix(X)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        reference = MLPRegressor(**params).partial_fit(X, y)
+    expected = {(w.category, str(w.message)) for w in theirs}
+    assert expected == {(RuntimeWarning, "overflow encountered in square")}
+    assert np.isfinite(reference.loss_)
+    with use_kernels(path != "numpy"):
+        with warnings.catch_warnings(record=True) as ours:
+            warnings.simplefilter("always")
+            model = MLPRegressorFromScratch(**params).partial_fit(X, y)
+        assert {(w.category, str(w.message)) for w in ours} == expected
+        assert model.loss_ == reference.loss_
+        for a, b in zip(model.coefs_ + model.intercepts_,
+                        reference.coefs_ + reference.intercepts_, strict=True):
+            np.testing.assert_array_equal(a, b)
+        with np.errstate(over="raise"), \
+                pytest.raises(FloatingPointError, match="overflow encountered in square"):
+            MLPRegressorFromScratch(**params).partial_fit(X, y)
+    with np.errstate(over="raise"), \
+            pytest.raises(FloatingPointError, match="overflow encountered in square"):
+        MLPRegressor(**params).partial_fit(X, y)
 
 
 @pytest.mark.parametrize("est", [MLPClassifierFromScratch, MLPRegressorFromScratch])

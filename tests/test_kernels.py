@@ -79,6 +79,27 @@ def test_adam_step_bitwise(dt, rng):
     assert_bitwise(P, params)
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("where", ["weight", "bias"])
+def test_adam_step_says_when_a_square_overflowed(dt, where):
+    """True exactly when a finite ``g`` has an infinite ``g * g`` (where numpy warns
+    "overflow encountered in square"); an inf or NaN gradient, or a merely large one,
+    is not an overflow of the square; the numbers stay numpy's."""
+    big = np.sqrt(np.finfo(dt).max) * dt(4)  # finite, its square is not
+    for value, overflows in ((big, True), (np.inf, False), (np.nan, False),
+                             (np.sqrt(np.finfo(dt).max) / dt(2), False)):
+        params = np.ones(6, dt)
+        grad = np.full(6, 0.5, dt)
+        grad[1 if where == "weight" else 5] = value
+        m, v = np.zeros(6, dt), np.zeros(6, dt)
+        with np.errstate(all="ignore"):
+            flag = K.adam_step(params, grad, m, v, 4, 0.0, 1.0, 0.9, 0.999, 1e-3, 1e-8)
+            g = grad.copy()
+            v_ref = dt(1 - 0.999) * np.square(g)
+        assert bool(flag) is overflows, (value, flag)
+        assert_bitwise(v, v_ref)
+
+
 def test_adam_step_float32_promotion_would_show(rng):
     # the bitwise test above can tell a float32 loop from one promoted to float64
     params, grad, n_coefs = _flat_problem(rng, np.float32)
