@@ -325,8 +325,9 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
 
     The compiled code cannot give numpy's floating-point warnings: at the first batch
     whose loss is not finite it stops, before that batch's step, and returns a
-    :class:`StoppedEpoch`; ``run_epoch`` goes on from there in numpy, which warns (an
-    overflow that leaves the loss finite passes without its warning).
+    :class:`StoppedEpoch`; ``run_epoch`` goes on from there in numpy, which warns. An
+    overflowing square in Adam's step is reported through :func:`overflow_in_square`;
+    any other overflow that leaves the loss finite passes without its warning.
 
     Returns
     -------
