@@ -29,10 +29,11 @@ operations, in the same order, on the same numbers:
 
 One difference that is not in the numbers: numpy checks the floating-point flags after
 its BLAS calls and ufuncs and warns (``RuntimeWarning: overflow encountered in
-matmul``); the compiled loop does not (a diverging fit still ends in a non-finite loss,
-which the driver reports). A Ctrl-C pressed during a compiled epoch is raised when the
-epoch ends (the driver then restores the epoch's starting point, as for any interrupted
-epoch).
+matmul``); the compiled loop cannot. It stops at the first batch whose loss is not
+finite, before that batch's step, and ``run_epoch`` goes on from there in numpy (the
+same numbers, numpy's warnings); an overflowing ``g * g`` in Adam's step is counted and
+reported through numpy (``_ops.overflow_in_square``). A Ctrl-C pressed during a compiled
+epoch is held by the driver until the epoch is recorded, and the fit keeps that epoch.
 
 Covered (:func:`covers`): dense C-contiguous float32/float64 ``X`` of the network's
 dtype, targets that keep the errors in that dtype (booleans, or floats of that dtype),
@@ -736,18 +737,20 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         neg_lrs = np.zeros(1)
         b1 = b2 = eps = 0.0
         momentum, lr, nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
-    steps, done = _epoch(
-        X, Y, sw, weighted, order if shuffled else _NO_ORDER, shuffled, batch_size,
-        w["sizes"], w["kinds"], w["woff"], w["boff"], w["aoff"], w["doff"], net.params,
-        w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
-        bool(nesterov), t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), neg_lrs, t(eps), w["A"],
-        w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
-        _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
-        np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
-        w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"])
-    if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
-        w["overflows"][0] = 0
-        _ops.overflow_in_square(dtype)
+    try:
+        steps, done = _epoch(
+            X, Y, sw, weighted, order if shuffled else _NO_ORDER, shuffled, batch_size,
+            w["sizes"], w["kinds"], w["woff"], w["boff"], w["aoff"], w["doff"], net.params,
+            w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
+            bool(nesterov), t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), neg_lrs, t(eps), w["A"],
+            w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
+            _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
+            np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
+            w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"])
+    finally:  # also when the output step raised (an errstate set to "raise")
+        if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
+            w["overflows"][0] = 0
+            _ops.overflow_in_square(dtype)
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]

@@ -6,6 +6,7 @@ stopping rule; this module turns batches into updates. Batches are scikit-learn'
 ``RandomState`` sends the same samples through the same updates as MLPClassifier.
 """
 
+from contextlib import nullcontext
 from itertools import islice
 
 import numpy as np
@@ -13,7 +14,7 @@ import scipy.optimize
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 
-from . import _ops
+from . import _config, _ops
 from ._numerics import gradient_dtype
 
 
@@ -100,14 +101,14 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
         update.
     """
     n_samples = X.shape[0] if order is None else len(order)
-    first, total = 0, 0.0
+    first, total, stopped = 0, 0.0, False
     if compiled and extras is None:  # where the kernels are on and it covers the case
         masks_from = rng.bit_generator.state if dropout is not None and any(dropout) else None
         loss = _ops.compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size,
                                    alpha=alpha, order=order, dropout=dropout, rng=rng)
         if isinstance(loss, _ops.StoppedEpoch):
             # on in numpy from the batch whose loss is not finite, its masks drawn again
-            first, total = loss
+            (first, total), stopped = loss, True
             if masks_from is not None:
                 rng.bit_generator.state = masks_from
                 for batch in islice(gen_batches(n_samples, batch_size), first):
@@ -120,27 +121,31 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
     size = min(batch_size, n_samples)
     X_buf = np.empty((size, X.shape[1]), X.dtype) if dense and order is not None else None
     Y_buf = np.empty((size, Y.shape[1]), Y.dtype)
-    for batch in islice(gen_batches(n_samples, batch_size), first, None):
-        idx = batch if order is None else order[batch]
-        if order is None:
-            X_b = X[batch]
-        elif dense:
-            # mode="clip": with the default mode numpy buffers `out` (indices are valid)
-            X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
-        else:  # sparse: scikit-learn's own gather (it turns CSC rows into CSR)
-            X_b = _safe_indexing(X, idx)
-        m = X_b.shape[0]
-        Y_b = Y_buf[:m]
-        Y_b[...] = Y[idx]
-        sw_b = None if sample_weight is None else sample_weight[idx]
-        masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
-        # weight_sum: the batch's size, or the sum of its sample weights
-        loss, weight_sum = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
-        if weight_sum != 0 and extras is None:
-            optimizer.step(net.params, grad, alpha=alpha, scale=weight_sum, n_coefs=net.n_coefs)
-        elif weight_sum != 0:
-            extras.step(net, optimizer, grad, alpha=alpha, scale=weight_sum)
-        total += loss * (batch.stop - batch.start)
+    # after a compiled epoch stopped: numpy's own steps too (their warnings, and the
+    # errors of an errstate set to "raise"), not the kernels
+    with _config.use_kernels(False) if stopped else nullcontext():
+        for batch in islice(gen_batches(n_samples, batch_size), first, None):
+            idx = batch if order is None else order[batch]
+            if order is None:
+                X_b = X[batch]
+            elif dense:
+                # mode="clip": with the default mode numpy buffers `out` (indices are valid)
+                X_b = np.take(X, idx, axis=0, out=X_buf[: len(idx)], mode="clip")
+            else:  # sparse: scikit-learn's own gather (it turns CSC rows into CSR)
+                X_b = _safe_indexing(X, idx)
+            m = X_b.shape[0]
+            Y_b = Y_buf[:m]
+            Y_b[...] = Y[idx]
+            sw_b = None if sample_weight is None else sample_weight[idx]
+            masks = None if dropout is None else dropout_masks(rng, m, net, dropout)
+            # weight_sum: the batch's size, or the sum of its sample weights
+            loss, weight_sum = net.backprop(X_b, Y_b, sw_b, alpha, grad=grad, masks=masks)
+            if weight_sum != 0 and extras is None:
+                optimizer.step(net.params, grad, alpha=alpha, scale=weight_sum,
+                               n_coefs=net.n_coefs)
+            elif weight_sum != 0:
+                extras.step(net, optimizer, grad, alpha=alpha, scale=weight_sum)
+            total += loss * (batch.stop - batch.start)
     return total / n_samples
 
 

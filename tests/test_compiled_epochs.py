@@ -200,3 +200,33 @@ def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch):
     assert stops == [False, True]  # epoch 1 compiled whole, epoch 2 stopped
     assert outcomes[0] == outcomes[1]
     assert any("overflow encountered" in message for _, message in outcomes[0][0])
+
+
+def test_ctrl_c_during_a_compiled_epoch_that_diverges_ends_in_the_divergence_error(monkeypatch):
+    """A compiled epoch keeps no copy of its start, so a Ctrl-C held during one that then
+    diverges cannot give the previous epoch back: the fit fails with the divergence
+    error, as it would have without the Ctrl-C, and leaves the estimator as it was (the
+    Python loop, where the Ctrl-C cuts that epoch short, keeps the epochs before it)."""
+    from _support import sigint
+
+    from skmlp import _epoch_loop
+
+    X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
+    params = dict(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity",
+                  batch_size=1, learning_rate_init=0.001, max_iter=3, random_state=0)
+    real, calls = _epoch_loop.run_epoch_compiled, []
+
+    def ctrl_c_in_epoch_2(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:  # epoch 2, the one whose loss becomes non-finite
+            sigint()
+        return result
+
+    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", ctrl_c_in_epoch_2)
+    est = MLPClassifierFromScratch(**params)
+    with use_kernels(True), pytest.warns(RuntimeWarning, match="overflow encountered in"), \
+            pytest.raises(ValueError, match=r"^Solver produced non-finite parameter weights: "
+                                            r"the training loss became non-finite in epoch 2"):
+        est.fit(X, [1, 0, 0, 1])
+    assert len(calls) == 2 and not hasattr(est, "coefs_")

@@ -263,8 +263,8 @@ def _large(net):
 def test_a_non_finite_loss_stops_the_loop_and_numpy_goes_on_from_that_batch(dt, dropout):
     """Batch 3 (rows 21-27) overflows: the compiled loop stops before its step and says
     where (``StoppedEpoch``), holding the first three batches' parameters; ``run_epoch``
-    goes on from there in numpy: the whole epoch's numbers and numpy's warnings, as the
-    Python loop gives them, and the same dropout draws."""
+    goes on from there with numpy's own steps: the whole epoch's numbers and numpy's
+    warnings, as the numpy path gives them, and the same dropout draws."""
     rng = np.random.default_rng(0)
     X, Y = _problem(rng, dt, 40, 5, 3, "softmax")
     X[21] = np.finfo(dt).max  # finite, but its products overflow
@@ -273,7 +273,8 @@ def test_a_non_finite_loss_stops_the_loop_and_numpy_goes_on_from_that_batch(dt, 
     rngs = [np.random.default_rng(3) for _ in range(3)]
     results, caught = [], []
     for net, opt, r, compiled in zip(nets[:2], opts, rngs, (False, True)):
-        with use_kernels(True), warnings.catch_warnings(record=True) as seen:
+        # the reference is the numpy path, whose steps numpy's warnings come from
+        with use_kernels(compiled), warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             results.append(_solvers.run_epoch(net, opt, X, Y, None, 7, alpha=1e-3,
                                               dropout=dropout, rng=r, compiled=compiled))

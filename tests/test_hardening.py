@@ -312,6 +312,56 @@ def test_a_gradient_whose_square_overflows_warns_as_mlpregressor_warns(path):
         MLPRegressor(**params).partial_fit(X, y)
 
 
+def test_an_overflowing_square_is_reported_when_a_later_batch_raises():
+    """The compiled loop counts Adam's overflowing squares and has numpy report them when
+    the epoch ends, also when a later batch's output step raises (``invalid="raise"``):
+    scikit-learn's warnings and error."""
+    X, y, params = _huge_gradients()
+    X[15] = 1e200  # batch 7 of 2-row batches: exp overflows, then inf - inf
+    params = {**params, "batch_size": 2}
+    outcomes = []
+    for fit in (lambda: MLPRegressor(**params).partial_fit(X, y),
+                lambda: MLPRegressorFromScratch(**params).partial_fit(X, y)):
+        with use_kernels(True), warnings.catch_warnings(record=True) as seen, \
+                np.errstate(over="warn", invalid="raise"), \
+                pytest.raises(FloatingPointError) as error:
+            warnings.simplefilter("always")
+            fit()
+        outcomes.append((str(error.value),
+                         {str(w.message) for w in seen if w.category is RuntimeWarning}))
+    assert outcomes[0] == ("invalid value encountered in add",
+                           {"overflow encountered in square", "overflow encountered in exp"})
+    assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize("errstate", [{"over": "raise"}, {"invalid": "raise"},
+                                      {"all": "raise"}])
+def test_errstate_raise_fails_the_fit_as_mlpregressor_fails(errstate):
+    """Under ``np.errstate(... = "raise")`` a fit that overflows fails with scikit-learn's
+    FloatingPointError, on the numpy path and with the kernels: a compiled epoch stopped by
+    the non-finite loss goes on with numpy's own steps, not the kernels, and an overflow
+    the compiled loop counted is reported even when the output step raises after it."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 5)).astype(np.float32)
+    y = rng.standard_normal(40).astype(np.float32)
+    X[22] = 1e20  # batch 3 of 7-row batches overflows
+    params = dict(hidden_layer_sizes=(6,), batch_size=7, max_iter=2, random_state=0,
+                  shuffle=False)
+    outcomes = []
+    for fit in (lambda: MLPRegressor(**params).fit(X, y),
+                lambda: MLPRegressorFromScratch(**params).fit(X, y)):
+        for on in (False, True):
+            with use_kernels(on), warnings.catch_warnings(record=True) as seen, \
+                    np.errstate(**errstate), pytest.raises(FloatingPointError) as error:
+                warnings.simplefilter("always")
+                fit()
+            outcomes.append((str(error.value),
+                             {str(w.message) for w in seen if w.category is RuntimeWarning}))
+    theirs = outcomes[0]
+    assert theirs[0] in ("overflow encountered in square", "invalid value encountered in divide")
+    assert outcomes[2:] == [theirs, theirs]
+
+
 @pytest.mark.parametrize("est", [MLPClassifierFromScratch, MLPRegressorFromScratch])
 def test_predictions_that_overflow_are_scikit_learns_or_an_error_where_it_has_nan(est):
     """Weights too large for the inputs, as scikit-learn predicts with them: a regression
