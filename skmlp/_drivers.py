@@ -188,7 +188,9 @@ def plan_epochs(est, data, net_params, *, rates, validation, rng, t, incremental
                 "Got `batch_size` less than 1 or larger than sample size. It is going to "
                 "be clipped"
             )
-        batch_size = int(np.clip(est.batch_size, 1, n_samples))
+        # a numpy integer, as scikit-learn's np.clip leaves it: the batch slices then
+        # hold numpy integers, and a float32 batch loss times its size is float64 there
+        batch_size = np.clip(est.batch_size, 1, n_samples)
     dropout, dropout_rng = None, None
     if any(rates):
         # masks come from a stream of their own, seeded from the main one, so without

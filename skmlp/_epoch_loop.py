@@ -709,6 +709,9 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     t = dtype.type
     shuffled = order is not None
     n_samples = len(order) if shuffled else X.shape[0]
+    # gen_batches' slices hold numpy integers when the batch size is one (scikit-learn's
+    # np.clip): a float32 batch loss times such a size is float64
+    count = np.int64 if isinstance(batch_size, np.integer) else int
     batch_size = int(batch_size)
     weighted = sample_weight is not None
     sw = sample_weight if weighted else _EMPTY[dtype]
@@ -758,7 +761,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     total = 0.0
     for k, start in enumerate(range(0, done * batch_size, batch_size)):
         loss = np.float32(losses[k]) if is32[k] else np.float64(losses[k])
-        total += loss * (min(start + batch_size, n_samples) - start)
+        total += loss * count(min(start + batch_size, n_samples) - start)
     if done < n_batches:
         return _ops.StoppedEpoch(done, total)
     return total / n_samples

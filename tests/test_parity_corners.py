@@ -297,3 +297,26 @@ def test_partial_fit_with_early_stopping_checks_the_data_first(make, theirs):
             warnings.simplefilter("always")
             est.partial_fit(X, y.reshape(-1, 1), **kwargs)
         assert [w.category.__name__ for w in caught] == ["DataConversionWarning"]
+
+
+@pytest.mark.parametrize("batch_size", [64, "auto", 1000])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_float32_squared_error_losses_take_scikit_learns_dtype(kernels, batch_size, solver):
+    """scikit-learn clips an explicit batch size with np.clip, so its batch slices hold
+    numpy integers and a float32 batch loss times the batch's size is float64; with
+    "auto" (a Python int) the losses stay float32. The same values and types here, on
+    the Python loop and in compiled epochs."""
+    X, y = make_friedman1(n_samples=300, random_state=0)
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    params = dict(hidden_layer_sizes=(20, 10), solver=solver, max_iter=6, random_state=1,
+                  batch_size=batch_size, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressorFromScratch(**params).fit(X, y)
+        theirs = MLPRegressor(**params).fit(X, y)
+    assert_bitwise(ours, theirs)
+    assert ours.loss_curve_ == theirs.loss_curve_
+    expected = np.float32 if batch_size == "auto" else np.float64
+    assert {type(v) for v in ours.loss_curve_} == {type(v) for v in theirs.loss_curve_} \
+        == {expected}
+    assert type(ours.loss_) is type(theirs.loss_)
