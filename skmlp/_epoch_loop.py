@@ -697,7 +697,8 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     Returns
     -------
     loss : numpy floating, skmlp._ops.StoppedEpoch or None
-        As ``run_epoch`` returns it (float64; float32 for a float32 squared error). When
+        As ``run_epoch`` returns it (float64; float32 for a float32 squared error with a
+        Python-int ``batch_size``, whose batch sizes keep it float32). When
         a batch's loss is not finite, the loop stops before that batch's step and returns
         ``StoppedEpoch(batch, total)``: ``run_epoch`` goes on from that batch in numpy
         (the same numbers, with numpy's floating-point warnings), ``total`` being its
