@@ -170,6 +170,15 @@ def test_ctrl_c_during_a_compiled_epoch_keeps_that_epoch(monkeypatch):
     assert est.loss_curve_ == reference.loss_curve_
 
 
+def _diverging_in_epoch_2():
+    """``(X, y, params)`` of a fit whose training loss becomes non-finite in epoch 2 (sgd on
+    large unscaled inputs, one row a batch), with numpy's overflow warnings on the way."""
+    X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
+    params = dict(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity",
+                  batch_size=1, learning_rate_init=0.001, max_iter=3, random_state=0)
+    return X, [1, 0, 0, 1], params
+
+
 def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch):
     """The compiled loop stops at the batch whose loss is not finite and numpy goes on
     from there: numpy's warnings and the same divergence error as with the kernels off."""
@@ -177,9 +186,7 @@ def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch):
 
     from skmlp import _epoch_loop, _ops
 
-    X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
-    params = dict(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity",
-                  batch_size=1, learning_rate_init=0.001, max_iter=3, random_state=0)
+    X, y, params = _diverging_in_epoch_2()
     real, stops = _epoch_loop.run_epoch_compiled, []
 
     def spied(*args, **kwargs):
@@ -195,7 +202,7 @@ def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch):
             with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter "
                                                  r"weights: the training loss became "
                                                  r"non-finite in epoch 2") as error:
-                MLPClassifierFromScratch(**params).fit(X, [1, 0, 0, 1])
+                MLPClassifierFromScratch(**params).fit(X, y)
         outcomes.append(([(w.category, str(w.message)) for w in seen], str(error.value)))
     assert stops == [False, True]  # epoch 1 compiled whole, epoch 2 stopped
     assert outcomes[0] == outcomes[1]
@@ -211,9 +218,7 @@ def test_ctrl_c_during_a_compiled_epoch_that_diverges_ends_in_the_divergence_err
 
     from skmlp import _epoch_loop
 
-    X = np.array([[12573.022], [-13210.486], [64042.266], [10490.012]], dtype=np.float32)
-    params = dict(hidden_layer_sizes=(5, 4), solver="sgd", activation="identity",
-                  batch_size=1, learning_rate_init=0.001, max_iter=3, random_state=0)
+    X, y, params = _diverging_in_epoch_2()
     real, calls = _epoch_loop.run_epoch_compiled, []
 
     def ctrl_c_in_epoch_2(*args, **kwargs):
@@ -228,5 +233,5 @@ def test_ctrl_c_during_a_compiled_epoch_that_diverges_ends_in_the_divergence_err
     with use_kernels(True), pytest.warns(RuntimeWarning, match="overflow encountered in"), \
             pytest.raises(ValueError, match=r"^Solver produced non-finite parameter weights: "
                                             r"the training loss became non-finite in epoch 2"):
-        est.fit(X, [1, 0, 0, 1])
+        est.fit(X, y)
     assert len(calls) == 2 and not hasattr(est, "coefs_")
