@@ -51,10 +51,12 @@ import ctypes
 import glob
 import os
 import weakref
+from itertools import islice
 
 import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, objmode, types
+from sklearn.utils import gen_batches
 
 from . import _kernels as K
 from . import _ops
@@ -710,9 +712,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     t = dtype.type
     shuffled = order is not None
     n_samples = len(order) if shuffled else X.shape[0]
-    # gen_batches' slices hold numpy integers when the batch size is one (scikit-learn's
-    # np.clip): a float32 batch loss times such a size is float64
-    count = np.int64 if isinstance(batch_size, np.integer) else int
+    batches = gen_batches(n_samples, batch_size)  # run_epoch's, numpy integers included
     batch_size = int(batch_size)
     weighted = sample_weight is not None
     sw = sample_weight if weighted else _EMPTY[dtype]
@@ -759,10 +759,12 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]
     # run_epoch's sum of the batch losses weighted by the batch sizes, in their numpy dtypes
+    # (the slices hold numpy integers when the batch size is one, as scikit-learn's np.clip
+    # leaves it: a float32 batch loss times such a size is float64)
     total = 0.0
-    for k, start in enumerate(range(0, done * batch_size, batch_size)):
+    for k, batch in enumerate(islice(batches, done)):
         loss = np.float32(losses[k]) if is32[k] else np.float64(losses[k])
-        total += loss * count(min(start + batch_size, n_samples) - start)
+        total += loss * (batch.stop - batch.start)
     if done < n_batches:
         return _ops.StoppedEpoch(done, total)
     return total / n_samples
