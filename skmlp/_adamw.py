@@ -72,12 +72,14 @@ class AdamW:
         self.t = 0
         self._tmp = self._lr_wd = None
 
-    def step(self, params, grad, lr):
+    def step(self, params, grad, lr, weight_decay=None):
         """One update of ``params`` in place from the gradient ``grad`` at learning rate ``lr``.
 
-        ``grad`` is overwritten (it holds the update on return).
+        ``grad`` is overwritten (it holds the update on return). ``weight_decay``, when
+        given, replaces the constructor's for this step (a scheduled decay).
         """
         lr = float(lr)  # a numpy float64 scalar would promote float32 arrays to float64
+        weight_decay = self.weight_decay if weight_decay is None else float(weight_decay)
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         if self._tmp is None or self._tmp.shape != params.shape:
@@ -89,8 +91,8 @@ class AdamW:
         np.square(grad, out=grad)
         self.v *= b2
         self.v += np.multiply(grad, 1 - b2, out=tmp)
-        if self.weight_decay:
-            decay = np.multiply(self._lr_wd, -lr * self.weight_decay, out=tmp)
+        if weight_decay:
+            decay = np.multiply(self._lr_wd, -lr * weight_decay, out=tmp)
             decay += 1.0
             params *= decay
         # PyTorch's form: m_hat / (sqrt(v_hat) + eps), the bias corrections as scalars

@@ -10,6 +10,8 @@ RealMLP's ``coslog4``: Holzmüller, Grinsztajn and Steinwart (2024), "Better by 
 Strong Pre-Tuned MLPs and Boosted Trees on Tabular Data", Section 3 (four cosine
 cycles on a log time scale, each one twice as long as the one before).
 Cosine annealing: Loshchilov and Hutter (2017), "SGDR".
+``flat_cos`` is the schedule RealMLP-TD gives its dropout rate and weight decay (pytabkit's
+``p_drop_sched`` and ``wd_sched``): constant for the first half, cosine down to 0 after.
 """
 
 import math
@@ -38,7 +40,19 @@ def coslog4(t):
     return 0.5 * (1.0 - np.cos(2.0 * math.pi * np.log2(1.0 + 15.0 * np.asarray(t, dtype=float))))
 
 
-SCHEDULES = {"constant": constant, "cosine": cosine, "coslog4": coslog4}
+def flat_cos(t):
+    """``1`` for the first half of training, then a cosine from 1 down to 0.
+
+    ``1`` for ``t < 1/2``, ``(1 + cos(pi (2 t - 1))) / 2`` after: regularisation at full
+    strength while the network finds its shape, then released so that the last steps
+    fit the data (RealMLP-TD's schedule for dropout and weight decay).
+    """
+    t = np.asarray(t, dtype=float)
+    return np.where(t < 0.5, 1.0, 0.5 * (1.0 + np.cos(math.pi * (2.0 * t - 1.0))))
+
+
+SCHEDULES = {"constant": constant, "cosine": cosine, "coslog4": coslog4,
+             "flat_cos": flat_cos}
 
 
 def learning_rate_factor(schedule, t, warmup=0.0):

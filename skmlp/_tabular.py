@@ -60,7 +60,11 @@ _COMMON_CONSTRAINTS = {
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "weight_decay_schedule": [StrOptions(set(SCHEDULES))],
     "dropout": [Interval(Real, 0, 1, closed="left")],
+    "dropout_schedule": [StrOptions(set(SCHEDULES))],
+    "parametric_activation": ["boolean"],
+    "activation_lr_factor": [Interval(Real, 0, None, closed="left")],
     "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
     "scaling": [StrOptions({"robust_smooth_clip", "standard"})],
     "numerical_embedding": [StrOptions({"pbld"}), None],
@@ -192,7 +196,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         net = TabularNet(X.shape[1], embed, hidden, Y.shape[1], activation=self.activation,
                          n_frequencies=self.n_frequencies, embedding_dim=self.embedding_dim,
                          parametrization=self.parametrization, dtype=dtype,
-                         n_members=self.n_members)
+                         n_members=self.n_members,
+                         parametric_activation=self.parametric_activation)
         net.initialize(gen, Xs, frequency_scale=self.frequency_scale, bias_init=self.bias_init)
         # from here on the estimator predicts with the network being trained
         self.n_outputs_ = Y.shape[1]
@@ -378,9 +383,10 @@ _DOC_PARAMETERS = """
         batch of an epoch is dropped.
     learning_rate : float, default={learning_rate}
         Base learning rate of AdamW, multiplied by the schedule and each group's factor.
-    lr_schedule : {{"coslog4", "cosine", "constant"}}, default="coslog4"
-        RealMLP's four cosine cycles on a log time scale, cosine annealing, or none
-        (``skmlp._schedules``); stepped per minibatch.
+    lr_schedule : {{"coslog4", "cosine", "flat_cos", "constant"}}, default="coslog4"
+        RealMLP's four cosine cycles on a log time scale, cosine annealing, constant
+        for the first half then cosine annealing, or none (``skmlp._schedules``);
+        stepped per minibatch.
     warmup : float, default=0.0
         Fraction of training over which the learning rate ramps up linearly.
     beta_1, beta_2 : float, default=0.9, 0.95
@@ -390,8 +396,21 @@ _DOC_PARAMETERS = """
         Decoupled weight decay (AdamW), times the scheduled learning rate and the group's
         learning-rate factor; biases are not decayed. RealMLP's 0.02 did not pay on the
         benchmark with this short budget.
+    weight_decay_schedule : {{"constant", "flat_cos", "cosine", "coslog4"}}, default="constant"
+        Multiplies ``weight_decay`` over training, per minibatch step (a schedule of
+        ``lr_schedule``'s; RealMLP-TD's is "flat_cos": full for the first half, then
+        cosine down to 0).
     dropout : float, default=0.0
         Dropout rate after every hidden activation (RealMLP's 0.15 did not pay either).
+    dropout_schedule : {{"constant", "flat_cos", "cosine", "coslog4"}}, default="constant"
+        Multiplies ``dropout`` over training, per minibatch step, as
+        ``weight_decay_schedule`` does the decay; a step whose rate is 0 draws no masks.
+    parametric_activation : bool, default=False
+        RealMLP's parametric activation: each hidden unit computes
+        ``z + (f(z) - z) a`` with its own learned ``a``, starting at 1 (the plain
+        activation ``f``); ``a`` is decayed by ``weight_decay`` (towards the identity).
+    activation_lr_factor : float, default=0.1
+        Learning-rate factor of the parametric activations' ``a``.
     max_grad_norm : float or None, default=None
         Clip each minibatch gradient to this Euclidean norm; None does not clip.
     scaling : {{"robust_smooth_clip", "standard"}}, default="robust_smooth_clip"
@@ -498,8 +517,11 @@ class _EpochRun:
         self.total, self.step = self.n_epochs * self.n_batches, 0
         self.optimizer = AdamW(
             net.group_factors(scale=est.scale_lr_factor, bias=est.bias_lr_factor,
-                              embedding=est.embedding_lr_factor),
-            net.group_factors(scale=1.0, bias=0.0, embedding=1.0),  # biases are not decayed
+                              embedding=est.embedding_lr_factor,
+                              activation=est.activation_lr_factor),
+            # biases are not decayed; the mixing weights are (towards the identity), as
+            # in RealMLP
+            net.group_factors(scale=1.0, bias=0.0, embedding=1.0, activation=1.0),
             beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon,
             weight_decay=est.weight_decay)
         self.ema = EMA(net.params, est.ema_decay) if est.averaging == "ema" else None
@@ -531,7 +553,6 @@ class _EpochRun:
     def epoch(self, X, Y, sample_weight, gen):
         """One pass of minibatch steps over a fresh permutation; the mean batch loss."""
         est, net, dtype = self.est, self.net, self.net.dtype
-        keep_prob = dtype.type(1.0 - est.dropout)
         order = gen.permutation(X.shape[0])
         total_loss, sw_batch = 0.0, None
         for b in range(self.n_batches):
@@ -541,8 +562,11 @@ class _EpochRun:
                 if not np.any(sw_batch):
                     self.step += 1
                     continue  # a batch that weighs nothing teaches nothing
+            t = self.step / self.total  # the fraction of training done, for the schedules
             masks = None
-            if est.dropout:
+            rate = est.dropout * learning_rate_factor(est.dropout_schedule, t)
+            if rate > 0:  # (a schedule at 0 draws no masks)
+                keep_prob = dtype.type(1.0 - rate)
                 masks = [(gen.random(net.mask_shape(len(rows), h), dtype=dtype) < keep_prob)
                          / keep_prob for h in net.hidden]
             with np.errstate(**_QUIET_FP):
@@ -551,9 +575,9 @@ class _EpochRun:
             total_loss += value
             if est.max_grad_norm is not None:
                 clip_gradient(self.grad, est.max_grad_norm)
-            lr = est.learning_rate * learning_rate_factor(
-                est.lr_schedule, self.step / self.total, est.warmup)
-            self.optimizer.step(net.params, self.grad, lr)
+            lr = est.learning_rate * learning_rate_factor(est.lr_schedule, t, est.warmup)
+            wd = est.weight_decay * learning_rate_factor(est.weight_decay_schedule, t)
+            self.optimizer.step(net.params, self.grad, lr, weight_decay=wd)
             if self.ema is not None:
                 self.ema.update(net.params)
             self.step += 1
@@ -614,7 +638,9 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="selu", *, n_members=1,
                  max_iter=64,
                  batch_size=256, learning_rate=0.04, lr_schedule="coslog4", warmup=0.0,
-                 beta_1=0.9, beta_2=0.95, epsilon=1e-8, weight_decay=0.0, dropout=0.0,
+                 beta_1=0.9, beta_2=0.95, epsilon=1e-8, weight_decay=0.0,
+                 weight_decay_schedule="constant", dropout=0.0, dropout_schedule="constant",
+                 parametric_activation=False, activation_lr_factor=0.1,
                  max_grad_norm=None, label_smoothing=0.1, scaling="robust_smooth_clip",
                  numerical_embedding="pbld", n_frequencies=16, embedding_dim=3,
                  frequency_scale=0.1, scale_lr_factor=6.0, bias_lr_factor=0.1,
@@ -633,7 +659,11 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.weight_decay_schedule = weight_decay_schedule
         self.dropout = dropout
+        self.dropout_schedule = dropout_schedule
+        self.parametric_activation = parametric_activation
+        self.activation_lr_factor = activation_lr_factor
         self.max_grad_norm = max_grad_norm
         self.label_smoothing = label_smoothing
         self.scaling = scaling
@@ -804,7 +834,9 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="mish", *,
                  n_members=1, max_iter="auto",
                  batch_size=256, learning_rate=0.04, lr_schedule="coslog4", warmup=0.0,
-                 beta_1=0.9, beta_2=0.95, epsilon=1e-8, weight_decay=0.0, dropout=0.0,
+                 beta_1=0.9, beta_2=0.95, epsilon=1e-8, weight_decay=0.0,
+                 weight_decay_schedule="constant", dropout=0.0, dropout_schedule="constant",
+                 parametric_activation=False, activation_lr_factor=0.1,
                  max_grad_norm=None, standardize_target=True, scaling="robust_smooth_clip",
                  numerical_embedding="pbld", n_frequencies=16, embedding_dim=3,
                  frequency_scale=0.1, scale_lr_factor=6.0, bias_lr_factor=0.1,
@@ -823,7 +855,11 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.weight_decay_schedule = weight_decay_schedule
         self.dropout = dropout
+        self.dropout_schedule = dropout_schedule
+        self.parametric_activation = parametric_activation
+        self.activation_lr_factor = activation_lr_factor
         self.max_grad_norm = max_grad_norm
         self.standardize_target = standardize_target
         self.scaling = scaling

@@ -6,6 +6,7 @@ From the input (already robustly scaled, ``skmlp._preprocessing``) to the logits
     A[0] = H * s                                             s : (D,), per-feature scale
     Z[l] = c[l] A[l] @ W[l] + b[l],  c[l] = 1 / sqrt(fan_in)  ("ntk"; 1 with "standard")
     A[l + 1] = dropout(f(Z[l]))                              hidden layers
+             (or dropout(Z + (f(Z) - Z) * a[l]), a parametric activation)
     logits = Z[L]                                            output layer
 
 Index convention as in ``skmlp._network``: ``W[l]`` is ``(fan_in, fan_out)`` and a batch
@@ -25,6 +26,11 @@ each member follows its own gradient and the shared input side the members' mean
 logits have shape ``(k, B, n_outputs)``; the estimators average the members'
 probabilities (classifier) or outputs (regressor). With ``k = 1`` nothing has a member
 axis: the layout and the arithmetic are the single network's.
+
+A parametric activation (RealMLP's, with ``parametric_activation=True``) gives every hidden
+unit a learned mix of its activation and the identity, ``Z + (f(Z) - Z) a``, with ``a``
+starting at 1 (the plain activation): a unit can become more linear where the data asks
+for it, which a fixed SELU or Mish cannot.
 
 Parametrisation and initialisation are RealMLP's (Holzmüller et al., 2024): with
 ``"ntk"`` the weights are drawn from N(0, 1) and the forward pass multiplies by
@@ -68,6 +74,8 @@ class TabularNet:
     dtype : numpy dtype, default=np.float32
     n_members : int, default=1
         ``k``, networks of the packed ensemble sharing the input side (1: no ensemble).
+    parametric_activation : bool, default=False
+        Hidden units compute ``Z + (f(Z) - Z) a`` with a learned ``a`` per unit.
 
     Attributes
     ----------
@@ -75,12 +83,13 @@ class TabularNet:
     p : dict of name -> ndarray
         Views into ``params``: ``emb.w1``, ``emb.b1``, ``emb.W2``, ``emb.b2``,
         ``scale`` (D,), ``W0 .. WL`` and ``b0 .. bL``; with ``n_members = k > 1`` the
-        layers' are ``W{l}`` (k, fan_in, fan_out) and ``b{l}`` (k, 1, fan_out).
+        layers' are ``W{l}`` (k, fan_in, fan_out) and ``b{l}`` (k, 1, fan_out). With a
+        parametric activation also ``a0 .. a{L-1}``, shaped as the hidden biases.
     """
 
     def __init__(self, n_features, embed_columns, hidden_layer_sizes, n_outputs, *,
                  activation, n_frequencies=16, embedding_dim=3, parametrization="ntk",
-                 dtype=np.float32, n_members=1):
+                 dtype=np.float32, n_members=1, parametric_activation=False):
         self.n_features = int(n_features)
         self.embed_columns = np.asarray(embed_columns, dtype=np.intp).reshape(-1)
         self.hidden = [int(h) for h in hidden_layer_sizes]
@@ -90,6 +99,7 @@ class TabularNet:
         self.parametrization = parametrization
         self.dtype_name = np.dtype(dtype).name  # a string: skops loads it without trust
         self.n_members = int(n_members)
+        self.parametric = bool(parametric_activation)
         k = len(self.embed_columns)
         self.width_in = k * self.e + self.n_features
         sizes = [self.width_in, *self.hidden, self.n_outputs]
@@ -105,6 +115,9 @@ class TabularNet:
         layout += [(f"W{i}", (*lead, *shape)) for i, shape in enumerate(self.fan)]
         layout += [(f"b{i}", (*lead, 1, b) if lead else (b,))
                    for i, (_, b) in enumerate(self.fan)]
+        if self.parametric:  # one mixing weight per hidden unit, laid out as its bias
+            layout += [(f"a{i}", (*lead, 1, b) if lead else (b,))
+                       for i, b in enumerate(self.hidden)]
         self.layout = layout
         self.n_params = sum(math.prod(s) for _, s in layout)
         self.params = np.zeros(self.n_params, self.dtype)
@@ -129,6 +142,7 @@ class TabularNet:
 
     def __setstate__(self, state):
         state.setdefault("n_members", 1)  # pickled before the ensemble existed
+        state.setdefault("parametric", False)  # ... or the parametric activation
         self.__dict__.update(state)
         self.params = np.ascontiguousarray(self.params)
         if self.params.shape != (self.n_params,):
@@ -156,7 +170,7 @@ class TabularNet:
             start += size
         return out
 
-    def group_factors(self, *, scale, bias, embedding, weight=1.0):
+    def group_factors(self, *, scale, bias, embedding, weight=1.0, activation=1.0):
         """A vector laid out like ``params`` holding each parameter group's factor."""
         f = np.empty(self.n_params, self.dtype)
         v = self.views(f)
@@ -167,6 +181,8 @@ class TabularNet:
                 v[name][...] = scale
             elif name.startswith("b"):
                 v[name][...] = bias
+            elif name.startswith("a"):
+                v[name][...] = activation
             else:
                 v[name][...] = weight
         return f
@@ -204,6 +220,8 @@ class TabularNet:
             std = 1.0 if self.parametrization == "ntk" else 1.0 / math.sqrt(fan_in)
             p[f"W{i}"][...] = std * rng.standard_normal(p[f"W{i}"].shape)
             p[f"b{i}"][...] = 0.0
+            if self.parametric:
+                p[f"a{i}"][...] = 1.0  # the plain activation to start with
         if bias_init == "he+5":
             self._place_biases(rng, X)
         return self
@@ -261,7 +279,7 @@ class TabularNet:
         """
         p = self.p if flat is None else self.views(flat)
         A, H, emb_cache = self._input(X, p)
-        acts, derivs = [A], []
+        acts, derivs, gaps = [A], [], []
         last = self.n_layers - 1
         act = ACTIVATIONS[self.activation]
         for i in range(self.n_layers):
@@ -273,7 +291,10 @@ class TabularNet:
             if i == last:
                 A = Z
                 break
-            if act.needs_preactivation:
+            if self.parametric:
+                A, keep, gap = _parametric(Z, p[f"a{i}"], act)
+                gaps.append(gap)
+            elif act.needs_preactivation:
                 keep, A = Z, np.empty_like(Z)
                 act.function(keep, out=A)
             else:
@@ -288,8 +309,8 @@ class TabularNet:
             acts.append(A)
         if not train:
             return A, None
-        return A, {"acts": acts, "derivs": derivs, "H": H, "emb": emb_cache, "masks": masks,
-                   "p": p}
+        return A, {"acts": acts, "derivs": derivs, "gaps": gaps, "H": H, "emb": emb_cache,
+                   "masks": masks, "p": p}
 
     def backward(self, cache, delta, grad):
         """Backpropagate the error at the logits; write the gradient into ``grad``.
@@ -307,7 +328,9 @@ class TabularNet:
         -----
         For each layer from the last: ``dW[l] = c[l] A[l].T @ delta``, ``db[l] =
         sum(delta)``, and one layer down ``delta <- c[l] (delta @ W[l].T) * f'(Z) * mask``,
-        per member (``.T`` swaps the last two axes). The shared input receives the sum of
+        per member (``.T`` swaps the last two axes); with a parametric activation
+        ``A = Z + (f(Z) - Z) a`` the step through it is ``da = sum(dA * (f(Z) - Z))`` and
+        ``dZ = dA (1 - a) + dA a f'(Z)``. The shared input receives the sum of
         the members' errors. At the input: ``ds = sum(H * dA[0])`` and ``dH = dA[0] * s``
         feeds the embedding.
         """
@@ -329,7 +352,16 @@ class TabularNet:
                 break
             if masks is not None and masks[i - 1] is not None:
                 delta *= masks[i - 1]
-            ACTIVATIONS[self.activation].derivative(derivs[i - 1], delta)
+            if self.parametric:
+                a = p[f"a{i - 1}"]
+                np.sum(delta * cache["gaps"][i - 1], axis=-2, out=g[f"a{i - 1}"],
+                       keepdims=members)
+                through_f = delta * a
+                ACTIVATIONS[self.activation].derivative(derivs[i - 1], through_f)
+                delta *= 1.0 - a
+                delta += through_f
+            else:
+                ACTIVATIONS[self.activation].derivative(derivs[i - 1], delta)
         H = cache["H"]
         np.sum(H * delta, axis=0, out=g["scale"])
         if len(self.embed_columns):
@@ -373,6 +405,36 @@ class TabularNet:
             value, delta = loss_delta(Z, Y, sample_weight, loss)
         self.backward(cache, delta, grad)
         return value, grad
+
+
+def _parametric(Z, a, act):
+    """RealMLP's parametric activation ``A = Z + (f(Z) - Z) a``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, units) or (k, n_samples, units)
+        Pre-activations (left unchanged).
+    a : ndarray of shape (units,) or (k, 1, units)
+        Each unit's mixing weight: 1 is the plain activation, 0 the identity.
+    act : skmlp._activations.Activation
+
+    Returns
+    -------
+    A : ndarray, shaped as ``Z``
+    keep : ndarray, shaped as ``Z``
+        What ``act.derivative`` is written from (``Z`` or ``f(Z)``).
+    gap : ndarray, shaped as ``Z``
+        ``f(Z) - Z``, which ``dL/da`` needs.
+    """
+    if act.needs_preactivation:
+        keep = Z
+        F = act.function(Z, out=np.empty_like(Z))
+    else:
+        F = keep = act.function(Z.copy())
+    gap = np.subtract(F, Z)
+    A = gap * a
+    A += Z
+    return A, keep, gap
 
 
 def loss_delta(Z, Y, sample_weight, loss):

@@ -142,6 +142,53 @@ def test_learning_rate_schedule_and_warmup_reach_the_optimizer(clf_data, monkeyp
     assert lrs[0] == 0
 
 
+def test_weight_decay_and_dropout_schedules_reach_each_step(clf_data, monkeypatch):
+    """Per minibatch step ``s`` of ``S``: the decay is ``weight_decay * schedule(s / S)``
+    and the dropout masks keep units with probability ``1 - dropout * schedule(s / S)``,
+    scaling the kept ones by its inverse; a step whose rate is 0 draws no masks."""
+    X, y = clf_data
+    step = Spy(monkeypatch, _adamw.AdamW, "step")
+    grads = Spy(monkeypatch, _tabular_net.TabularNet, "loss_grad")
+    TabularMLPClassifier(**{**SMALL, "max_iter": 3}, weight_decay=0.02,
+                         weight_decay_schedule="flat_cos", dropout=0.4,
+                         dropout_schedule="flat_cos").fit(X, y)
+    steps = 3 * ((300 - 60) // 32)
+    t = np.arange(steps) / steps
+    wds = np.array([call[1]["weight_decay"] for call in step.calls])
+    np.testing.assert_allclose(wds, 0.02 * learning_rate_factor("flat_cos", t), rtol=1e-12)
+    assert wds[0] == 0.02 and wds[-1] < 0.001
+    for s, call in enumerate(grads.calls):
+        keep = np.float32(1.0 - 0.4 * learning_rate_factor("flat_cos", t[s]))
+        for mask in call[1]["masks"]:
+            assert set(np.unique(mask)) == {0, np.float32(1) / keep}
+    dropped = [np.mean(call[1]["masks"][0] == 0) for call in grads.calls]
+    assert np.mean(dropped[: steps // 2]) == pytest.approx(0.4, abs=0.05)  # full rate
+    assert np.mean(dropped[-3:]) < 0.1  # annealed to near 0
+    grads.calls.clear()
+    TabularMLPClassifier(**{**SMALL, "max_iter": 1}, dropout=0.4,
+                         dropout_schedule="coslog4").fit(X, y)
+    assert grads.calls[0][1]["masks"] is None  # coslog4 starts at 0
+    assert grads.calls[1][1]["masks"] is not None
+
+
+def test_parametric_activation_learns_its_mix(clf_data):
+    """Each hidden unit's ``a`` starts at 1, moves with ``activation_lr_factor`` times the
+    learning rate and stays at 1 with factor 0; the model predicts through it."""
+    X, y = clf_data
+    fits = {f: TabularMLPClassifier(**SMALL, parametric_activation=True, averaging=None,
+                                    activation_lr_factor=f).fit(X, y) for f in (0.0, 0.1, 1.0)}
+    p = {f: fit.network_.p for f, fit in fits.items()}
+    assert p[0.1]["a0"].shape == (16,) and "a2" not in p[0.1]
+    assert np.all(p[0.0]["a0"] == 1) and np.all(p[0.0]["a1"] == 1)
+    moved = {f: np.abs(p[f]["a0"] - 1).mean() for f in (0.1, 1.0)}
+    assert 0 < moved[0.1] < moved[1.0]
+    plain = TabularMLPClassifier(**SMALL, averaging=None).fit(X, y)
+    assert "a0" not in plain.network_.p
+    proba = fits[1.0].predict_proba(X)
+    fits[1.0].network_.p["a0"][...] = 1.0  # back to the plain activation
+    assert np.abs(fits[1.0].predict_proba(X) - proba).max() > 1e-3
+
+
 def test_batch_size_and_validation_fraction(clf_data, monkeypatch):
     X, y = clf_data
     spy = Spy(monkeypatch, _tabular_net.TabularNet, "loss_grad")
@@ -264,13 +311,16 @@ def test_frequency_scale_sets_the_initial_frequencies(clf_data):
     assert np.std(w1) == pytest.approx(2.0, rel=0.1)
 
 
-@pytest.mark.parametrize("factor", ["scale_lr_factor", "bias_lr_factor", "embedding_lr_factor"])
+@pytest.mark.parametrize("factor", ["scale_lr_factor", "bias_lr_factor", "embedding_lr_factor",
+                                    "activation_lr_factor"])
 def test_a_zero_learning_rate_factor_freezes_its_group(clf_data, factor):
     X, y = clf_data
     group = {"scale_lr_factor": ["scale"], "bias_lr_factor": ["b0", "b1", "b2"],
-             "embedding_lr_factor": ["emb.w1", "emb.b1", "emb.W2", "emb.b2"]}[factor]
+             "embedding_lr_factor": ["emb.w1", "emb.b1", "emb.W2", "emb.b2"],
+             "activation_lr_factor": ["a0", "a1"]}[factor]
     frozen = [TabularMLPClassifier(**SMALL, averaging=None, learning_rate=lr,
-                                   **{factor: 0.0}).fit(X, y) for lr in (0.01, 0.05)]
+                                   parametric_activation=True, **{factor: 0.0}).fit(X, y)
+              for lr in (0.01, 0.05)]
     for name in group:  # the same initial values, never moved
         np.testing.assert_array_equal(frozen[0].network_.p[name], frozen[1].network_.p[name])
     assert not np.array_equal(frozen[0].network_.p["W0"], frozen[1].network_.p["W0"])
@@ -408,6 +458,10 @@ def _softmax(z):
 @pytest.mark.parametrize("params, match", [
     ({"dropout": 1.0}, "dropout"),
     ({"lr_schedule": "linear"}, "lr_schedule"),
+    ({"dropout_schedule": "linear"}, "dropout_schedule"),
+    ({"weight_decay_schedule": None}, "weight_decay_schedule"),
+    ({"parametric_activation": "yes"}, "parametric_activation"),
+    ({"activation_lr_factor": -0.1}, "activation_lr_factor"),
     ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes"),
     ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
     ({"activation": "identity"}, "activation"),

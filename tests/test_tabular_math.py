@@ -190,6 +190,53 @@ def test_ensemble_gradient_is_central_difference(loss, activation, rng):
     assert relative_error(grad, numeric) < 1e-6
 
 
+@pytest.mark.parametrize("activation", ["selu", "mish", "relu"])
+@pytest.mark.parametrize("members", [1, 3])
+def test_parametric_activation_gradient_is_central_difference(activation, members, rng):
+    """RealMLP's parametric activation: every parameter, the mixing weights ``a`` included,
+    single network and packed ensemble, with sample weights and dropout masks; the
+    weights moved away from their start at 1 so that both paths (through ``f`` and the
+    identity) carry gradient."""
+    n, d = 7, 5
+    X = rng.standard_normal((n, d))
+    net = TabularNet(d, [0, 2], [6, 4], 3, activation=activation, n_frequencies=3,
+                     embedding_dim=2, dtype=np.float64, n_members=members,
+                     parametric_activation=True).initialize(rng, X)
+    assert np.all(net.p["a0"] == 1) and np.all(net.p["a1"] == 1)
+    assert net.p["a1"].shape == net.p["b1"].shape
+    net.params += 0.3 * rng.standard_normal(net.n_params)
+    Y = rng.dirichlet(np.ones(3), size=n)
+    w = rng.uniform(0.5, 2.0, n)
+    masks = [(rng.random(net.mask_shape(n, h)) > 0.3) / 0.7 for h in (6, 4)]
+    grad = net.loss_grad(X, Y, w, loss="cross_entropy", masks=masks)[1]
+    numeric = numeric_gradient(
+        lambda: net.loss_grad(X, Y, w, loss="cross_entropy", masks=masks)[0], net.params)
+    assert relative_error(grad, numeric) < 1e-6
+    assert np.abs(net.views(grad)["a0"]).max() > 1e-3  # the mixing weights do learn
+
+
+def test_parametric_activation_forward_is_the_written_out_mix(rng):
+    """``A = Z + (f(Z) - Z) a``: at ``a = 1`` the plain network (same initial draws), at
+    ``a = 0`` a linear one."""
+    X = rng.standard_normal((5, 3))
+    plain = TabularNet(3, [], [4], 2, activation="selu", dtype=np.float64)
+    mixed = TabularNet(3, [], [4], 2, activation="selu", dtype=np.float64,
+                       parametric_activation=True)
+    plain.initialize(np.random.default_rng(1), X)
+    mixed.initialize(np.random.default_rng(1), X)
+    for name in plain.p:
+        np.testing.assert_array_equal(mixed.p[name], plain.p[name])  # the same draws
+        mixed.p[name][...] += 0.1  # off the zero output layer
+        plain.p[name][...] += 0.1
+    np.testing.assert_allclose(mixed.forward(X)[0], plain.forward(X)[0], rtol=1e-14)
+    a = rng.uniform(-0.5, 1.5, 4)
+    mixed.p["a0"][...] = a
+    p = mixed.p
+    Z = X * p["scale"] @ p["W0"] / math.sqrt(3) + p["b0"]
+    A = Z + (ACTIVATIONS["selu"].function(Z.copy()) - Z) * a
+    np.testing.assert_allclose(mixed.forward(X)[0], A @ p["W1"] / 2 + p["b1"], rtol=1e-12)
+
+
 def test_ensemble_members_are_single_networks_and_the_loss_their_mean(rng):
     """Member m of the ensemble computes what a single network holding the shared input
     parameters and member m's layers computes; the ensemble's loss is the members' mean."""
@@ -264,10 +311,12 @@ def test_initialisation(rng):
 
 
 def test_group_factors_and_copy(rng):
-    net = TabularNet(3, [0], [4], 2, activation="selu", n_frequencies=2, embedding_dim=1)
-    f = net.views(net.group_factors(scale=6.0, bias=0.1, embedding=0.2))
+    net = TabularNet(3, [0], [4], 2, activation="selu", n_frequencies=2, embedding_dim=1,
+                     parametric_activation=True)
+    f = net.views(net.group_factors(scale=6.0, bias=0.1, embedding=0.2, activation=0.3))
     assert np.all(f["scale"] == 6) and np.all(f["b0"] == np.float32(0.1))
     assert np.all(f["emb.W2"] == np.float32(0.2)) and np.all(f["W1"] == 1)
+    assert np.all(f["a0"] == np.float32(0.3)) and "a1" not in f  # hidden layers only
     net.params[...] = np.arange(net.n_params)
     other = net.copy()
     other.params[0] = -1
@@ -289,6 +338,12 @@ def test_schedules_against_formulas():
     assert learning_rate_factor("cosine", 0.05, warmup=0.1) == pytest.approx(
         0.5 * 0.5 * (1 + math.cos(math.pi * 0.05)))
     assert learning_rate_factor("cosine", 0.5, warmup=0.1) == pytest.approx(0.5)
+    # flat_cos: 1 for the first half, then (1 + cos(pi (2 t - 1))) / 2
+    t = np.array([0.0, 0.25, 0.4999, 0.5, 0.6, 0.75, 0.9, 0.999])
+    expected = np.where(t < 0.5, 1.0, 0.5 * (1 + np.cos(np.pi * (2 * t - 1))))
+    np.testing.assert_allclose(SCHEDULES["flat_cos"](t), expected, atol=1e-15)
+    np.testing.assert_allclose(SCHEDULES["flat_cos"](np.array([0.5, 0.75, 1.0])),
+                               [1, 0.5, 0], atol=1e-15)
 
 
 # --- AdamW, clipping, EMA ----------------------------------------------------------------------
@@ -313,6 +368,15 @@ def test_adamw_step_against_formula(rng):
     np.testing.assert_allclose(opt.m, m, rtol=1e-14)
     np.testing.assert_allclose(opt.v, v, rtol=1e-14)
     assert opt.t == 5
+    # a scheduled decay replaces the constructor's for one step
+    before, g2 = params.copy(), rng.standard_normal(n)
+    m = 0.8 * m + 0.2 * g2
+    v = 0.95 * v + 0.05 * g2**2
+    expected = before * (1 - lr * lr_f * 0.01 * wd_f)
+    expected -= lr * lr_f * (m / (1 - 0.8**6)) / (np.sqrt(v / (1 - 0.95**6)) + 1e-3)
+    opt.step(params, g2, lr, weight_decay=0.01)
+    np.testing.assert_allclose(params, expected, rtol=1e-13)
+    assert opt.weight_decay == 0.05
 
 
 def test_adamw_checkpoint_restore(rng):
