@@ -69,9 +69,40 @@ def forward(X, columns, p):
     out : ndarray of shape (n_samples, k * e + n_features)
         ``[E[0], ..., E[k-1], X]``.
     cache : tuple
-        ``(Xk, U, C)``: the chosen columns as (k, n_samples), the phases and cosines
-        (k, n_samples, m).
+        ``(Xk, U, C, rows_first)``: the chosen columns as (k, n_samples), the phases and
+        cosines, (n_samples, k, m) if ``rows_first`` else (k, n_samples, m).
+
+    Notes
+    -----
+    The phases are laid out row-major, (n_samples, k, m), when every small product is a
+    matrix-matrix one (``n_samples``, ``m`` and ``e`` above 1): each column's
+    ``C[:, j] @ W2[j]`` reads its (n_samples, m) slice in place and writes ``E[j]``
+    straight into ``out``, and :func:`backward` sums whole rows of ``k m`` numbers (one
+    fast pass instead of ``k m`` strided ones). BLAS computes a matrix product the same
+    whatever the matrices' leading dimensions; a matrix-vector product may not, so the
+    other shapes keep the column-major layout (:func:`_forward_by_column`), and the
+    numbers are the same either way.
     """
+    n = X.shape[0]
+    k, m, e = p["W2"].shape
+    if n < 2 or m < 2 or e < 2:
+        return _forward_by_column(X, columns, p)
+    Xc = X[:, columns]  # (n, k)
+    # every x_j repeated m times: the product with the frequencies runs over whole rows
+    U = np.repeat(Xc, m, axis=1).reshape(n, k, m)
+    U *= TWO_PI * p["w1"]
+    U += p["b1"]
+    C = np.cos(U)
+    out = np.empty((n, k * e + X.shape[1]), dtype=X.dtype)
+    E = out[:, : k * e]
+    np.matmul(C.transpose(1, 0, 2), p["W2"], out=E.reshape(n, k, e).transpose(1, 0, 2))
+    E += p["b2"].reshape(-1)
+    out[:, k * e :] = X
+    return out, (np.ascontiguousarray(Xc.T), U, C, True)
+
+
+def _forward_by_column(X, columns, p):
+    """:func:`forward` with the phases laid out (k, n_samples, m)."""
     n = X.shape[0]
     k, m, e = p["W2"].shape
     Xk = np.ascontiguousarray(X[:, columns].T)  # (k, n)
@@ -83,7 +114,7 @@ def forward(X, columns, p):
     out = np.empty((n, k * e + X.shape[1]), dtype=X.dtype)
     out[:, : k * e].reshape(n, k, e)[...] = E.transpose(1, 0, 2)
     out[:, k * e :] = X
-    return out, (Xk, U, C)
+    return out, (Xk, U, C, False)
 
 
 def backward(d_out, cache, p, grads):
@@ -107,16 +138,30 @@ def backward(d_out, cache, p, grads):
         dW2[j] = C[j].T @ dE[j]          db2[j] = sum_n dE[j]
         dU[j]  = -sin(U[j]) * (dE[j] @ W2[j].T)
         dw1[j] = 2 pi sum_n x_j dU[j]    db1[j] = sum_n dU[j]
+
+    In the row-major layout ``db1`` adds the rows of ``dU`` (n_samples, k m) one after
+    another: the order numpy's sum over axis 1 of the (k, n_samples, m) layout takes
+    (for ``m > 1``), so the sums are the same. ``dw1``, a matrix-vector product, gets
+    ``dU`` in the (k, n_samples, m) layout as before.
     """
-    Xk, U, C = cache
+    Xk, U, C, rows_first = cache
     k, m, e = p["W2"].shape
     n = Xk.shape[1]
     dE = d_out[:, : k * e].reshape(n, k, e).transpose(1, 0, 2)  # (k, n, e)
-    np.matmul(C.transpose(0, 2, 1), dE, out=grads["W2"])
+    if rows_first:
+        np.matmul(C.transpose(1, 2, 0), dE, out=grads["W2"])
+        dU = np.empty_like(U)
+        np.matmul(dE, p["W2"].transpose(0, 2, 1), out=dU.transpose(1, 0, 2))
+    else:
+        np.matmul(C.transpose(0, 2, 1), dE, out=grads["W2"])
+        dU = np.matmul(dE, p["W2"].transpose(0, 2, 1))  # (k, n, m)
     np.sum(dE, axis=1, out=grads["b2"])
-    dU = np.matmul(dE, p["W2"].transpose(0, 2, 1))  # (k, n, m)
     dU *= np.sin(U)
     np.negative(dU, out=dU)
-    np.sum(dU, axis=1, out=grads["b1"])
+    if rows_first:
+        np.sum(dU.reshape(n, k * m), axis=0, out=grads["b1"].reshape(k * m))
+        dU = np.ascontiguousarray(dU.transpose(1, 0, 2))  # (k, n, m)
+    else:
+        np.sum(dU, axis=1, out=grads["b1"])
     np.matmul(dU.transpose(0, 2, 1), Xk[:, :, None], out=grads["w1"][:, :, None])
     grads["w1"] *= TWO_PI
