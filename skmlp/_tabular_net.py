@@ -302,9 +302,10 @@ class TabularNet:
                 keep = A
             mask = None if masks is None else masks[i]
             if mask is not None:
-                if keep is A:
-                    keep = A.copy()  # the derivative needs the activation before the mask
-                A *= mask
+                if keep is A:  # the derivative needs the activation before the mask
+                    A = np.multiply(keep, mask)
+                else:
+                    A *= mask
             derivs.append(keep)
             acts.append(A)
         if not train:
