@@ -17,7 +17,8 @@ operations, in the same order, on the same numbers:
   libm's ``exp`` and ``tanh``, all numba has, differ from them by an ulp on some
   inputs), called through their C function pointers, read from the ufunc objects and
   checked against numpy once per process;
-* softmax with the log-loss, unweighted (the classifier's usual case), is compiled
+* softmax with the log-loss, unweighted, on 0/1 targets (the classifier's usual case;
+  not the soft targets of label smoothing), is compiled
   here operation for operation as ``skmlp._activations`` writes it (numpy's pairwise
   row sums, ``xlogy``'s float64 loop with libm's ``log``, ``mean``'s float64 division);
   every other output, and any output with sample weights, runs the Python loop's own
@@ -375,8 +376,8 @@ def _output(Z, Y, sw, weighted, out_code, values, s, alpha):
 def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, boff, aoff,
            doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
-           sw_zero, t_buf, out_code, alpha64, half_alpha, eps_out, one_m_eps_out, zero, one,
-           losses, is32, rng, rates, scales, M, KP, loops, overflows):
+           sw_zero, t_buf, out_code, fused, alpha64, half_alpha, eps_out, one_m_eps_out, zero,
+           one, losses, is32, rng, rates, scales, M, KP, loops, overflows):
     """The batches of one epoch; returns ``(steps, batches)``: the number of optimizer
     steps taken and of batches done.
 
@@ -475,7 +476,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
                         1, size, 1, zero)
                 values += t_buf[1]
         Z = A[aoff[n_layers - 1]:aoff[n_layers - 1] + m * n_out].reshape((m, n_out))
-        if out_code == 0 and not weighted:
+        if fused:
             # MLP.backprop's loss: the log-loss, plus (0.5 * alpha) * values / s in the
             # weights' dtype (s, an int, takes it), added to the float64 log-loss
             loss = _softmax_log_loss(Z, Yb, zero, eps_out, one_m_eps_out, loops)
@@ -717,6 +718,10 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     weighted = sample_weight is not None
     sw = sample_weight if weighted else _EMPTY[dtype]
     n_hidden = len(net.activations)
+    out_code = _OUTPUT_NAMES.index(net.out_activation)
+    # the compiled softmax log-loss is the float64 one of 0/1 targets; soft targets
+    # (label smoothing: float, so a float32 loss with float32 ones) take the Python step
+    fused = out_code == 0 and not weighted and Y.dtype == np.bool_
     dropping = dropout is not None and any(dropout)
     w = _layout(net, min(batch_size, n_samples), -(-n_samples // batch_size), X.shape[1],
                 Y.dtype, shuffled, sw.dtype if weighted else None, dropping)
@@ -748,7 +753,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
             w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
             bool(nesterov), t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), neg_lrs, t(eps), w["A"],
             w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
-            _OUTPUT_NAMES.index(net.out_activation), float(alpha), t(0.5 * alpha),
+            out_code, fused, float(alpha), t(0.5 * alpha),
             np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
             w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"])
     finally:  # also when the output step raised (an errstate set to "raise")

@@ -45,6 +45,30 @@ def test_fits_run_compiled_epochs_and_train_scikit_learns_model(monkeypatch, dty
     assert ours.loss_curve_ == theirs.loss_curve_
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_label_smoothing_compiled_gives_the_python_loops_losses(monkeypatch, dtype):
+    """Soft targets (float, of X's dtype) make the log-loss a float32 number on float32
+    data: the compiled epochs give the Python loop's loss curve, values and types, so
+    that the stopping rule sees the same numbers (a review found float64 ones here)."""
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:500] / 16).astype(dtype), y[:500]
+    params = dict(hidden_layer_sizes=(24,), max_iter=6, random_state=0, label_smoothing=0.1)
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):
+        compiled = MLPClassifierFromScratch(**params).fit(X, y)
+    assert calls == []  # every epoch compiled
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    assert len(calls) > 0
+    assert [type(v) for v in compiled.loss_curve_] == [type(v) for v in reference.loss_curve_]
+    assert compiled.loss_curve_ == reference.loss_curve_
+    if dtype == np.float32:
+        assert isinstance(compiled.loss_curve_[0], np.float32)
+    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
+                    reference.coefs_ + reference.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_uncovered_configurations_take_the_python_loop(monkeypatch):
     """Extras, sparse input and kernels off run the reference loop (backprop per batch)."""
     import scipy.sparse as sp
