@@ -799,8 +799,8 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
     AdamW with beta_2 = 0.95 and the "coslog4" schedule, dropout 0.15 annealed to 0 over
     the second half of training, standardised targets, the best epoch on a validation
     split, and a moving average of the weights; optionally weight decay, RealMLP's
-    parametric activations and a packed ensemble of networks (``n_members``). Trained on half the squared error of
-    the standardised targets.
+    parametric activations and a packed ensemble of networks (``n_members``). Trained on
+    half the squared error of the standardised targets.
 
     Parameters
     ----------{params}
