@@ -30,8 +30,10 @@ operations, in the same order, on the same numbers:
 
 One difference that is not in the numbers: numpy checks the floating-point flags after
 its BLAS calls and ufuncs and warns (``RuntimeWarning: overflow encountered in
-matmul``); the compiled loop cannot. It stops at the first batch whose loss is not
-finite, before that batch's step, and ``run_epoch`` goes on from there in numpy (the
+matmul``, or underflow in ``exp``, which only ``np.errstate`` shows); the compiled
+loop cannot, so it runs only while numpy's error modes are "warn" or "ignore" (under
+"raise", "call" or "log" the Python loop runs). It stops at the first batch whose loss
+is not finite, before that batch's step, and ``run_epoch`` goes on from there in numpy (the
 same numbers, numpy's warnings); an overflowing ``g * g`` in Adam's step is counted and
 reported through numpy (``_ops.overflow_in_square``). A Ctrl-C pressed during a compiled
 epoch is held by the driver until the epoch is recorded, and the fit keeps that epoch.
@@ -41,7 +43,8 @@ dtype, targets that keep the errors in that dtype (booleans, or floats of that d
 sample weights of a float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD`
 and :class:`~skmlp._optimizers.Adam` with state arrays of the network's dtype (not the
 weights'/biases' pair of ``b248df2``), the hidden activations of ``skmlp._kernels``,
-every output, any batch size, ``order`` None or an index array, dropout. Anything else
+every output, any batch size, ``order`` None or an index array, dropout; numpy's error
+modes "warn" or "ignore". Anything else
 returns None before touching anything, and the caller runs the Python loop.
 
 Importing this module imports numba and binds numpy's BLAS: import it only where the
@@ -566,6 +569,11 @@ def _loops():
     return _loops_checked[0]
 
 
+#: numpy floating-point error modes the compiled loop may run under: it cannot raise,
+#: call or log on a flag ("warn" loses only the warning; see the module's docstring)
+_QUIET_MODES = frozenset({"ignore", "warn"})
+
+
 def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None):
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
@@ -577,9 +585,14 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     every hidden activation one of the kernels' (identity, relu, tanh, logistic); any
     output; ``order`` None or a 1-d integer array of valid row indices; dropout (a rate
     in [0, 1) per hidden layer, ``rng`` a ``numpy.random.Generator``; the masks are drawn
-    from it in the compiled code, the same numbers as ``_solvers.dropout_masks`` draws).
+    from it in the compiled code, the same numbers as ``_solvers.dropout_masks`` draws);
+    numpy's floating-point error modes no stricter than "warn" (the compiled BLAS calls
+    and loops raise nothing: under ``np.errstate(over="raise")`` and the like the Python
+    loop runs, and raises where numpy and scikit-learn raise).
     """
     dtype = net.dtype
+    if any(mode not in _QUIET_MODES for mode in np.geterr().values()):
+        return False
     if (BLAS_LIBRARY is None or dtype not in _FLOATS
             or dropout is not None and (len(dropout) != len(net.activations)
                                         or any(not 0 <= r < 1 for r in dropout)

@@ -69,6 +69,32 @@ def test_label_smoothing_compiled_gives_the_python_loops_losses(monkeypatch, dty
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("errstate, X_scale, params", [
+    ({"over": "raise"}, 1.5e308, {"activation": "tanh"}),
+    ({"under": "raise"}, 50.0, {"learning_rate_init": 0.5, "max_iter": 20}),
+])
+def test_strict_floating_point_modes_run_the_python_loop(monkeypatch, errstate, X_scale,
+                                                         params):
+    """The compiled loop cannot raise on a floating-point flag: under an errstate that
+    asks for it, the Python loop runs and raises where scikit-learn raises (the first
+    case overflows in the first matrix product, the second underflows in softmax's exp)."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16 * X_scale, y[:300]
+    params = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, **params}
+    calls = _counting_backprop(monkeypatch)
+    with np.errstate(**errstate):
+        with pytest.raises(FloatingPointError, match=r"overflow|underflow") as theirs:
+            MLPClassifier(**params).fit(X, y)
+        with use_kernels(True), pytest.raises(FloatingPointError) as ours:
+            MLPClassifierFromScratch(**params).fit(X, y)
+    assert str(ours.value) == str(theirs.value)
+    assert len(calls) > 0  # the Python loop ran
+    calls.clear()
+    with use_kernels(True), np.errstate(under="ignore", over="warn"):  # not strict: compiled
+        MLPClassifierFromScratch(**{**params, "max_iter": 1}).fit(X / X_scale, y)
+    assert calls == []
+
+
 def test_uncovered_configurations_take_the_python_loop(monkeypatch):
     """Extras, sparse input and kernels off run the reference loop (backprop per batch)."""
     import scipy.sparse as sp
