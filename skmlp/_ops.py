@@ -2,8 +2,10 @@
 
 Everything a training batch does besides its matrix products is one of the steps
 below, and every choice between a step's numpy code and its numba twin
-(``skmlp._kernels``) is made here, by one rule; no other module reaches the kernels
-(``skmlp._config`` only loads them). The numpy code is the math to read, in
+(``skmlp._kernels``) is made here, by one rule; no other module decides to use the
+kernels (``skmlp._config`` only loads them, and ``skmlp._epoch_loop``, which calls
+them from inside its compiled epoch, is itself reached only through
+:func:`compiled_epoch`). The numpy code is the math to read, in
 scikit-learn's order of operations; the twin does the same step in one pass over
 memory and is bitwise equal to it, so the kernels change the speed, never the model
 (``tests/test_kernels.py`` pins each pair together).
