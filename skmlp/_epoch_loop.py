@@ -64,6 +64,7 @@ from sklearn.utils import gen_batches
 
 from . import _kernels as K
 from . import _ops
+from ._numerics import strict_fp_errors
 from ._optimizers import SGD, Adam
 
 __all__ = ["covers", "run_epoch_compiled", "release", "BLAS_LIBRARY"]
@@ -569,11 +570,6 @@ def _loops():
     return _loops_checked[0]
 
 
-#: numpy floating-point error modes the compiled loop may run under: it cannot raise,
-#: call or log on a flag ("warn" loses only the warning; see the module's docstring)
-_QUIET_MODES = frozenset({"ignore", "warn"})
-
-
 def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None):
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
@@ -591,7 +587,7 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     loop runs, and raises where numpy and scikit-learn raise).
     """
     dtype = net.dtype
-    if any(mode not in _QUIET_MODES for mode in np.geterr().values()):
+    if strict_fp_errors():  # it cannot raise, call or log on a flag
         return False
     if (BLAS_LIBRARY is None or dtype not in _FLOATS
             or dropout is not None and (len(dropout) != len(net.activations)
@@ -769,7 +765,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
             out_code, fused, float(alpha), t(0.5 * alpha),
             np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
             w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"])
-    finally:  # also when the output step raised (an errstate set to "raise")
+    finally:  # also when the output step raised (the objmode step is numpy's code)
         if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
             w["overflows"][0] = 0
             _ops.overflow_in_square(dtype)

@@ -13,6 +13,17 @@ import numpy as np
 QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
 
 
+def strict_fp_errors():
+    """Whether numpy's floating-point error modes ask for more than a warning.
+
+    ``"raise"``, ``"call"``, ``"print"`` or ``"log"`` for any flag (``np.errstate``,
+    ``np.seterr``). numba's code cannot act on a flag, so training then runs numpy's own
+    steps, which raise (or call) where numpy and scikit-learn do; under "warn" and
+    "ignore" the kernels run, and only a warning can be missing.
+    """
+    return any(mode not in ("ignore", "warn") for mode in np.geterr().values())
+
+
 def gradient_dtype(dtype, X, Y):
     """The dtype of the activations, of the error ``P - Y`` and of everything after them.
 

@@ -20,7 +20,10 @@ The rule, for every step: the twin runs when
    (:func:`skmlp._config.kernels`, which loads them at the first training step);
 3. the twin covers the case: an activation it has (``_kernels.ACTIVATIONS``), and one
    dtype for every array (float64 errors of float32 activations, as scikit-learn has
-   with float64 targets, take numpy), every scalar held exactly by that dtype.
+   with float64 targets, take numpy), every scalar held exactly by that dtype;
+4. numpy's floating-point error modes ask for no more than a warning: under
+   ``np.errstate(over="raise")`` and the like numpy's code runs, which raises where
+   scikit-learn raises (numba's code cannot act on the flags).
 
 Otherwise the numpy code runs. The output step has no twin (see
 :func:`output_loss_error`).
@@ -37,11 +40,12 @@ import numpy as np
 
 from . import _config
 from ._activations import ACTIVATIONS, LOSSES, OUTPUTS
+from ._numerics import strict_fp_errors
 
 
 def _twins(fused):
-    """The kernels module when rules 1 and 2 hold, else None: the one way to reach it."""
-    return _config.kernels() if fused else None
+    """The kernels module when rules 1, 2 and 4 hold, else None: the one way to reach it."""
+    return _config.kernels() if fused and not strict_fp_errors() else None
 
 
 def _one_dtype(dtype, arrays, scalars=()):

@@ -313,9 +313,11 @@ def test_a_gradient_whose_square_overflows_warns_as_mlpregressor_warns(path):
 
 
 def test_an_overflowing_square_is_reported_when_a_later_batch_raises():
-    """The compiled loop counts Adam's overflowing squares and has numpy report them when
-    the epoch ends, also when a later batch's output step raises (``invalid="raise"``):
-    scikit-learn's warnings and error."""
+    """Adam's overflowing squares and a later batch whose output step raises under
+    ``invalid="raise"``: scikit-learn's warnings and error with the kernels on. (Under a
+    mode that raises, the steps are numpy's: the compiled loop and the fused steps cannot
+    act on a flag; they once ran here, and had to carry the count of squares past the
+    error.)"""
     X, y, params = _huge_gradients()
     X[15] = 1e200  # batch 7 of 2-row batches: exp overflows, then inf - inf
     params = {**params, "batch_size": 2}
