@@ -250,7 +250,7 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
         for _ in range(est.max_iter):
             compiled = plan.extras is None and _ops.compiled_epochs(
                 net, optimizer, plan.X, plan.Y, plan.sample_weight, dropout=plan.dropout,
-                rng=plan.dropout_rng)
+                rng=plan.dropout_rng, gathered=est.shuffle or plan.rows is not None)
             checkpointed = not compiled or state.validation is not None
             if checkpointed:
                 if epoch_start is None:

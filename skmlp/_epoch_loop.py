@@ -38,14 +38,17 @@ same numbers, numpy's warnings); an overflowing ``g * g`` in Adam's step is coun
 reported through numpy (``_ops.overflow_in_square``). A Ctrl-C pressed during a compiled
 epoch is held by the driver until the epoch is recorded, and the fit keeps that epoch.
 
-Covered (:func:`covers`): dense C-contiguous float32/float64 ``X`` of the network's
-dtype, targets that keep the errors in that dtype (booleans, or floats of that dtype),
-sample weights of a float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD`
-and :class:`~skmlp._optimizers.Adam` with state arrays of the network's dtype (not the
+Covered (:func:`covers`): dense float32/float64 ``X`` of the network's dtype, C-ordered,
+or of any layout with non-negative strides when the rows are visited through an
+``order`` (a DataFrame's Fortran-ordered values, ``load_digits``' strided view: the
+batch is gathered into the C-ordered buffer ``np.take`` fills in ``run_epoch``), targets
+that keep the errors in that dtype (booleans, or floats of that dtype), sample weights
+of a float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD` and
+:class:`~skmlp._optimizers.Adam` with state arrays of the network's dtype (not the
 weights'/biases' pair of ``b248df2``), the hidden activations of ``skmlp._kernels``,
 every output, any batch size, ``order`` None or an index array, dropout; numpy's error
-modes "warn" or "ignore". Anything else
-returns None before touching anything, and the caller runs the Python loop.
+modes "warn" or "ignore". Anything else returns None before touching anything, and the
+caller runs the Python loop.
 
 Importing this module imports numba and binds numpy's BLAS: import it only where the
 kernels are on (``skmlp._config.kernels()`` returned the module).
@@ -377,13 +380,18 @@ def _output(Z, Y, sw, weighted, out_code, values, s, alpha):
 
 
 @njit(**_JIT)
-def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, boff, aoff,
-           doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum, lr, nesterov,
+def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds,
+           woff, boff, aoff, doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum,
+           lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, fused, alpha64, half_alpha, eps_out, one_m_eps_out, zero,
            one, losses, is32, rng, rates, scales, M, KP, loops, overflows):
     """The batches of one epoch; returns ``(steps, batches)``: the number of optimizer
     steps taken and of batches done.
+
+    ``X`` is the memory of the (``n_rows``, ``sizes[0]``) input, flat: its element
+    ``(r, j)`` is ``X[r * rs + j * cs]`` (C order, ``rs == sizes[0]`` and ``cs == 1``,
+    unless ``shuffled``: the gather reads any layout).
 
     ``losses[k]`` and ``is32[k]`` receive batch ``k``'s loss (see :func:`_output_step`).
     A batch whose loss is not finite stops the loop before its backward pass and step:
@@ -394,7 +402,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
     in ``KP`` (both laid out like ``D``). ``overflows[0]`` counts the Adam steps in which
     some ``g * g`` overflowed (numpy's "overflow encountered in square").
     """
-    n_samples = order.shape[0] if shuffled else X.shape[0]
+    n_samples = order.shape[0] if shuffled else n_rows
     n_layers = sizes.shape[0] - 1
     n_in = sizes[0]
     n_out = sizes[n_layers]
@@ -409,8 +417,9 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             r = order[start + i] if shuffled else start + i
             if shuffled:
                 base = i * n_in
+                x_r = r * rs
                 for j in range(n_in):
-                    X_buf[base + j] = X[r, j]
+                    X_buf[base + j] = X[x_r + j * cs]
             for j in range(n_out):
                 Y_buf[i, j] = Y[r, j]
             if weighted:
@@ -419,7 +428,7 @@ def _epoch(X, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds, woff, 
             xa = X_buf
             x0 = 0
         else:
-            xa = X.reshape(-1)
+            xa = X
             x0 = start * n_in
         Yb = Y_buf[:m]
         swb = sw_buf[:m]
@@ -573,8 +582,10 @@ def _loops():
 def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None):
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
-    Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense C-contiguous
-    ``X`` of the network's dtype (float32 or float64) with rows; 2-d targets whose errors
+    Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense ``X`` of the
+    network's dtype (float32 or float64) with rows, C-contiguous, or of any layout with
+    non-negative strides when ``order`` is given (unshuffled, the Python loop multiplies
+    slices of ``X`` in place, with other BLAS arguments for other layouts); 2-d targets whose errors
     keep that dtype (boolean, or a float of that dtype, float32 targets beside float64
     ``X`` included); sample weights None or a 1-d float array whose dtype the network's
     holds exactly; SGD or Adam whose state arrays are flat arrays of the network's dtype;
@@ -599,7 +610,10 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
             or not net.params.flags.c_contiguous):
         return False
     if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == dtype and X.shape[0]
-            and X.flags.c_contiguous and X.shape[1] == net.layer_sizes[0]):
+            and X.shape[1] == net.layer_sizes[0]
+            # another layout only when gathered: the Python loop then gathers too, into a
+            # C-ordered buffer (the same products); unshuffled it multiplies X's slices
+            and (X.flags.c_contiguous or order is not None and _flat(X) is not None)):
         return False
     if not (isinstance(Y, np.ndarray) and Y.ndim == 2 and Y.shape == (X.shape[0],
                                                                        net.layer_sizes[-1])
@@ -625,6 +639,25 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
         if order.min() < 0 or order.max() >= X.shape[0]:
             return False
     return True
+
+
+def _flat(X):
+    """``(X_flat, rs, cs)``: the memory ``X`` spans as a 1-d view, ``X[r, j]`` being
+    ``X_flat[r * rs + j * cs]``; None when a stride is negative or not a whole number of
+    elements.
+
+    Not only C order: a DataFrame's values are in Fortran order, ``load_digits``' data
+    is a strided view of the file's table. Such an ``X`` is read in place by the gather,
+    never copied whole (as ``run_epoch`` reads it).
+    """
+    if X.flags.c_contiguous:
+        return X.reshape(-1), X.shape[1], 1
+    size = X.itemsize
+    (s0, r0), (s1, r1) = divmod(X.strides[0], size), divmod(X.strides[1], size)
+    if r0 or r1 or s0 < 0 or s1 < 0 or not X.flags.aligned:
+        return None
+    extent = (X.shape[0] - 1) * s0 + (X.shape[1] - 1) * s1 + 1
+    return np.lib.stride_tricks.as_strided(X, (extent,), (size,)), s0, s1
 
 
 #: work arrays and layer offsets per network, kept between epochs (see :func:`_layout`)
@@ -726,6 +759,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     batch_size = int(batch_size)
     weighted = sample_weight is not None
     sw = sample_weight if weighted else _EMPTY[dtype]
+    X_flat, rs, cs = _flat(X)
     n_hidden = len(net.activations)
     out_code = _OUTPUT_NAMES.index(net.out_activation)
     # the compiled softmax log-loss is the float64 one of 0/1 targets; soft targets
@@ -757,7 +791,8 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         momentum, lr, nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
     try:
         steps, done = _epoch(
-            X, Y, sw, weighted, order if shuffled else _NO_ORDER, shuffled, batch_size,
+            X_flat, X.shape[0], rs, cs, Y, sw, weighted, order if shuffled else _NO_ORDER,
+            shuffled, batch_size,
             w["sizes"], w["kinds"], w["woff"], w["boff"], w["aoff"], w["doff"], net.params,
             w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
             bool(nesterov), t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), neg_lrs, t(eps), w["A"],

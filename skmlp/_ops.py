@@ -364,8 +364,9 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
     return None
 
 
-def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng):
-    """Whether :func:`compiled_epoch` would train this fit's epochs (any valid ``order``).
+def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gathered):
+    """Whether :func:`compiled_epoch` would train this fit's epochs (any valid ``order``
+    when ``gathered``, else ``order=None``).
 
     The driver asks before each epoch: a compiled epoch cannot be cut short by Ctrl-C,
     so it needs no checkpoint to go back to. Imports the loop's module only where the
@@ -381,7 +382,9 @@ def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng):
     except (ImportError, OSError, NumbaError) as error:
         _compiled_epoch_failed(error, stacklevel=4)  # one call less deep than the epoch's
         return False
-    return _epoch_loop.covers(net, optimizer, X, Y, sample_weight, dropout=dropout, rng=rng)
+    # row 0 stands in for the epochs' orders: any valid one gets the same answer
+    return _epoch_loop.covers(net, optimizer, X, Y, sample_weight, dropout=dropout, rng=rng,
+                              order=_ROW_0 if gathered else None)
 
 
 def _compiled_epoch_failed(error, stacklevel=5):
@@ -395,3 +398,4 @@ def _compiled_epoch_failed(error, stacklevel=5):
 
 #: Whether the compiled epoch loop failed to load in this process (then never tried again).
 _COMPILED_EPOCH = {"failed": False}
+_ROW_0 = np.zeros(1, np.intp)  # a valid order of any X with rows (see compiled_epochs)

@@ -69,6 +69,32 @@ def test_label_smoothing_compiled_gives_the_python_loops_losses(monkeypatch, dty
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("layout", ["strided", "fortran", "reversed"])
+def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, layout):
+    """``load_digits``' own X (a strided view of the file's table) and a DataFrame's values
+    (Fortran order) are read in place by the compiled gather when the rows are shuffled,
+    and train scikit-learn's model; unshuffled (the Python loop multiplies X's own slices)
+    or with negative strides, the Python loop runs, with the same result."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400], y[:400]
+    X = {"strided": X, "fortran": np.asfortranarray(X / 16), "reversed": (X / 16)[::-1]}[layout]
+    y = y[::-1] if layout == "reversed" else y
+    assert not X.flags.c_contiguous
+    params = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)
+    calls = _counting_backprop(monkeypatch)
+    for shuffle in (True, False):
+        calls.clear()
+        with use_kernels(True):
+            ours = MLPClassifierFromScratch(shuffle=shuffle, **params).fit(X, y)
+        compiled = shuffle and layout != "reversed"
+        assert len(calls) == (0 if compiled else 4 * 2)  # 4 epochs of 2 batches
+        theirs = MLPClassifier(shuffle=shuffle, **params).fit(X, y)
+        for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert ours.loss_curve_ == theirs.loss_curve_
+
+
 @pytest.mark.parametrize("errstate, X_scale, params", [
     ({"over": "raise"}, 1.5e308, {"activation": "tanh"}),
     ({"under": "raise"}, 50.0, {"learning_rate_init": 0.5, "max_iter": 20}),
