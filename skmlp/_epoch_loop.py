@@ -348,7 +348,7 @@ def _softmax_log_loss(Z, Y, zero, eps, one_m_eps, loops):
                 mx = v
         for j in range(k):
             Z[i, j] = Z[i, j] - mx
-    _numpy_unary(Z, False, loops)
+    _numpy_unary(Z, np.bool_(False), loops)
     cols = np.zeros(k)
     for i in range(n):
         total = zero + K._pairwise_sum(Z[i], zero)
@@ -403,6 +403,9 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
     some ``g * g`` overflowed (numpy's "overflow encountered in square").
     """
     n_samples = order.shape[0] if shuffled else n_rows
+    # the stride 1 and the flags below as numpy scalars: a literal argument would have
+    # numba compile the callee once more for each pattern of literals (seconds each)
+    u1 = np.int64(1)
     n_layers = sizes.shape[0] - 1
     n_in = sizes[0]
     n_out = sizes[n_layers]
@@ -459,17 +462,17 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
             fan_in = sizes[i]
             units = sizes[i + 1]
             if i == 0:
-                _matmul(xa, x0, fan_in, 1, params, woff[0], units, 1, A, aoff[0], units, 1,
+                _matmul(xa, x0, fan_in, u1, params, woff[0], units, u1, A, aoff[0], units, u1,
                         m, fan_in, units, zero)
             else:
-                _matmul(A, aoff[i - 1], fan_in, 1, params, woff[i], units, 1, A, aoff[i],
-                        units, 1, m, fan_in, units, zero)
+                _matmul(A, aoff[i - 1], fan_in, u1, params, woff[i], units, u1, A, aoff[i],
+                        units, u1, m, fan_in, units, zero)
             Z = A[aoff[i]:aoff[i] + m * units].reshape((m, units))
             b = params[boff[i]:boff[i] + units]
             if i < n_layers - 1:
                 K._bias_act(Z, b, kinds[i], zero, one)
                 if kinds[i] == _TANH:
-                    _numpy_unary(Z, True, loops)
+                    _numpy_unary(Z, np.bool_(True), loops)
                 if rates[i] > 0:
                     K._dropout(Z, M[doff[i]:doff[i] + m * units].reshape((m, units)),
                                KP[doff[i]:doff[i] + m * units].reshape((m, units)))
@@ -485,8 +488,8 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
                 w = params[woff[i]]
                 values += w * w
             else:
-                _matmul(params, woff[i], size, 1, params, woff[i], 1, size, t_buf, 1, 1, 1,
-                        1, size, 1, zero)
+                _matmul(params, woff[i], size, u1, params, woff[i], u1, size, t_buf, u1, u1,
+                        u1, u1, size, u1, zero)
                 values += t_buf[1]
         Z = A[aoff[n_layers - 1]:aoff[n_layers - 1] + m * n_out].reshape((m, n_out))
         if fused:
@@ -509,16 +512,16 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
             fan_in = sizes[i]
             units = sizes[i + 1]
             if i == 0:
-                _matmul(xa, x0, 1, fan_in, dl, d0, units, 1, grad, woff[0], units, 1,
+                _matmul(xa, x0, u1, fan_in, dl, d0, units, u1, grad, woff[0], units, u1,
                         fan_in, m, units, zero)
             else:
-                _matmul(A, aoff[i - 1], 1, fan_in, dl, d0, units, 1, grad, woff[i], units, 1,
-                        fan_in, m, units, zero)
+                _matmul(A, aoff[i - 1], u1, fan_in, dl, d0, units, u1, grad, woff[i], units,
+                        u1, fan_in, m, units, zero)
             delta = dl[d0:d0 + m * units].reshape((m, units))
             K._column_sums_kernel(delta, grad[boff[i]:boff[i] + units], zero)
             if i == 0:
                 break
-            _matmul(dl, d0, units, 1, params, woff[i], 1, units, D, doff[i - 1], fan_in, 1,
+            _matmul(dl, d0, units, u1, params, woff[i], u1, units, D, doff[i - 1], fan_in, u1,
                     m, units, fan_in, zero)
             prev = D[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in))
             if rates[i - 1] > 0:  # the derivative at the activation before dropout
@@ -528,7 +531,7 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
                               zero, one)
             elif kinds[i - 1] != K._IDENTITY:
                 Ai = A[aoff[i - 1]:aoff[i - 1] + m * fan_in].reshape((m, fan_in))
-                K._derivative(Ai, prev, kinds[i - 1], Ai[:0, :0], zero, one)
+                K._derivative(Ai, prev, kinds[i - 1], Ai[:0], zero, one)
             dl = D
             d0 = doff[i - 1]
         # the step, with the L2 term and the division by s fused in
