@@ -211,8 +211,11 @@ def _known():
     return {name: k for name, k in KNOWN.items() if name not in ignore}
 
 
-def _fuzz(n_examples, seed_label, long=False):
-    """Run ``n_examples`` cases, as many for each kind of target, and report."""
+def _fuzz(n_examples, seed_label, long=False, alternate=False):
+    """Run ``n_examples`` cases, as many for each kind of target, and report.
+
+    ``alternate``: each case on one kernel setting, on and off by turns (two thirds of
+    the fits; both paths still see every kind of case), rather than on both."""
     known = _known()
     stats = Stats(discover={} if os.environ.get("FUZZ_DISCOVER") else None)
     # Each kind of target gets its share of the examples and its own fixed seed: the same
@@ -227,7 +230,10 @@ def _fuzz(n_examples, seed_label, long=False):
                   deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
         @given(case=cases(long, target))
         def run(case):
-            run_case(case, known, stats, kernel_settings=KERNELS)
+            settings = KERNELS
+            if alternate:
+                settings = (KERNELS[stats.cases % len(KERNELS)],)
+            run_case(case, known, stats, kernel_settings=settings)
 
         runs.append(run)
 
@@ -282,9 +288,13 @@ def test_parity_fuzz_quick():
 
 @pytest.mark.slow
 def test_parity_fuzz_long():
-    stats = _fuzz(int(os.environ.get("FUZZ_LONG_EXAMPLES", 1000)), "long", long=True)
+    # each case on one path, by turns: the quick profile runs both paths on each case
+    stats = _fuzz(int(os.environ.get("FUZZ_LONG_EXAMPLES", 1000)), "long", long=True,
+                  alternate=True)
     low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 30}
     assert not low, f"reached fewer than 30 times: {low}"
+    if KERNELS == (True, False):  # half the cases ran the numba kernels
+        assert stats.reached["kernels on: the numba kernels loaded"] >= stats.cases // 3
 
 
 # --- the fuzzer can fail ------------------------------------------------------------------------
