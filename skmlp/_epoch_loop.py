@@ -38,17 +38,17 @@ same numbers, numpy's warnings); an overflowing ``g * g`` in Adam's step is coun
 reported through numpy (``_ops.overflow_in_square``). A Ctrl-C pressed during a compiled
 epoch is held by the driver until the epoch is recorded, and the fit keeps that epoch.
 
-Covered (:func:`covers`): dense float32/float64 ``X`` of the network's dtype, C-ordered,
-or of any layout with non-negative strides when the rows are visited through an
-``order`` (a DataFrame's Fortran-ordered values, ``load_digits``' strided view: the
-batch is gathered into the C-ordered buffer ``np.take`` fills in ``run_epoch``), targets
-that keep the errors in that dtype (booleans, or floats of that dtype), sample weights
-of a float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD` and
+Covered (:func:`covers`): dense float32/float64 ``X`` of the network's dtype, C-ordered, or
+of any aligned layout with non-negative strides of whole elements when the rows are visited
+through an ``order`` (a DataFrame's Fortran-ordered values, ``load_digits``' strided view:
+the batch is gathered into the C-ordered buffer ``np.take`` fills in ``run_epoch``), targets
+that keep the errors in that dtype (booleans, or floats of that dtype), sample weights of a
+float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD` and
 :class:`~skmlp._optimizers.Adam` with state arrays of the network's dtype (not the
-weights'/biases' pair of ``b248df2``), the hidden activations of ``skmlp._kernels``,
-every output, any batch size, ``order`` None or an index array, dropout; numpy's error
-modes "warn" or "ignore". Anything else returns None before touching anything, and the
-caller runs the Python loop.
+weights'/biases' pair of ``b248df2``), the hidden activations of ``skmlp._kernels``, every
+output, any batch size, ``order`` None or an index array, dropout; numpy's error modes
+"warn" or "ignore". Anything else returns None before touching anything, and the caller runs
+the Python loop.
 
 Importing this module imports numba and binds numpy's BLAS: import it only where the
 kernels are on (``skmlp._config.kernels()`` returned the module).
@@ -586,19 +586,20 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
     Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense ``X`` of the
-    network's dtype (float32 or float64) with rows, C-contiguous, or of any layout with
-    non-negative strides when ``order`` is given (unshuffled, the Python loop multiplies
-    slices of ``X`` in place, with other BLAS arguments for other layouts); 2-d targets whose errors
-    keep that dtype (boolean, or a float of that dtype, float32 targets beside float64
-    ``X`` included); sample weights None or a 1-d float array whose dtype the network's
-    holds exactly; SGD or Adam whose state arrays are flat arrays of the network's dtype;
-    every hidden activation one of the kernels' (identity, relu, tanh, logistic); any
-    output; ``order`` None or a 1-d integer array of valid row indices; dropout (a rate
-    in [0, 1) per hidden layer, ``rng`` a ``numpy.random.Generator``; the masks are drawn
-    from it in the compiled code, the same numbers as ``_solvers.dropout_masks`` draws);
-    numpy's floating-point error modes no stricter than "warn" (the compiled BLAS calls
-    and loops raise nothing: under ``np.errstate(over="raise")`` and the like the Python
-    loop runs, and raises where numpy and scikit-learn raise).
+    network's dtype (float32 or float64) with rows, C-contiguous, or when ``order`` is given
+    of any aligned layout with non-negative strides of whole elements (unshuffled, the
+    Python loop multiplies slices of ``X`` in place, with other BLAS arguments for other
+    layouts); 2-d targets whose errors keep that dtype (boolean, or a float of that dtype,
+    float32 targets beside float64 ``X`` included); sample weights None or a 1-d float array
+    whose dtype the network's holds exactly; SGD or Adam whose state arrays are flat arrays
+    of the network's dtype; every hidden activation one of the kernels' (identity, relu,
+    tanh, logistic); any output; ``order`` None or a 1-d integer array of valid row indices;
+    dropout (a rate in [0, 1) per hidden layer, ``rng`` a ``numpy.random.Generator``; the
+    masks are drawn from it in the compiled code, the same numbers as
+    ``_solvers.dropout_masks`` draws); numpy's floating-point error modes no stricter than
+    "warn" (the compiled BLAS calls and loops raise nothing: under
+    ``np.errstate(over="raise")`` and the like the Python loop runs, and raises where numpy
+    and scikit-learn raise).
     """
     dtype = net.dtype
     if strict_fp_errors():  # it cannot raise, call or log on a flag
@@ -647,20 +648,40 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
 def _flat(X):
     """``(X_flat, rs, cs)``: the memory ``X`` spans as a 1-d view, ``X[r, j]`` being
     ``X_flat[r * rs + j * cs]``; None when a stride is negative or not a whole number of
-    elements.
+    elements, or ``X`` is not aligned.
 
     Not only C order: a DataFrame's values are in Fortran order, ``load_digits``' data
     is a strided view of the file's table. Such an ``X`` is read in place by the gather,
     never copied whole (as ``run_epoch`` reads it).
     """
     if X.flags.c_contiguous:
-        return X.reshape(-1), X.shape[1], 1
+        return _as_writable(X).reshape(-1), X.shape[1], 1
     size = X.itemsize
     (s0, r0), (s1, r1) = divmod(X.strides[0], size), divmod(X.strides[1], size)
     if r0 or r1 or s0 < 0 or s1 < 0 or not X.flags.aligned:
         return None
     extent = (X.shape[0] - 1) * s0 + (X.shape[1] - 1) * s1 + 1
-    return np.lib.stride_tricks.as_strided(X, (extent,), (size,)), s0, s1
+    # (as_strided's view keeps the flag of the array it is given, not one set later)
+    return np.lib.stride_tricks.as_strided(_as_writable(X), (extent,), (size,)), s0, s1
+
+
+def _as_writable(a):
+    """``a``, or a view of it flagged writable where numpy allows it.
+
+    numba types a read-only array as another type, so a read-only ``X`` would compile
+    (and cache) a second copy of the whole loop, seconds of compiling. pandas' arrays are
+    read-only views of writable memory (copy-on-write): numpy lets a new view of them be
+    flagged writable. The loop never writes to ``X``; truly read-only memory (a memmap
+    opened read-only) stays read-only, and gets its own compiled loop.
+    """
+    if a.flags.writeable:
+        return a
+    view = a.view()
+    try:
+        view.flags.writeable = True
+    except ValueError:
+        return a
+    return view
 
 
 #: work arrays and layer offsets per network, kept between epochs (see :func:`_layout`)

@@ -69,7 +69,7 @@ def test_label_smoothing_compiled_gives_the_python_loops_losses(monkeypatch, dty
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("layout", ["strided", "fortran", "reversed"])
+@pytest.mark.parametrize("layout", ["strided", "fortran", "reversed", "dataframe"])
 def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, layout):
     """``load_digits``' own X (a strided view of the file's table) and a DataFrame's values
     (Fortran order) are read in place by the compiled gather when the rows are shuffled,
@@ -77,9 +77,14 @@ def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, 
     or with negative strides, the Python loop runs, with the same result."""
     X, y = load_digits(return_X_y=True)
     X, y = X[:400], y[:400]
-    X = {"strided": X, "fortran": np.asfortranarray(X / 16), "reversed": (X / 16)[::-1]}[layout]
+    if layout == "dataframe":  # its values: a read-only Fortran-ordered array (pandas 3)
+        X = pytest.importorskip("pandas").DataFrame(X / 16)
+        assert not np.asarray(X).flags.c_contiguous
+    else:
+        X = {"strided": X, "fortran": np.asfortranarray(X / 16),
+             "reversed": (X / 16)[::-1]}[layout]
+        assert not X.flags.c_contiguous
     y = y[::-1] if layout == "reversed" else y
-    assert not X.flags.c_contiguous
     params = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)
     calls = _counting_backprop(monkeypatch)
     for shuffle in (True, False):
@@ -93,6 +98,37 @@ def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, 
                         strict=True):
             np.testing.assert_array_equal(a, b)
         assert ours.loss_curve_ == theirs.loss_curve_
+
+
+def test_read_only_views_share_the_compiled_loop_of_writable_arrays(monkeypatch, tmp_path):
+    """A read-only view of writable memory (pandas' copy-on-write arrays, a DataFrame's
+    values) runs the loop compiled for writable arrays: numba would otherwise compile a
+    second copy of it, seconds of compiling. Read-only memory (a memmap opened "r") runs
+    its own; every model is scikit-learn's."""
+    from skmlp import _epoch_loop
+
+    X, y = load_digits(return_X_y=True)
+    X, y = np.asfortranarray(X[:300] / 16), y[:300]
+    params = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    theirs = MLPClassifier(**params).fit(X, y)
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):
+        MLPClassifierFromScratch(**params).fit(X, y)  # the writable loop, compiled/loaded
+        n_signatures = len(_epoch_loop._epoch.signatures)
+        view = X.view()
+        view.flags.writeable = False
+        ours = MLPClassifierFromScratch(**params).fit(view, y)
+        assert len(_epoch_loop._epoch.signatures) == n_signatures
+        assert not view.flags.writeable  # the caller's array is left as it was
+        np.save(tmp_path / "X.npy", X)
+        mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+        assert not mapped.flags.writeable
+        from_disk = MLPClassifierFromScratch(**params).fit(mapped, y)
+    assert calls == []  # all compiled
+    for model in (ours, from_disk):
+        for a, b in zip(model.coefs_ + model.intercepts_, theirs.coefs_ + theirs.intercepts_,
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("errstate, X_scale, params", [
