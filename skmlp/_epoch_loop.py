@@ -646,47 +646,52 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
 
 
 def _flat(X):
-    """``(X_flat, rs, cs)``: the memory ``X`` spans as a 1-d view, ``X[r, j]`` being
-    ``X_flat[r * rs + j * cs]``; None when a stride is negative or not a whole number of
-    elements, or ``X`` is not aligned.
+    """``(X_flat, rs, cs)``: the memory ``X`` spans as a read-only 1-d view (see
+    :func:`_read_only`), ``X[r, j]`` being ``X_flat[r * rs + j * cs]``; None when a stride
+    is negative or not a whole number of elements, or ``X`` is not aligned.
 
     Not only C order: a DataFrame's values are in Fortran order, ``load_digits``' data
     is a strided view of the file's table. Such an ``X`` is read in place by the gather,
     never copied whole (as ``run_epoch`` reads it).
     """
     if X.flags.c_contiguous:
-        return _as_writable(X).reshape(-1), X.shape[1], 1
+        return _read_only(X.reshape(-1)), X.shape[1], 1
     size = X.itemsize
     (s0, r0), (s1, r1) = divmod(X.strides[0], size), divmod(X.strides[1], size)
     if r0 or r1 or s0 < 0 or s1 < 0 or not X.flags.aligned:
         return None
     extent = (X.shape[0] - 1) * s0 + (X.shape[1] - 1) * s1 + 1
-    # (as_strided's view keeps the flag of the array it is given, not one set later)
-    return np.lib.stride_tricks.as_strided(_as_writable(X), (extent,), (size,)), s0, s1
+    return np.lib.stride_tricks.as_strided(X, (extent,), (size,), writeable=False), s0, s1
 
 
-def _as_writable(a):
-    """``a``, or a view of it flagged writable where numpy allows it.
+def _read_only(a):
+    """A read-only view of ``a`` (``a`` itself keeps its flag).
 
-    numba types a read-only array as another type, so a read-only ``X`` would compile
-    (and cache) a second copy of the whole loop, seconds of compiling. pandas' arrays are
-    read-only views of writable memory (copy-on-write): numpy lets a new view of them be
-    flagged writable. The loop never writes to ``X``; truly read-only memory (a memmap
-    opened read-only) stays read-only, and gets its own compiled loop.
+    numba types a read-only array apart from a writable one and compiles (and caches)
+    the whole loop once for each, seconds of compiling. The loop only reads the data, so
+    it is always given read-only views: a plain array, a DataFrame's values (pandas'
+    copy-on-write views) and a memmap opened read-only (joblib hands a search's workers
+    their data so) all run one compiled loop.
     """
-    if a.flags.writeable:
-        return a
     view = a.view()
-    try:
-        view.flags.writeable = True
-    except ValueError:
-        return a
+    view.flags.writeable = False
     return view
+
+
+def _targets(Y, dtype):
+    """``Y`` as the loop takes it: C-ordered, read-only, and float targets in the
+    network's dtype (float32 targets beside float64 ``X`` are widened, which is exact:
+    numpy's mixed arithmetic in ``run_epoch`` widens them the same way). One compiled
+    loop then serves every layout and float dtype of targets; the copy, when one is
+    needed, is ``n_samples * n_outputs`` values per epoch."""
+    if Y.dtype != np.bool_:
+        Y = Y.astype(dtype, order="C", copy=False)
+    return _read_only(np.ascontiguousarray(Y))
 
 
 #: work arrays and layer offsets per network, kept between epochs (see :func:`_layout`)
 _LAYOUTS = weakref.WeakKeyDictionary()
-_EMPTY = {np.dtype(d): np.empty(0, d) for d in (np.float32, np.float64)}
+_EMPTY = {np.dtype(d): _read_only(np.empty(0, d)) for d in (np.float32, np.float64)}
 _NO_ORDER = np.empty(0, np.int64)
 
 
@@ -782,8 +787,9 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     batches = gen_batches(n_samples, batch_size)  # run_epoch's, numpy integers included
     batch_size = int(batch_size)
     weighted = sample_weight is not None
-    sw = sample_weight if weighted else _EMPTY[dtype]
+    sw = _read_only(sample_weight) if weighted else _EMPTY[dtype]
     X_flat, rs, cs = _flat(X)
+    Y = _targets(Y, dtype)
     n_hidden = len(net.activations)
     out_code = _OUTPUT_NAMES.index(net.out_activation)
     # the compiled softmax log-loss is the float64 one of 0/1 targets; soft targets

@@ -100,34 +100,45 @@ def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, 
         assert ours.loss_curve_ == theirs.loss_curve_
 
 
-def test_read_only_views_share_the_compiled_loop_of_writable_arrays(monkeypatch, tmp_path):
-    """A read-only view of writable memory (pandas' copy-on-write arrays, a DataFrame's
-    values) runs the loop compiled for writable arrays: numba would otherwise compile a
-    second copy of it, seconds of compiling. Read-only memory (a memmap opened "r") runs
-    its own; every model is scikit-learn's."""
-    from skmlp import _epoch_loop
+def test_inputs_of_every_layout_and_flag_share_one_compiled_loop(monkeypatch, tmp_path):
+    """numba compiles (and caches) the whole loop once per type of its arguments, seconds
+    each: read-only data (a DataFrame's copy-on-write values, a memmap opened "r", as
+    joblib gives a search's workers), float32 targets beside float64 X and targets in
+    Fortran order run the loop compiled for plain arrays, and train scikit-learn's model
+    bit for bit."""
+    from sklearn.neural_network import MLPRegressor
+
+    from skmlp import MLPRegressorFromScratch, _epoch_loop
 
     X, y = load_digits(return_X_y=True)
     X, y = np.asfortranarray(X[:300] / 16), y[:300]
     params = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
     theirs = MLPClassifier(**params).fit(X, y)
+    Y = np.asfortranarray(np.stack([y / 9, (y % 2).astype(float)], axis=1))
+    Y32 = (y / 9).astype(np.float32)
+    reg_theirs = [MLPRegressor(**params).fit(X, Y), MLPRegressor(**params).fit(X, Y32)]
     calls = _counting_backprop(monkeypatch)
     with use_kernels(True):
-        MLPClassifierFromScratch(**params).fit(X, y)  # the writable loop, compiled/loaded
+        # the loops for these types, compiled or loaded from the cache
+        MLPClassifierFromScratch(**params).fit(X, y)
+        MLPRegressorFromScratch(**params).fit(X, np.ascontiguousarray(Y))
         n_signatures = len(_epoch_loop._epoch.signatures)
         view = X.view()
         view.flags.writeable = False
-        ours = MLPClassifierFromScratch(**params).fit(view, y)
-        assert len(_epoch_loop._epoch.signatures) == n_signatures
+        ours = [MLPClassifierFromScratch(**params).fit(view, y)]
         assert not view.flags.writeable  # the caller's array is left as it was
         np.save(tmp_path / "X.npy", X)
         mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
         assert not mapped.flags.writeable
-        from_disk = MLPClassifierFromScratch(**params).fit(mapped, y)
+        ours.append(MLPClassifierFromScratch(**params).fit(mapped, y))
+        reg_ours = [MLPRegressorFromScratch(**params).fit(mapped, Y),
+                    MLPRegressorFromScratch(**params).fit(X, Y32)]
+        assert len(_epoch_loop._epoch.signatures) == n_signatures
     assert calls == []  # all compiled
-    for model in (ours, from_disk):
-        for a, b in zip(model.coefs_ + model.intercepts_, theirs.coefs_ + theirs.intercepts_,
-                        strict=True):
+    for model, reference in zip(ours + reg_ours, [theirs, theirs] + reg_theirs, strict=True):
+        assert model.loss_curve_ == reference.loss_curve_
+        for a, b in zip(model.coefs_ + model.intercepts_,
+                        reference.coefs_ + reference.intercepts_, strict=True):
             np.testing.assert_array_equal(a, b)
 
 
