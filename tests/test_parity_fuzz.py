@@ -291,11 +291,14 @@ def test_parity_fuzz_quick():
 
 @pytest.mark.slow
 def test_parity_fuzz_long():
-    # each case on one path (the quick profile runs both paths on each case)
-    n_examples = int(os.environ.get("FUZZ_LONG_EXAMPLES", 1000))
+    # each case on one path (the quick profile runs both paths on each case); 600 cases
+    # keep make test within its budget (1000 ran 70 s of one core): FUZZ_LONG_EXAMPLES
+    # goes deeper, and each thing to reach then needs proportionally more cases
+    n_examples = int(os.environ.get("FUZZ_LONG_EXAMPLES", 600))
     stats = _fuzz(n_examples, "long", long=True, alternate=True)
-    low = {k: stats.reached[k] for k in REACH if stats.reached[k] < 30}
-    assert not low, f"reached fewer than 30 times: {low}"
+    at_least = max(5, 3 * n_examples // 100)
+    low = {k: stats.reached[k] for k in REACH if stats.reached[k] < at_least}
+    assert not low, f"reached fewer than {at_least} times: {low}"
     # each path saw each kind of target in about half of its cases
     per_target = n_examples // len(CLASSIFIER_TARGETS + REGRESSOR_TARGETS)
     few = {f"kernels={k} target={t}": stats.reached[f"kernels={k} target={t}"]
