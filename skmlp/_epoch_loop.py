@@ -589,8 +589,9 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     network's dtype (float32 or float64) with rows, C-contiguous, or when ``order`` is given
     of any aligned layout with non-negative strides of whole elements (unshuffled, the
     Python loop multiplies slices of ``X`` in place, with other BLAS arguments for other
-    layouts); 2-d targets whose errors keep that dtype (boolean, or a float of that dtype,
-    float32 targets beside float64 ``X`` included); sample weights None or a 1-d float array
+    layouts); 2-d targets whose errors keep that dtype (boolean, or a float or integer that
+    numpy's arithmetic with the network's dtype keeps in that dtype: float32 targets and
+    integer counts beside float64 ``X`` included); sample weights None or a 1-d float array
     whose dtype the network's holds exactly; SGD or Adam whose state arrays are flat arrays
     of the network's dtype; every hidden activation one of the kernels' (identity, relu,
     tanh, logistic); any output; ``order`` None or a 1-d integer array of valid row indices;
@@ -621,7 +622,7 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
         return False
     if not (isinstance(Y, np.ndarray) and Y.ndim == 2 and Y.shape == (X.shape[0],
                                                                        net.layer_sizes[-1])
-            and (Y.dtype == np.bool_ or Y.dtype in _FLOATS)
+            and (Y.dtype == np.bool_ or Y.dtype in _FLOATS or Y.dtype.kind in "iu")
             and np.result_type(dtype, Y.dtype) == dtype):
         return False
     if sample_weight is not None and not (
@@ -679,11 +680,11 @@ def _read_only(a):
 
 
 def _targets(Y, dtype):
-    """``Y`` as the loop takes it: C-ordered, read-only, and float targets in the
-    network's dtype (float32 targets beside float64 ``X`` are widened, which is exact:
-    numpy's mixed arithmetic in ``run_epoch`` widens them the same way). One compiled
-    loop then serves every layout and float dtype of targets; the copy, when one is
-    needed, is ``n_samples * n_outputs`` values per epoch."""
+    """``Y`` as the loop takes it: C-ordered, read-only, and real targets in the
+    network's dtype (float32 targets and integer counts beside float64 ``X`` are
+    converted as numpy's mixed arithmetic in ``run_epoch`` converts them: the same
+    values). One compiled loop then serves every layout and dtype of real targets; the
+    copy, when one is needed, is ``n_samples * n_outputs`` values per epoch."""
     if Y.dtype != np.bool_:
         Y = Y.astype(dtype, order="C", copy=False)
     return _read_only(np.ascontiguousarray(Y))

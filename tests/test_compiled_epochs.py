@@ -103,9 +103,9 @@ def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, 
 def test_inputs_of_every_layout_and_flag_share_one_compiled_loop(monkeypatch, tmp_path):
     """numba compiles (and caches) the whole loop once per type of its arguments, seconds
     each: read-only data (a DataFrame's copy-on-write values, a memmap opened "r", as
-    joblib gives a search's workers), float32 targets beside float64 X and targets in
-    Fortran order run the loop compiled for plain arrays, and train scikit-learn's model
-    bit for bit."""
+    joblib gives a search's workers), float32 or integer targets beside float64 X and
+    targets in Fortran order share the one compiled loop of their dtype and kind of
+    target, and train scikit-learn's model bit for bit."""
     from sklearn.neural_network import MLPRegressor
 
     from skmlp import MLPRegressorFromScratch, _epoch_loop
@@ -116,7 +116,8 @@ def test_inputs_of_every_layout_and_flag_share_one_compiled_loop(monkeypatch, tm
     theirs = MLPClassifier(**params).fit(X, y)
     Y = np.asfortranarray(np.stack([y / 9, (y % 2).astype(float)], axis=1))
     Y32 = (y / 9).astype(np.float32)
-    reg_theirs = [MLPRegressor(**params).fit(X, Y), MLPRegressor(**params).fit(X, Y32)]
+    reg_theirs = [MLPRegressor(**params).fit(X, Y), MLPRegressor(**params).fit(X, Y32),
+                  MLPRegressor(**params).fit(X, y)]
     calls = _counting_backprop(monkeypatch)
     with use_kernels(True):
         # the loops for these types, compiled or loaded from the cache
@@ -132,7 +133,8 @@ def test_inputs_of_every_layout_and_flag_share_one_compiled_loop(monkeypatch, tm
         assert not mapped.flags.writeable
         ours.append(MLPClassifierFromScratch(**params).fit(mapped, y))
         reg_ours = [MLPRegressorFromScratch(**params).fit(mapped, Y),
-                    MLPRegressorFromScratch(**params).fit(X, Y32)]
+                    MLPRegressorFromScratch(**params).fit(X, Y32),
+                    MLPRegressorFromScratch(**params).fit(X, y)]  # integer targets
         assert len(_epoch_loop._epoch.signatures) == n_signatures
     assert calls == []  # all compiled
     for model, reference in zip(ours + reg_ours, [theirs, theirs] + reg_theirs, strict=True):

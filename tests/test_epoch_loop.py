@@ -314,7 +314,7 @@ def test_not_covered_returns_none_and_changes_nothing():
     _untouched(net, opt, X, Y, order=np.array([0, 30]))  # a row that does not exist
     _untouched(net, opt, X, Y, dropout=[1.0])  # a rate the masks cannot have
     assert E.run_epoch_compiled(net, opt, X, Y, None, 7, dropout=[0.5], rng=None) is None
-    _untouched(net, opt, X, Y.astype(np.int64))  # targets neither boolean nor float
+    _untouched(net, opt, X, Y.astype(np.complex128))  # targets neither boolean nor real
     gelu = MLP([5, 4, 3], "gelu").initialize(np.random.RandomState(0))
     _untouched(gelu, Adam(gelu.params.size, np.float64), X, Y)  # not a kernels' activation
     # float32 weights: float64 targets make the errors float64; float64 sample weights
@@ -322,6 +322,8 @@ def test_not_covered_returns_none_and_changes_nothing():
     net32 = MLP([5, 4, 3], "relu", "identity", np.float32).initialize(np.random.RandomState(0))
     X32 = X.astype(np.float32)
     _untouched(net32, Adam(net32.params.size, np.float32), X32, Y.astype(np.float64))
+    # int32 or int64 targets beside float32: numpy's arithmetic makes the errors float64
+    _untouched(net32, Adam(net32.params.size, np.float32), X32, Y.astype(np.int32))
     _untouched(net32, Adam(net32.params.size, np.float32), X32, Y.astype(np.float32),
                sw=np.ones(30))
     pair = Adam(net32.params.size, np.float32)
