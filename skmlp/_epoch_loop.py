@@ -671,8 +671,8 @@ def _read_only(a):
     numba types a read-only array apart from a writable one and compiles (and caches)
     the whole loop once for each, seconds of compiling. The loop only reads the data, so
     it is always given read-only views: a plain array, a DataFrame's values (pandas'
-    copy-on-write views) and a memmap opened read-only (joblib hands a search's workers
-    their data so) all run one compiled loop.
+    copy-on-write views) and a memmap opened read-only (data kept on disk) all run one
+    compiled loop.
     """
     view = a.view()
     view.flags.writeable = False

@@ -102,10 +102,10 @@ def test_inputs_of_other_layouts_are_gathered_by_the_compiled_loop(monkeypatch, 
 
 def test_inputs_of_every_layout_and_flag_share_one_compiled_loop(monkeypatch, tmp_path):
     """numba compiles (and caches) the whole loop once per type of its arguments, seconds
-    each: read-only data (a DataFrame's copy-on-write values, a memmap opened "r", as
-    joblib gives a search's workers), float32 or integer targets beside float64 X and
-    targets in Fortran order share the one compiled loop of their dtype and kind of
-    target, and train scikit-learn's model bit for bit."""
+    each: read-only data (a DataFrame's copy-on-write values, a memmap opened "r"),
+    float32 or integer targets beside float64 X and targets in Fortran order share the
+    one compiled loop of their dtype and kind of target, and train scikit-learn's model
+    bit for bit."""
     from sklearn.neural_network import MLPRegressor
 
     from skmlp import MLPRegressorFromScratch, _epoch_loop
