@@ -4,6 +4,7 @@ what it holds), the BLAS thread limit, the kernel switch, and the kernels loaded
 import fcntl
 import importlib.util
 import os
+import signal
 import warnings
 
 import numpy as np
@@ -83,6 +84,15 @@ def rng():
 
 
 # --- how the tests run ------------------------------------------------------------------------
+# A shell that starts pytest in the background (`make test &` without job control) leaves
+# SIGINT ignored, which the processes it starts inherit: then no real Ctrl-C reaches the
+# fits, and the Ctrl-C tests (a SIGINT sent to the test process or to a child) would test
+# nothing, or fail. Python's own handler is put back, as an interactive run has it; the
+# children inherit the default disposition and install theirs.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``slow`` run first, each group in its collection order.
 
