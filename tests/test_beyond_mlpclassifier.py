@@ -279,11 +279,14 @@ def _dropout_cannot_equal_repetition(estimator):
     return {}
 
 
+# max_iter=100: scikit-learn's own setting for MLPClassifier in these checks
 @parametrize_with_checks([
-    MLPClassifierFromScratch(class_weight="balanced", random_state=0),
-    MLPClassifierFromScratch(dropout=0.2, random_state=0),
-    MLPClassifierFromScratch((20, 10), activation=("gelu", "leaky_relu"), random_state=0),
-    MLPClassifierFromScratch(activation="elu", scoring="loss", solver="sgd", random_state=0),
+    MLPClassifierFromScratch(class_weight="balanced", max_iter=100, random_state=0),
+    MLPClassifierFromScratch(dropout=0.2, max_iter=100, random_state=0),
+    MLPClassifierFromScratch((20, 10), activation=("gelu", "leaky_relu"), max_iter=100,
+                             random_state=0),
+    MLPClassifierFromScratch(activation="elu", scoring="loss", solver="sgd", max_iter=100,
+                             random_state=0),
 ], expected_failed_checks=_dropout_cannot_equal_repetition, xfail_strict=True)
 def test_sklearn_compatible_with_features_on(estimator, check):
     check(estimator)

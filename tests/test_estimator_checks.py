@@ -4,10 +4,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmlp import MLPClassifierFromScratch
 
+# max_iter=100 is scikit-learn's own setting for MLPClassifier in these checks
+# (sklearn/utils/_test_common/instance_generator.py); the default 200 doubles their time.
 ESTIMATORS = [
-    MLPClassifierFromScratch(solver="adam", random_state=0),
-    MLPClassifierFromScratch(solver="sgd", random_state=0),
-    MLPClassifierFromScratch(solver="lbfgs", random_state=0),
+    MLPClassifierFromScratch(solver="adam", max_iter=100, random_state=0),
+    MLPClassifierFromScratch(solver="sgd", max_iter=100, random_state=0),
+    MLPClassifierFromScratch(solver="lbfgs", max_iter=100, random_state=0),
 ]
 
 

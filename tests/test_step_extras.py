@@ -210,7 +210,8 @@ EXTRAS = dict(lr_schedule="coslog4", warmup=0.1, weight_decay=0.01, max_grad_nor
               ema_decay=0.9, random_state=0)
 
 
-@parametrize_with_checks([MLPClassifierFromScratch(label_smoothing=0.1, **EXTRAS),
-                          MLPRegressorFromScratch(**EXTRAS)])
+# max_iter=100: scikit-learn's own setting for its MLPs in these checks
+@parametrize_with_checks([MLPClassifierFromScratch(label_smoothing=0.1, max_iter=100, **EXTRAS),
+                          MLPRegressorFromScratch(max_iter=100, **EXTRAS)])
 def test_sklearn_compatible_with_the_extras_on(estimator, check):
     check(estimator)
