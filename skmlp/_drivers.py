@@ -106,6 +106,11 @@ class StepExtras:
         """Whether any extra is on (else the loop makes MLPClassifier's steps)."""
         return any(getattr(est, name) != off for name, off in est._STEP_EXTRAS.items())
 
+    def factor(self, step):
+        """The schedule's factor of the learning rate at ``step`` (counted from 0)."""
+        return float(learning_rate_factor(self.schedule or "constant", step / self.n_steps,
+                                          self.warmup))
+
     def step(self, net, optimizer, grad, *, alpha, scale):
         """One step from the raw gradient sums ``grad`` (spent), in place on ``net``."""
         n_coefs, params = net.n_coefs, net.params
@@ -114,8 +119,7 @@ class StepExtras:
             grad[n_coefs:] = grad_intercepts
         if self.max_grad_norm is not None:
             clip_gradient(grad, self.max_grad_norm)
-        factor = float(learning_rate_factor(self.schedule or "constant",
-                                            self.steps / self.n_steps, self.warmup))
+        factor = self.factor(self.steps)
         self.steps += 1
         # the optimizer's base rate, scaled for this step only
         name = "learning_rate" if isinstance(optimizer, SGD) else "learning_rate_init"
@@ -248,9 +252,10 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
     epoch = None  # the callback sub-task of the epoch under way, if it has not ended
     try:
         for _ in range(est.max_iter):
-            compiled = plan.extras is None and _ops.compiled_epochs(
+            compiled = _ops.compiled_epochs(
                 net, optimizer, plan.X, plan.Y, plan.sample_weight, dropout=plan.dropout,
-                rng=plan.dropout_rng, gathered=est.shuffle or plan.rows is not None)
+                rng=plan.dropout_rng, extras=plan.extras,
+                gathered=est.shuffle or plan.rows is not None)
             checkpointed = not compiled or state.validation is not None
             if checkpointed:
                 if epoch_start is None:

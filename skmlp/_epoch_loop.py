@@ -46,7 +46,10 @@ that keep the errors in that dtype (booleans, or floats of that dtype), sample w
 float dtype the network's holds exactly, :class:`~skmlp._optimizers.SGD` and
 :class:`~skmlp._optimizers.Adam` with state arrays of the network's dtype (not the
 weights'/biases' pair of ``b248df2``), the hidden activations of ``skmlp._kernels``, every
-output, any batch size, ``order`` None or an index array, dropout; numpy's error modes
+output, any batch size, ``order`` None or an index array, dropout, the step extras of
+``skmlp._drivers.StepExtras`` (schedule, decoupled weight decay, clipping, the weight
+average: their per-step numbers computed beforehand by the Python formulas, the step
+made by :func:`_extras_step` in ``StepExtras.step``'s order); numpy's error modes
 "warn" or "ignore". Anything else returns None before touching anything, and the caller runs
 the Python loop.
 
@@ -380,12 +383,60 @@ def _output(Z, Y, sw, weighted, out_code, values, s, alpha):
 
 
 @njit(**_JIT)
+def _extras_step(params, grad, state1, state2, n_coefs, opt, alpha, alpha64, s, momentum,
+                 nesterov, beta_1, one_m_b1, beta_2, one_m_b2, neg_lr, epsilon, t_buf, zero,
+                 one, overflows, max_norm, decays, step_lrs, k, ema_sum, ema_average, ema_d,
+                 ema_1md, ema_corrections):
+    """Step ``k`` of ``StepExtras.step``, operation for operation (see :func:`_epoch`)."""
+    n = grad.shape[0]
+    # finish_gradient: g[:n_coefs] += alpha * W (only when alpha is not 0), then g /= s
+    if alpha64 != 0.0:
+        for j in range(n_coefs):
+            grad[j] = grad[j] + params[j] * alpha
+    for j in range(n):
+        grad[j] = grad[j] / s
+    # clip_gradient: norm = float(sqrt(dot(g, g))); g *= max_norm / norm (a Python float,
+    # taken in g's dtype) when the norm is larger
+    if max_norm >= 0.0:
+        u1 = np.int64(1)
+        _matmul(grad, np.int64(0), np.int64(n), u1, grad, np.int64(0), u1, np.int64(n), t_buf,
+                u1, u1, u1, u1, np.int64(n), u1, zero)
+        norm = np.float64(np.sqrt(t_buf[1]))
+        if norm > max_norm:
+            t_buf[1] = max_norm / norm
+            c = t_buf[1]
+            for j in range(n):
+                grad[j] = grad[j] * c
+    # decoupled weight decay of the weights (not the biases)
+    if decays.shape[0]:
+        c = decays[k]
+        for j in range(n_coefs):
+            params[j] = params[j] * c
+    # the optimizer's own step on the finished gradient (no L2 term, divided by 1)
+    if opt == _ADAM:
+        if K._adam_kernel(params, grad, state1, state2, np.int64(0), zero, one, beta_1,
+                          one_m_b1, beta_2, one_m_b2, neg_lr, epsilon):
+            overflows[0] += 1
+    else:
+        K._sgd_kernel(params, grad, state1, np.int64(0), zero, one, momentum, step_lrs[k],
+                      nesterov)
+    # EMA.update: sum = d sum + (1 - d) params; average = sum * (1 / (1 - d^t))
+    if ema_sum.shape[0]:
+        c = ema_corrections[k]
+        for j in range(n):
+            total = ema_sum[j] * ema_d + params[j] * ema_1md
+            ema_sum[j] = total
+            ema_average[j] = total * c
+
+
+@njit(**_JIT)
 def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, sizes, kinds,
            woff, boff, aoff, doff, params, grad, state1, state2, n_coefs, opt, alpha, momentum,
            lr, nesterov,
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, fused, alpha64, half_alpha, eps_out, one_m_eps_out, zero,
-           one, losses, is32, rng, rates, scales, M, KP, loops, overflows):
+           one, losses, is32, rng, rates, scales, M, KP, loops, overflows, extras, max_norm,
+           decays, step_lrs, ema_sum, ema_average, ema_d, ema_1md, ema_corrections):
     """The batches of one epoch; returns ``(steps, batches)``: the number of optimizer
     steps taken and of batches done.
 
@@ -401,6 +452,15 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
     ``rng`` as ``_solvers.dropout_masks`` draws them, the activations before dropout kept
     in ``KP`` (both laid out like ``D``). ``overflows[0]`` counts the Adam steps in which
     some ``g * g`` overflowed (numpy's "overflow encountered in square").
+
+    With ``extras`` each step is ``skmlp._drivers.StepExtras.step``: the gradient finished
+    (L2 term, division by ``s``), clipped to the norm ``max_norm`` (when it is not
+    negative), the weights multiplied by ``decays[k]`` (when there are decays), the
+    optimizer's step on the finished gradient at step ``k``'s rate (``neg_lrs[k]`` for
+    Adam, ``step_lrs[k]`` for SGD), then the weight average (when ``ema_sum`` has
+    entries) moved: ``ema_sum = ema_d ema_sum + ema_1md params`` and
+    ``ema_average = ema_sum * ema_corrections[k]``. Every per-step number was computed
+    beforehand by the Python formulas, in the parameters' dtype where numpy takes it so.
     """
     n_samples = order.shape[0] if shuffled else n_rows
     # the stride 1 and the flags below as numpy scalars: a literal argument would have
@@ -534,6 +594,14 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
                 K._derivative(Ai, prev, kinds[i - 1], Ai[:0], zero, one)
             dl = D
             d0 = doff[i - 1]
+        if extras:
+            _extras_step(params, grad, state1, state2, n_coefs, opt, alpha, alpha64, s_t,
+                         momentum, nesterov, beta_1, one_m_b1, beta_2, one_m_b2,
+                         neg_lrs[steps if opt == _ADAM else 0], epsilon, t_buf, zero, one,
+                         overflows, max_norm, decays, step_lrs, steps, ema_sum, ema_average,
+                         ema_d, ema_1md, ema_corrections)
+            steps += 1
+            continue
         # the step, with the L2 term and the division by s fused in
         if opt == _ADAM:
             if K._adam_kernel(params, grad, state1, state2, n_coefs, alpha, s_t, beta_1,
@@ -582,7 +650,8 @@ def _loops():
     return _loops_checked[0]
 
 
-def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None):
+def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None,
+           extras=None):
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
     Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense ``X`` of the
@@ -597,7 +666,9 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     tanh, logistic); any output; ``order`` None or a 1-d integer array of valid row indices;
     dropout (a rate in [0, 1) per hidden layer, ``rng`` a ``numpy.random.Generator``; the
     masks are drawn from it in the compiled code, the same numbers as
-    ``_solvers.dropout_masks`` draws); numpy's floating-point error modes no stricter than
+    ``_solvers.dropout_masks`` draws); ``extras`` None or a ``StepExtras`` (schedule,
+    weight decay, clipping, and a weight average of the network's dtype); numpy's
+    floating-point error modes no stricter than
     "warn" (the compiled BLAS calls and loops raise nothing: under
     ``np.errstate(over="raise")`` and the like the Python loop runs, and raises where numpy
     and scikit-learn raise).
@@ -637,6 +708,11 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
         if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.shape == net.params.shape
                 and a.flags.c_contiguous):
             return False
+    if extras is not None and extras.ema is not None:
+        for a in (extras.ema.average, extras.ema._sum):
+            if not (a.dtype == dtype and a.shape == net.params.shape and a.flags.c_contiguous
+                    and a.flags.writeable):
+                return False
     if order is not None:
         if not (isinstance(order, np.ndarray) and order.ndim == 1
                 and order.dtype.kind in "iu" and len(order)):
@@ -740,19 +816,49 @@ def _layout(net, cap, n_batches, n_features, y_dtype, shuffled, sw_dtype, droppi
     return w
 
 
+def _extras_arrays(extras, optimizer, n_batches, dtype):
+    """The step extras' numbers for each step this epoch may take, by ``StepExtras.step``'s
+    and ``EMA.update``'s Python formulas: ``rates`` (the optimizer's scaled base rate),
+    ``decays`` (the weights' factor, in ``dtype``; none without weight decay),
+    ``step_lrs`` (SGD's rate, in ``dtype``), ``corrections`` (the average's
+    ``1 / (1 - d^t)``, in ``dtype``), the clipping norm (-1: none), and the average's
+    arrays and decay (empty arrays and 0 without one)."""
+    none = np.empty(0, dtype)
+    x = {"rates": [], "decays": none, "step_lrs": none, "corrections": none, "max_norm": -1.0,
+         "ema_sum": none, "ema_average": none, "d": 0.0}
+    if extras is None:
+        return x
+    base = optimizer.learning_rate if isinstance(optimizer, SGD) else optimizer.learning_rate_init
+    factors = [extras.factor(extras.steps + k) for k in range(n_batches)]
+    x["rates"] = [base * f for f in factors]
+    if extras.weight_decay:
+        x["decays"] = np.array([1.0 - float(base) * f * extras.weight_decay for f in factors],
+                               dtype)
+    if isinstance(optimizer, SGD):
+        x["step_lrs"] = np.array(x["rates"], dtype)
+    if extras.max_grad_norm is not None:
+        x["max_norm"] = float(extras.max_grad_norm)
+    ema = extras.ema
+    if ema is not None:
+        x["ema_sum"], x["ema_average"], x["d"] = ema._sum, ema.average, ema.decay
+        x["corrections"] = np.array([1.0 / (1.0 - ema.decay ** (ema.t + k))
+                                     for k in range(1, n_batches + 1)], dtype)
+    return x
+
+
 def release(net):
     """Free the work arrays kept for ``net`` (a fit can call this when it ends)."""
     _LAYOUTS.pop(net, None)
 
 
 def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0,
-                       order=None, dropout=None, rng=None):
+                       order=None, dropout=None, rng=None, extras=None):
     """``skmlp._solvers.run_epoch`` in one compiled call, or None when not covered.
 
-    Same contract and same numbers as ``run_epoch`` (without ``extras``): the
-    parameters and the optimizer's state are updated in place, bitwise as the Python
-    loop updates them. When :func:`covers` says no, nothing is changed and None is
-    returned: the caller then runs the Python loop.
+    Same contract and same numbers as ``run_epoch``: the parameters, the optimizer's
+    state and the step extras' (their step count, the weight average) are updated in
+    place, bitwise as the Python loop updates them. When :func:`covers` says no, nothing
+    is changed and None is returned: the caller then runs the Python loop.
 
     Parameters
     ----------
@@ -768,6 +874,9 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         Drop rate per hidden layer.
     rng : numpy.random.Generator, required with dropout
         The dropout masks' stream: the same draws as ``run_epoch`` takes from it.
+    extras : skmlp._drivers.StepExtras or None, default=None
+        The step extras; their per-step numbers (the schedule's rates, the decay factors,
+        the average's bias corrections) are computed here by their Python formulas.
 
     Returns
     -------
@@ -779,7 +888,8 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         (the same numbers, with numpy's floating-point warnings), ``total`` being its
         running sum of the batch losses so far.
     """
-    if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout, rng=rng):
+    if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout, rng=rng,
+                  extras=extras):
         return None
     dtype = net.dtype
     t = dtype.type
@@ -807,10 +917,14 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         rng = _NO_RNG  # never drawn from: no rate is above 0
     losses, is32 = w["losses"], w["is32"]
     n_batches = len(losses)
+    x = _extras_arrays(extras, optimizer, n_batches, dtype)
     if isinstance(optimizer, Adam):
         opt, state1, state2 = _ADAM, optimizer.m, optimizer.v
-        # the step sizes, by Adam's Python formula, for each step this epoch may take
-        lrs = [optimizer.learning_rate_init * np.sqrt(1 - optimizer.beta_2 ** (optimizer.t + k))
+        # the step sizes, by Adam's Python formula, for each step this epoch may take (with
+        # a schedule, StepExtras.step sets learning_rate_init to its scaled rate first)
+        inits = (x["rates"] if extras is not None
+                 else [optimizer.learning_rate_init] * n_batches)
+        lrs = [inits[k - 1] * np.sqrt(1 - optimizer.beta_2 ** (optimizer.t + k))
                / (1 - optimizer.beta_1 ** (optimizer.t + k)) for k in range(1, n_batches + 1)]
         neg_lrs = -np.array(lrs, np.float64)
         b1, b2, eps = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
@@ -830,7 +944,9 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
             w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
             out_code, fused, float(alpha), t(0.5 * alpha),
             np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
-            w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"])
+            w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"],
+            extras is not None, x["max_norm"], x["decays"], x["step_lrs"], x["ema_sum"],
+            x["ema_average"], t(x["d"]), t(1.0 - x["d"]), x["corrections"])
     finally:  # also when the output step raised (the objmode step is numpy's code)
         if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
             w["overflows"][0] = 0
@@ -838,6 +954,10 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
     if opt == _ADAM and steps:
         optimizer.t += steps
         optimizer.learning_rate = lrs[steps - 1]
+    if extras is not None:
+        extras.steps += steps
+        if extras.ema is not None:
+            extras.ema.t += steps
     # run_epoch's sum of the batch losses weighted by the batch sizes, in their numpy dtypes
     # (the slices hold numpy integers when the batch size is one, as scikit-learn's np.clip
     # leaves it: a float32 batch loss times such a size is float64)

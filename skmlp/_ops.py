@@ -317,7 +317,7 @@ class StoppedEpoch(NamedTuple):
 
 # --- a whole epoch: the compiled loop, or the caller's Python loop ------------------------
 def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, order, dropout,
-                   rng):
+                   rng, extras=None):
     """One epoch in one numba call (``skmlp._epoch_loop``), or None.
 
     Contract: the same numbers as ``skmlp._solvers.run_epoch`` (its loss, parameters,
@@ -325,7 +325,8 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
     numpy's own BLAS with numpy's matmul arguments, numpy's own ``exp``/``tanh`` loops and
     the twins above (see ``skmlp._epoch_loop``). Used when the kernels are on and
     ``_epoch_loop.covers`` the configuration (dense X of the network's dtype, sgd/adam with
-    one-dtype state, the twins' activations, any output, sample weights, dropout); None
+    one-dtype state, the twins' activations, any output, sample weights, dropout, the step
+    extras: schedule, weight decay, clipping, weight average); None
     otherwise, with nothing changed, and the caller runs the Python loop. The module
     (numba's binding of numpy's BLAS) is imported on the first covered epoch only.
 
@@ -352,7 +353,7 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
         try:
             return _epoch_loop.run_epoch_compiled(net, optimizer, X, Y, sample_weight,
                                                   batch_size, alpha=alpha, order=order,
-                                                  dropout=dropout, rng=rng)
+                                                  dropout=dropout, rng=rng, extras=extras)
         except (pickle.UnpicklingError, EOFError, OSError, NumbaError) as error:
             # raised while numba loads or compiles the loop, before it runs (the loop itself
             # raises none of these): a damaged cache file is flushed and the loop compiled
@@ -364,7 +365,8 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
     return None
 
 
-def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gathered):
+def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gathered,
+                    extras=None):
     """Whether :func:`compiled_epoch` would train this fit's epochs (any valid ``order``
     when ``gathered``, else ``order=None``).
 
@@ -384,7 +386,7 @@ def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gather
         return False
     # row 0 stands in for the epochs' orders: any valid one gets the same answer
     return _epoch_loop.covers(net, optimizer, X, Y, sample_weight, dropout=dropout, rng=rng,
-                              order=_ROW_0 if gathered else None)
+                              order=_ROW_0 if gathered else None, extras=extras)
 
 
 def _compiled_epoch_failed(error, stacklevel=5):

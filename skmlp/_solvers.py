@@ -102,10 +102,11 @@ def run_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0, ord
     """
     n_samples = X.shape[0] if order is None else len(order)
     first, total, stopped = 0, 0.0, False
-    if compiled and extras is None:  # where the kernels are on and it covers the case
+    if compiled:  # where the kernels are on and it covers the case
         masks_from = rng.bit_generator.state if dropout is not None and any(dropout) else None
         loss = _ops.compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size,
-                                   alpha=alpha, order=order, dropout=dropout, rng=rng)
+                                   alpha=alpha, order=order, dropout=dropout, rng=rng,
+                                   extras=extras)
         if isinstance(loss, _ops.StoppedEpoch):
             # on in numpy from the batch whose loss is not finite, its masks drawn again
             (first, total), stopped = loss, True

@@ -170,15 +170,87 @@ def test_strict_floating_point_modes_run_the_python_loop(monkeypatch, errstate, 
     assert calls == []
 
 
+# the step extras: schedules, decoupled weight decay, clipping, the weight average, each
+# alone and together, with the solvers, L2, dropout, label smoothing and early stopping
+STEP_EXTRAS = [
+    dict(lr_schedule="cosine"),
+    dict(lr_schedule="coslog4", warmup=0.2, weight_decay=0.05, max_grad_norm=0.05,
+         ema_decay=0.9, alpha=1e-3),
+    dict(ema_decay=0.99, dropout=0.2),
+    dict(weight_decay=0.1, label_smoothing=0.1, early_stopping=True),
+    dict(solver="sgd", momentum=0.9, nesterovs_momentum=True, max_grad_norm=0.05),
+    dict(solver="sgd", learning_rate="invscaling", lr_schedule="cosine", weight_decay=0.01,
+         ema_decay=0.9, nesterovs_momentum=False),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("extras", STEP_EXTRAS, ids=lambda e: ",".join(e))
+def test_step_extras_run_compiled_epochs_and_give_the_numpy_paths_model(monkeypatch, dtype,
+                                                                        extras):
+    """``StepExtras.step`` compiled (``_epoch_loop._extras_step``): every epoch of the fit
+    compiled, and the model, the loss curve and the weight average are the numpy path's,
+    bit for bit. The clipping norm 0.05 is below these gradients' norms from the start,
+    so the clipped steps are compared too."""
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:500] / 16).astype(dtype), y[:500]
+    params = dict(hidden_layer_sizes=(24,), max_iter=8, batch_size=64, random_state=0,
+                  **extras)
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):
+        compiled = MLPClassifierFromScratch(**params).fit(X, y)
+    assert calls == []  # every epoch compiled
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    assert len(calls) > 0  # the numpy path's minibatches
+    assert compiled.n_iter_ == reference.n_iter_
+    assert compiled.loss_curve_ == reference.loss_curve_
+    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
+                    reference.coefs_ + reference.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_step_extras_after_a_compiled_epoch_stopped_go_on_in_numpy(monkeypatch):
+    """A batch whose loss is not finite stops the compiled epoch; numpy goes on from that
+    batch with the extras' step count and average where the compiled steps left them:
+    the same warnings and divergence error as with the kernels off."""
+    import warnings
+
+    from skmlp import _epoch_loop, _ops
+
+    X, y, params = _diverging_in_epoch_2()
+    params.update(lr_schedule="cosine", ema_decay=0.9, weight_decay=0.01)
+    real, stops = _epoch_loop.run_epoch_compiled, []
+
+    def spied(*args, **kwargs):
+        result = real(*args, **kwargs)
+        stops.append(isinstance(result, _ops.StoppedEpoch))
+        return result
+
+    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", spied)
+    outcomes = []
+    for on in (True, False):
+        with use_kernels(on), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter "
+                                                 r"weights: the training loss became "
+                                                 r"non-finite in epoch 2") as error:
+                MLPClassifierFromScratch(**params).fit(X, y)
+        outcomes.append(([(w.category, str(w.message)) for w in seen], str(error.value)))
+    assert stops == [False, True]  # epoch 1 compiled whole, epoch 2 stopped
+    assert outcomes[0] == outcomes[1]
+
+
 def test_uncovered_configurations_take_the_python_loop(monkeypatch):
-    """Extras, sparse input and kernels off run the reference loop (backprop per batch)."""
+    """An activation the kernels lack, sparse input and kernels off run the reference loop
+    (backprop per batch)."""
     import scipy.sparse as sp
 
     X, y = load_digits(return_X_y=True)
     X, y = X[:200] / 16, y[:200]
     calls = _counting_backprop(monkeypatch)
     with use_kernels(True):
-        MLPClassifierFromScratch(max_iter=2, weight_decay=0.1, random_state=0).fit(X, y)
+        MLPClassifierFromScratch(max_iter=2, activation="gelu", random_state=0).fit(X, y)
         n_extras = len(calls)
         MLPClassifierFromScratch(max_iter=2, random_state=0).fit(sp.csr_matrix(X), y)
         n_sparse = len(calls) - n_extras
