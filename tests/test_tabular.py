@@ -131,8 +131,8 @@ def test_grid_search(clf_data):
 def test_learning_rate_schedule_and_warmup_reach_the_optimizer(clf_data, monkeypatch):
     X, y = clf_data
     spy = Spy(monkeypatch, _adamw.AdamW, "step")
-    TabularMLPClassifier(**{**SMALL, "max_iter": 3}, learning_rate=0.01, lr_schedule="cosine",
-                         warmup=0.25).fit(X, y)
+    TabularMLPClassifier(**{**SMALL, "max_iter": 3}, refit=False, learning_rate=0.01,
+                         lr_schedule="cosine", warmup=0.25).fit(X, y)
     lrs = np.array([call[0][3] for call in spy.calls])
     n_train = 300 - 60  # validation_fraction=0.2
     steps = 3 * (n_train // 32)
@@ -149,7 +149,7 @@ def test_weight_decay_and_dropout_schedules_reach_each_step(clf_data, monkeypatc
     X, y = clf_data
     step = Spy(monkeypatch, _adamw.AdamW, "step")
     grads = Spy(monkeypatch, _tabular_net.TabularNet, "loss_grad")
-    TabularMLPClassifier(**{**SMALL, "max_iter": 3}, weight_decay=0.02,
+    TabularMLPClassifier(**{**SMALL, "max_iter": 3}, refit=False, weight_decay=0.02,
                          weight_decay_schedule="flat_cos", dropout=0.4,
                          dropout_schedule="flat_cos").fit(X, y)
     steps = 3 * ((300 - 60) // 32)
@@ -165,7 +165,7 @@ def test_weight_decay_and_dropout_schedules_reach_each_step(clf_data, monkeypatc
     assert np.mean(dropped[: steps // 2]) == pytest.approx(0.4, abs=0.05)  # full rate
     assert np.mean(dropped[-3:]) < 0.1  # annealed to near 0
     grads.calls.clear()
-    TabularMLPClassifier(**{**SMALL, "max_iter": 1}, dropout=0.4,
+    TabularMLPClassifier(**{**SMALL, "max_iter": 1}, refit=False, dropout=0.4,
                          dropout_schedule="coslog4").fit(X, y)
     assert grads.calls[0][1]["masks"] is None  # coslog4 starts at 0
     assert grads.calls[1][1]["masks"] is not None
@@ -197,9 +197,11 @@ def test_batch_size_and_validation_fraction(clf_data, monkeypatch):
     assert [len(c[0][1]) for c in spy.calls] == [50] * 6  # 300 rows, nothing held out
     assert clf.validation_scores_ is None and clf.best_epoch_ is None
     spy.calls.clear()
-    TabularMLPClassifier(**{**SMALL, "max_iter": 1, "batch_size": 50},
-                         validation_fraction=0.5).fit(X, y)
-    assert [len(c[0][1]) for c in spy.calls] == [50] * 3
+    clf = TabularMLPClassifier(**{**SMALL, "max_iter": 1, "batch_size": 50},
+                               validation_fraction=0.5).fit(X, y)
+    # 150 training rows, then the refit's epoch on all 300
+    assert [len(c[0][1]) for c in spy.calls] == [50] * 3 + [50] * 6
+    assert clf.best_epoch_ == 1 and len(clf.refit_loss_curve_) == 1
 
 
 def test_max_iter_auto_sets_the_epochs_from_the_steps(clf_data, monkeypatch):
@@ -373,10 +375,12 @@ def test_adam_constants_reach_the_optimizer(clf_data, monkeypatch, beta):
 
 def test_verbose(clf_data, capsys):
     X, y = clf_data
-    TabularMLPClassifier(**SMALL, verbose=True).fit(X, y)
+    clf = TabularMLPClassifier(**SMALL, verbose=True).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("Epoch 1, loss = ")
+    assert len(lines) == 4 + clf.best_epoch_ and lines[0].startswith("Epoch 1, loss = ")
     assert "validation score" in lines[0]
+    assert lines[4:] == [f"Refit epoch {k + 1}, loss = {loss:.6f}"
+                         for k, loss in enumerate(clf.refit_loss_curve_)]
 
 
 # --- input ------------------------------------------------------------------------------------
@@ -415,7 +419,7 @@ def test_one_member_is_the_network_from_before_the_ensemble():
     X, y = make_classification(200, 6, n_informative=4, n_classes=3, random_state=0)
     Xr, yr = make_regression(200, 5, noise=1.0, random_state=0)
     small = {"hidden_layer_sizes": (16, 16), "max_iter": 3, "batch_size": 32,
-             "dtype": "float64", "random_state": 0}
+             "dtype": "float64", "random_state": 0, "refit": False}  # (recorded before it)
     P = TabularMLPClassifier(**small, n_members=1).fit(X, y).predict_proba(X[:3])
     np.testing.assert_allclose(P, [
         [0.29754518756047516, 0.34592261582248196, 0.35653219661704294],
