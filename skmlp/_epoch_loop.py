@@ -70,6 +70,7 @@ from sklearn.utils import gen_batches
 
 from . import _kernels as K
 from . import _ops
+from ._activations import LEAKY_RELU_SLOPE
 from ._numerics import strict_fp_errors
 from ._optimizers import SGD, Adam
 
@@ -436,7 +437,7 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
            beta_1, one_m_b1, beta_2, one_m_b2, neg_lrs, epsilon, A, D, X_buf, Y_buf, sw_buf,
            sw_zero, t_buf, out_code, fused, alpha64, half_alpha, eps_out, one_m_eps_out, zero,
            one, losses, is32, rng, rates, scales, M, KP, loops, overflows, extras, max_norm,
-           decays, step_lrs, ema_sum, ema_average, ema_d, ema_1md, ema_corrections):
+           decays, step_lrs, ema_sum, ema_average, ema_d, ema_1md, ema_corrections, slope):
     """The batches of one epoch; returns ``(steps, batches)``: the number of optimizer
     steps taken and of batches done.
 
@@ -530,7 +531,7 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
             Z = A[aoff[i]:aoff[i] + m * units].reshape((m, units))
             b = params[boff[i]:boff[i] + units]
             if i < n_layers - 1:
-                K._bias_act(Z, b, kinds[i], zero, one)
+                K._bias_act(Z, b, kinds[i], zero, one, slope)
                 if kinds[i] == _TANH:
                     _numpy_unary(Z, np.bool_(True), loops)
                 if rates[i] > 0:
@@ -588,10 +589,10 @@ def _epoch(X, n_rows, rs, cs, Y, sw, weighted, order, shuffled, batch_size, size
                 K._derivative(KP[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in)),
                               prev, kinds[i - 1],
                               M[doff[i - 1]:doff[i - 1] + m * fan_in].reshape((m, fan_in)),
-                              zero, one)
+                              zero, one, slope)
             elif kinds[i - 1] != K._IDENTITY:
                 Ai = A[aoff[i - 1]:aoff[i - 1] + m * fan_in].reshape((m, fan_in))
-                K._derivative(Ai, prev, kinds[i - 1], Ai[:0], zero, one)
+                K._derivative(Ai, prev, kinds[i - 1], Ai[:0], zero, one, slope)
             dl = D
             d0 = doff[i - 1]
         if extras:
@@ -946,7 +947,8 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
             np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
             w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"],
             extras is not None, x["max_norm"], x["decays"], x["step_lrs"], x["ema_sum"],
-            x["ema_average"], t(x["d"]), t(1.0 - x["d"]), x["corrections"])
+            x["ema_average"], t(x["d"]), t(1.0 - x["d"]), x["corrections"],
+            t(LEAKY_RELU_SLOPE))
     finally:  # also when the output step raised (the objmode step is numpy's code)
         if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
             w["overflows"][0] = 0

@@ -55,6 +55,8 @@ scikit-learn has with float64 targets) take the numpy path (``skmlp._ops``,
 import numpy as np
 from numba import njit
 
+from ._activations import LEAKY_RELU_SLOPE
+
 __all__ = [
     "ACTIVATIONS",
     "adam_step",
@@ -66,8 +68,9 @@ __all__ = [
 
 # the hidden activations with a twin here, by their names in skmlp._activations.ACTIVATIONS
 # (tests/test_kernels.py checks they are there); a new twin is a kind and a branch below
-_IDENTITY, _RELU, _LOGISTIC, _TANH = 0, 1, 2, 3
-_KIND = {"identity": _IDENTITY, "relu": _RELU, "logistic": _LOGISTIC, "tanh": _TANH}
+_IDENTITY, _RELU, _LOGISTIC, _TANH, _LEAKY_RELU = 0, 1, 2, 3, 4
+_KIND = {"identity": _IDENTITY, "relu": _RELU, "logistic": _LOGISTIC, "tanh": _TANH,
+         "leaky_relu": _LEAKY_RELU}
 
 #: hidden activations the kernels know
 ACTIVATIONS = tuple(_KIND)
@@ -334,10 +337,17 @@ def sgd_step(params, grad, velocity, n_coefs, alpha, s, momentum, lr, nesterov):
 # forward: Z <- f(Z + b), with optional inverted dropout
 # ----------------------------------------------------------------------------------------
 @njit(**_JIT)
-def _bias_act(Z, b, kind, zero, one):
-    """``Z[i, j] = f(Z[i, j] + b[j])``, ``f`` by ``kind`` (tanh: identity here)."""
+def _bias_act(Z, b, kind, zero, one, slope):
+    """``Z[i, j] = f(Z[i, j] + b[j])``, ``f`` by ``kind`` (tanh: identity here);
+    ``slope`` is the leaky ReLU's, in ``Z``'s dtype."""
     n, u = Z.shape
-    if kind == _RELU:
+    if kind == _LEAKY_RELU:
+        for i in range(n):
+            for j in range(u):
+                z = Z[i, j] + b[j]
+                # np.multiply(Z, slope, where=Z < 0): NaN and zeros pass unchanged
+                Z[i, j] = z * slope if z < zero else z
+    elif kind == _RELU:
         for i in range(n):
             for j in range(u):
                 z = Z[i, j] + b[j]
@@ -400,7 +410,7 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None):
     Z : ndarray of shape (n_samples, n_units), C-contiguous, float32 or float64
         ``A_prev @ W``; overwritten with the activations.
     b : ndarray of shape (n_units,)
-    activation : {"identity", "relu", "tanh", "logistic"}
+    activation : {"identity", "relu", "tanh", "logistic", "leaky_relu"}
     keep : ndarray of shape (n_samples, n_units), default=None
         Receives ``f(Z + b)`` before dropout; required with ``mask``.
     mask : ndarray of shape (n_samples, n_units), default=None
@@ -419,7 +429,7 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None):
             raise ValueError("dropout needs `mask` and `keep` of Z's shape and dtype")
     t = Z.dtype.type
     kind = _KIND[activation]
-    _bias_act(Z, b, kind, t(0), t(1))
+    _bias_act(Z, b, kind, t(0), t(1), t(LEAKY_RELU_SLOPE))
     if kind == _TANH:
         # libm's tanh is scalar: numpy's SIMD tanh is ~20x faster (and is the reference)
         np.tanh(Z, out=Z)
@@ -432,8 +442,9 @@ def bias_activation(Z, b, activation, *, keep=None, mask=None):
 # backward: delta *= f'(z), from the activation A = f(z)
 # ----------------------------------------------------------------------------------------
 @njit(**_JIT)
-def _derivative(A, delta, kind, mask, zero, one):
-    """``delta *= mask`` (if any), then ``delta *= f'(z)`` from ``A = f(z)``, ``f`` by ``kind``."""
+def _derivative(A, delta, kind, mask, zero, one, slope):
+    """``delta *= mask`` (if any), then ``delta *= f'(z)`` from ``A = f(z)``, ``f`` by ``kind``
+    (``slope``: the leaky ReLU's, in ``delta``'s dtype)."""
     n, u = delta.shape
     if mask.shape[0] != 0:
         for i in range(n):
@@ -454,6 +465,11 @@ def _derivative(A, delta, kind, mask, zero, one):
             for j in range(u):
                 a = A[i, j]
                 delta[i, j] = delta[i, j] * (one - a * a)
+    elif kind == _LEAKY_RELU:
+        for i in range(n):
+            for j in range(u):
+                if A[i, j] <= zero:  # np.multiply(delta, slope, where=A <= 0)
+                    delta[i, j] = delta[i, j] * slope
 
 
 def activation_derivative(A, delta, activation, mask=None):
@@ -464,10 +480,11 @@ def activation_derivative(A, delta, activation, mask=None):
 
         delta *= mask                          (dropout: the multipliers left
                                                 by ``bias_activation``)
-        relu:      delta[A == 0] = 0
-        logistic:  delta *= A; delta *= 1 - A
-        tanh:      delta *= 1 - A**2
-        identity:  nothing
+        relu:        delta[A == 0] = 0
+        logistic:    delta *= A; delta *= 1 - A
+        tanh:        delta *= 1 - A**2
+        leaky_relu:  delta *= slope where A <= 0 (skmlp's, not scikit-learn's)
+        identity:    nothing
 
     Parameters
     ----------
@@ -475,7 +492,7 @@ def activation_derivative(A, delta, activation, mask=None):
         The activation *before* dropout (``keep`` of ``bias_activation``).
     delta : ndarray of shape (n_samples, n_units), C-contiguous
         The error signal, overwritten.
-    activation : {"identity", "relu", "tanh", "logistic"}
+    activation : {"identity", "relu", "tanh", "logistic", "leaky_relu"}
     mask : ndarray of shape (n_samples, n_units), default=None
 
     Returns
@@ -490,7 +507,7 @@ def activation_derivative(A, delta, activation, mask=None):
             return delta
         mask = _empty_2d(delta.dtype)
     t = delta.dtype.type
-    _derivative(A, delta, kind, mask, t(0), t(1))
+    _derivative(A, delta, kind, mask, t(0), t(1), t(LEAKY_RELU_SLOPE))
     return delta
 
 

@@ -210,6 +210,28 @@ def test_step_extras_run_compiled_epochs_and_give_the_numpy_paths_model(monkeypa
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_leaky_relu_runs_compiled_epochs_and_gives_the_numpy_paths_model(monkeypatch, dtype,
+                                                                         dropout):
+    """skmlp's leaky ReLU has a kernel twin, so its fits run compiled epochs too, bit for
+    bit the numpy path's."""
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:500] / 16).astype(dtype), y[:500]
+    params = dict(hidden_layer_sizes=(24, 12), activation="leaky_relu", dropout=dropout,
+                  max_iter=6, random_state=0)
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):
+        compiled = MLPClassifierFromScratch(**params).fit(X, y)
+    assert calls == []  # every epoch compiled
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    assert compiled.loss_curve_ == reference.loss_curve_
+    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
+                    reference.coefs_ + reference.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_step_extras_after_a_compiled_epoch_stopped_go_on_in_numpy(monkeypatch):
     """A batch whose loss is not finite stops the compiled epoch; numpy goes on from that
     batch with the extras' step count and average where the compiled steps left them:

@@ -34,7 +34,7 @@ if E.BLAS_LIBRARY is None:  # not numpy's wheel: the loop covers nothing
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 DTYPES = [np.float64, np.float32]
-ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
+ACTIVATIONS = ["relu", "tanh", "logistic", "identity", "leaky_relu"]
 OUTPUTS = ["softmax", "logistic", "identity", "exp"]
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
@@ -208,7 +208,7 @@ def test_epoch_orders_and_batch_sizes(dt, batch_size, shuffled, subset):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("rates", [(0.3, 0.0), (0.2, 0.5)])
 def test_epoch_dropout(dt, activation, rates):
     """Dropout: the masks drawn in the compiled loop from the same Generator are

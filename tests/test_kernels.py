@@ -156,6 +156,23 @@ def test_bias_relu_identity_bitwise(dt, rng):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
+def test_bias_leaky_relu_bitwise(dt, rng):
+    """skmlp's leaky ReLU: ``np.multiply(z, 0.01, where=z < 0)`` after the bias, NaN, zeros
+    and their signs passed through."""
+    Z = _logits(rng, dt, big=1e3)
+    b = rng.standard_normal(Z.shape[1]).astype(dt)
+    b[:3] = [-0.0, 0.0, 0.0]
+    Z[0, :3] = [-0.0, np.nan, -np.inf]  # -0 + -0 = -0, which is not below 0: kept
+    Zk = Z.copy()
+    K.bias_activation(Zk, b, "leaky_relu")
+    ref = Z + b
+    REGISTRY["leaky_relu"].function(ref)
+    assert_bitwise(Zk, ref)
+    assert np.signbit(Zk[0, 0]) and np.isnan(Zk[0, 1]) and Zk[0, 2] == -np.inf
+    assert (Zk < 0).any() and (Zk > 0).any()
+
+
+@pytest.mark.parametrize("dt", DTYPES)
 def test_bias_logistic_tanh(dt, rng):
     Z = _logits(rng, dt, big=1e3)
     Z[0, :4] = [-0.0, 100.0, -100.0, -800.0]
@@ -208,6 +225,9 @@ def test_activation_derivative_bitwise(dt, activation, dropout, rng):
         A = expit(A - 4).astype(dt)
     elif activation == "tanh":
         A = np.tanh(A - 4).astype(dt)
+    elif activation == "leaky_relu":  # negative outputs, zeros of both signs, NaN
+        A = _logits(rng, dt, big=1e3)
+        A[0, :3] = [0.0, -0.0, np.nan]
     delta = _sprinkle((rng.standard_normal(A.shape) * 3).astype(dt), rng, 1e5)
     mask = None
     if dropout:
@@ -224,6 +244,9 @@ def test_activation_derivative_bitwise(dt, activation, dropout, rng):
         ref *= 1 - A
     elif activation == "tanh":
         ref *= 1 - A**2
+    elif activation == "leaky_relu":
+        REGISTRY["leaky_relu"].derivative(A, ref)
+        assert (A < 0).any() and (A > 0).any()
     assert_bitwise(D, ref)
     if activation != "identity" or dropout:
         assert not np.array_equal(D, delta)
