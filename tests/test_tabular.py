@@ -198,7 +198,7 @@ def test_batch_size_and_validation_fraction(clf_data, monkeypatch):
     assert clf.validation_scores_ is None and clf.best_epoch_ is None
     spy.calls.clear()
     clf = TabularMLPClassifier(**{**SMALL, "max_iter": 1, "batch_size": 50},
-                               validation_fraction=0.5).fit(X, y)
+                               validation_fraction=0.5, refit=True).fit(X, y)
     # 150 training rows, then the refit's epoch on all 300
     assert [len(c[0][1]) for c in spy.calls] == [50] * 3 + [50] * 6
     assert clf.best_epoch_ == 1 and len(clf.refit_loss_curve_) == 1
@@ -375,7 +375,7 @@ def test_adam_constants_reach_the_optimizer(clf_data, monkeypatch, beta):
 
 def test_verbose(clf_data, capsys):
     X, y = clf_data
-    clf = TabularMLPClassifier(**SMALL, verbose=True).fit(X, y)
+    clf = TabularMLPClassifier(**SMALL, verbose=True, refit=True).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4 + clf.best_epoch_ and lines[0].startswith("Epoch 1, loss = ")
     assert "validation score" in lines[0]
