@@ -97,7 +97,10 @@ class StepExtras:
 
     def __init__(self, est, params, n_steps):
         self.schedule, self.warmup = est.lr_schedule, float(est.warmup)
-        self.weight_decay, self.max_grad_norm = float(est.weight_decay), est.max_grad_norm
+        # Python floats, as the compiled loop takes them (a numpy scalar would change the
+        # dtype of clip_gradient's arithmetic)
+        self.weight_decay = float(est.weight_decay)
+        self.max_grad_norm = None if est.max_grad_norm is None else float(est.max_grad_norm)
         self.n_steps, self.steps = max(int(n_steps), 1), 0
         self.ema = None if est.ema_decay is None else EMA(params, est.ema_decay)
 

@@ -664,9 +664,10 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     integer counts beside float64 ``X`` included); sample weights None or a 1-d float array
     whose dtype the network's holds exactly; SGD or Adam whose state arrays are flat arrays
     of the network's dtype; every hidden activation one of the kernels' (identity, relu,
-    tanh, logistic); any output; ``order`` None or a 1-d integer array of valid row indices;
-    dropout (a rate in [0, 1) per hidden layer, ``rng`` a ``numpy.random.Generator``; the
-    masks are drawn from it in the compiled code, the same numbers as
+    tanh, logistic, leaky_relu); any output; ``order`` None or a 1-d integer array of valid
+    row indices; dropout (a rate in [0, 1) per hidden layer, ``rng`` a
+    ``numpy.random.Generator``; the masks are drawn from it in the compiled code, the same
+    numbers as
     ``_solvers.dropout_masks`` draws); ``extras`` None or a ``StepExtras`` (schedule,
     weight decay, clipping, and a weight average of the network's dtype); numpy's
     floating-point error modes no stricter than

@@ -14,7 +14,7 @@ from the training rows; run ``max_iter`` epochs of shuffled minibatches of AdamW
 the scheduled learning rate, dropout masks and the weight average; after each epoch
 score the validation rows with the weights the model would predict with, and keep the
 best epoch's (ties go to the later epoch). The kept weights are the model, unless
-``refit`` (the default): then the scaling, the embedded columns and a new network are
+``refit`` (the regressor's default): then the scaling, the embedded columns and a new network are
 fitted on every row of ``X``, trained on the same schedule up to the best epoch, and
 that network is the model.
 """
@@ -329,6 +329,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                 run.keep_chosen_weights()
             if held:
                 interrupts.note()
+                kept = "the model the validation split chose (refit=False's): no refit"
             else:
                 refitted = self._refit(context, refit, run.n_epochs, interrupts)
                 kept = ("the model the validation split chose (refit=False's): the refit on "
@@ -366,14 +367,14 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         epochs: its scaling, embedded columns and initialisation fitted on all rows,
         its draws from the fit's seed.
         """
-        gen = np.random.default_rng(refit.seed)
-        model, Xs = self._build(refit.X, refit.Y, refit.hidden, refit.dtype, gen)
-        net = model["network_"]
-        Y = refit.Y.astype(refit.dtype)
-        run = _EpochRun(self, net, Xs.shape[0], n_epochs=n_epochs)
-        hook_args = _hook_args(refit.X, refit.y, refit.sample_weight)
         curve, epoch = [], None
-        try:
+        try:  # (the set-up too: a Ctrl-C during it keeps the validated model as well)
+            gen = np.random.default_rng(refit.seed)
+            model, Xs = self._build(refit.X, refit.Y, refit.hidden, refit.dtype, gen)
+            net = model["network_"]
+            Y = refit.Y.astype(refit.dtype)
+            run = _EpochRun(self, net, Xs.shape[0], n_epochs=n_epochs)
+            hook_args = _hook_args(refit.X, refit.y, refit.sample_weight)
             for _ in range(self.best_epoch_):
                 epoch = context.subcontext(task_name="epoch")
                 epoch.call_on_fit_task_begin(estimator=self, **hook_args)
@@ -392,6 +393,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                             **model, "network_": net.copy(w)})
                 if stop:
                     return None
+            run.keep_chosen_weights()  # the average, as a fit without validation keeps it
         except KeyboardInterrupt:
             interrupts.note()
             if epoch is not None:
@@ -400,7 +402,6 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                 except KeyboardInterrupt:
                     pass
             return None
-        run.keep_chosen_weights()  # the average, as a fit without validation keeps it
         return model, curve
 
     def _record_epoch(self, run, loss, validation):

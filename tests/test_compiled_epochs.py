@@ -181,6 +181,9 @@ STEP_EXTRAS = [
     dict(solver="sgd", momentum=0.9, nesterovs_momentum=True, max_grad_norm=0.05),
     dict(solver="sgd", learning_rate="invscaling", lr_schedule="cosine", weight_decay=0.01,
          ema_decay=0.9, nesterovs_momentum=False),
+    # numpy scalars (a grid from np.logspace): taken as the Python floats they hold
+    dict(max_grad_norm=np.float64(0.05), weight_decay=np.float32(0.01)),
+    dict(max_grad_norm=np.float32(0.05), ema_decay=np.float64(0.9)),
 ]
 
 

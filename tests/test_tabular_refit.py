@@ -161,3 +161,26 @@ def test_the_defaults_refit_the_regressor_only():
     every seed; the classifier's is within the noise and its time over the budget."""
     assert TabularMLPRegressor().refit is True
     assert TabularMLPClassifier().refit is False
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_a_ctrl_c_while_the_refit_is_set_up_keeps_the_model_the_validation_chose(data, Est,
+                                                                                  monkeypatch):
+    """The refit's set-up (scaling, embeddings and network fitted on all rows) is part of
+    the refit: a Ctrl-C there keeps the validated model too (an outside review found it
+    rolled the whole fit back)."""
+    X, y = data[Est]
+    real = _tabular._EpochRun.__init__
+
+    def interrupted(run, est, net, n_samples, n_epochs=None):
+        if n_epochs is not None:  # the refit's run
+            raise KeyboardInterrupt
+        real(run, est, net, n_samples, n_epochs)
+
+    monkeypatch.setattr(_tabular._EpochRun, "__init__", interrupted)
+    est = Est(**SMALL)
+    with pytest.warns(UserWarning, match=r"refit on all rows did not finish\.$"):
+        est.fit(X, y)
+    monkeypatch.setattr(_tabular._EpochRun, "__init__", real)
+    assert est.refit_loss_curve_ is None
+    assert_same_model(est, Est(**{**SMALL, "refit": False}).fit(X, y))
