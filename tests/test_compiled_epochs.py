@@ -235,37 +235,6 @@ def test_leaky_relu_runs_compiled_epochs_and_gives_the_numpy_paths_model(monkeyp
         np.testing.assert_array_equal(a, b)
 
 
-def test_step_extras_after_a_compiled_epoch_stopped_go_on_in_numpy(monkeypatch):
-    """A batch whose loss is not finite stops the compiled epoch; numpy goes on from that
-    batch with the extras' step count and average where the compiled steps left them:
-    the same warnings and divergence error as with the kernels off."""
-    import warnings
-
-    from skmlp import _epoch_loop, _ops
-
-    X, y, params = _diverging_in_epoch_2()
-    params.update(lr_schedule="cosine", ema_decay=0.9, weight_decay=0.01)
-    real, stops = _epoch_loop.run_epoch_compiled, []
-
-    def spied(*args, **kwargs):
-        result = real(*args, **kwargs)
-        stops.append(isinstance(result, _ops.StoppedEpoch))
-        return result
-
-    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", spied)
-    outcomes = []
-    for on in (True, False):
-        with use_kernels(on), warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter "
-                                                 r"weights: the training loss became "
-                                                 r"non-finite in epoch 2") as error:
-                MLPClassifierFromScratch(**params).fit(X, y)
-        outcomes.append(([(w.category, str(w.message)) for w in seen], str(error.value)))
-    assert stops == [False, True]  # epoch 1 compiled whole, epoch 2 stopped
-    assert outcomes[0] == outcomes[1]
-
-
 def test_uncovered_configurations_take_the_python_loop(monkeypatch):
     """An activation the kernels lack, sparse input and kernels off run the reference loop
     (backprop per batch)."""
@@ -401,14 +370,19 @@ def _diverging_in_epoch_2():
     return X, [1, 0, 0, 1], params
 
 
-def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch):
+@pytest.mark.parametrize("extras", [{}, dict(lr_schedule="cosine", ema_decay=0.9,
+                                              weight_decay=0.01)], ids=["plain", "extras"])
+def test_a_diverging_fit_warns_and_fails_as_the_numpy_path_does(monkeypatch, extras):
     """The compiled loop stops at the batch whose loss is not finite and numpy goes on
-    from there: numpy's warnings and the same divergence error as with the kernels off."""
+    from there: numpy's warnings and the same divergence error as with the kernels off.
+    With the step extras, numpy goes on with their step count and average where the
+    compiled steps left them."""
     import warnings
 
     from skmlp import _epoch_loop, _ops
 
     X, y, params = _diverging_in_epoch_2()
+    params.update(extras)
     real, stops = _epoch_loop.run_epoch_compiled, []
 
     def spied(*args, **kwargs):
