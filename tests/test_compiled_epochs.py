@@ -26,6 +26,26 @@ def _counting_backprop(monkeypatch):
     return calls
 
 
+def _compiled_and_numpy_fits(monkeypatch, X, y, params):
+    """The classifier fitted with the kernels (every epoch compiled: asserted) and with the
+    numpy path (its Python loop: asserted), ``(compiled, reference)``."""
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):  # also below the size rule's threshold
+        compiled = MLPClassifierFromScratch(**params).fit(X, y)
+    assert calls == []  # every epoch compiled
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    assert len(calls) > 0  # the numpy path's minibatches
+    return compiled, reference
+
+
+def _assert_same_model(a, b):
+    assert a.n_iter_ == b.n_iter_
+    assert a.loss_curve_ == b.loss_curve_
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_fits_run_compiled_epochs_and_train_scikit_learns_model(monkeypatch, dtype, solver):
@@ -53,20 +73,11 @@ def test_label_smoothing_compiled_gives_the_python_loops_losses(monkeypatch, dty
     X, y = load_digits(return_X_y=True)
     X, y = (X[:500] / 16).astype(dtype), y[:500]
     params = dict(hidden_layer_sizes=(24,), max_iter=6, random_state=0, label_smoothing=0.1)
-    calls = _counting_backprop(monkeypatch)
-    with use_kernels(True):
-        compiled = MLPClassifierFromScratch(**params).fit(X, y)
-    assert calls == []  # every epoch compiled
-    with use_kernels(False):
-        reference = MLPClassifierFromScratch(**params).fit(X, y)
-    assert len(calls) > 0
+    compiled, reference = _compiled_and_numpy_fits(monkeypatch, X, y, params)
     assert [type(v) for v in compiled.loss_curve_] == [type(v) for v in reference.loss_curve_]
-    assert compiled.loss_curve_ == reference.loss_curve_
+    _assert_same_model(compiled, reference)
     if dtype == np.float32:
         assert isinstance(compiled.loss_curve_[0], np.float32)
-    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
-                    reference.coefs_ + reference.intercepts_, strict=True):
-        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("layout", ["strided", "fortran", "reversed", "dataframe"])
@@ -199,18 +210,7 @@ def test_step_extras_run_compiled_epochs_and_give_the_numpy_paths_model(monkeypa
     X, y = (X[:500] / 16).astype(dtype), y[:500]
     params = dict(hidden_layer_sizes=(24,), max_iter=8, batch_size=64, random_state=0,
                   **extras)
-    calls = _counting_backprop(monkeypatch)
-    with use_kernels(True):
-        compiled = MLPClassifierFromScratch(**params).fit(X, y)
-    assert calls == []  # every epoch compiled
-    with use_kernels(False):
-        reference = MLPClassifierFromScratch(**params).fit(X, y)
-    assert len(calls) > 0  # the numpy path's minibatches
-    assert compiled.n_iter_ == reference.n_iter_
-    assert compiled.loss_curve_ == reference.loss_curve_
-    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
-                    reference.coefs_ + reference.intercepts_, strict=True):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_model(*_compiled_and_numpy_fits(monkeypatch, X, y, params))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -223,16 +223,7 @@ def test_leaky_relu_runs_compiled_epochs_and_gives_the_numpy_paths_model(monkeyp
     X, y = (X[:500] / 16).astype(dtype), y[:500]
     params = dict(hidden_layer_sizes=(24, 12), activation="leaky_relu", dropout=dropout,
                   max_iter=6, random_state=0)
-    calls = _counting_backprop(monkeypatch)
-    with use_kernels(True):
-        compiled = MLPClassifierFromScratch(**params).fit(X, y)
-    assert calls == []  # every epoch compiled
-    with use_kernels(False):
-        reference = MLPClassifierFromScratch(**params).fit(X, y)
-    assert compiled.loss_curve_ == reference.loss_curve_
-    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
-                    reference.coefs_ + reference.intercepts_, strict=True):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_model(*_compiled_and_numpy_fits(monkeypatch, X, y, params))
 
 
 def test_uncovered_configurations_take_the_python_loop(monkeypatch):
