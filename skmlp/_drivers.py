@@ -257,7 +257,7 @@ def train_epochs(est, net, data, state, plan, *, incremental, rng, interrupts):
         for _ in range(est.max_iter):
             compiled = _ops.compiled_epochs(
                 net, optimizer, plan.X, plan.Y, plan.sample_weight, dropout=plan.dropout,
-                rng=plan.dropout_rng, extras=plan.extras,
+                rng=plan.dropout_rng, extras=plan.extras, alpha=est.alpha,
                 gathered=est.shuffle or plan.rows is not None)
             checkpointed = not compiled or state.validation is not None
             if checkpointed:

@@ -652,7 +652,7 @@ def _loops():
 
 
 def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng=None,
-           extras=None):
+           extras=None, alpha=0.0):
     """Whether :func:`run_epoch_compiled` trains this epoch (bitwise as ``run_epoch``).
 
     Parameters are ``run_epoch``'s. True for: numpy's BLAS found; a dense ``X`` of the
@@ -668,7 +668,8 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     row indices; dropout (a rate in [0, 1) per hidden layer, ``rng`` a
     ``numpy.random.Generator``; the masks are drawn from it in the compiled code, the same
     numbers as
-    ``_solvers.dropout_masks`` draws); ``extras`` None or a ``StepExtras`` (schedule,
+    ``_solvers.dropout_masks`` draws); ``alpha`` a Python number or a numpy scalar the
+    network's dtype holds exactly; ``extras`` None or a ``StepExtras`` (schedule,
     weight decay, clipping, and a weight average of the network's dtype); numpy's
     floating-point error modes no stricter than
     "warn" (the compiled BLAS calls and loops raise nothing: under
@@ -677,6 +678,10 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     """
     dtype = net.dtype
     if strict_fp_errors():  # it cannot raise, call or log on a flag
+        return False
+    # a numpy scalar alpha wider than the weights (np.float64 beside float32) makes
+    # scikit-learn's L2 terms float64: the loop computes them in the weights' dtype
+    if not _ops._one_dtype(dtype, (), (alpha,)):
         return False
     if (BLAS_LIBRARY is None or dtype not in _FLOATS
             or dropout is not None and (len(dropout) != len(net.activations)
@@ -891,7 +896,7 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         running sum of the batch losses so far.
     """
     if not covers(net, optimizer, X, Y, sample_weight, order=order, dropout=dropout, rng=rng,
-                  extras=extras):
+                  extras=extras, alpha=alpha):
         return None
     dtype = net.dtype
     t = dtype.type

@@ -366,7 +366,7 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
 
 
 def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gathered,
-                    extras=None):
+                    extras=None, alpha=0.0):
     """Whether :func:`compiled_epoch` would train this fit's epochs (any valid ``order``
     when ``gathered``, else ``order=None``).
 
@@ -386,7 +386,8 @@ def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gather
         return False
     # row 0 stands in for the epochs' orders: any valid one gets the same answer
     return _epoch_loop.covers(net, optimizer, X, Y, sample_weight, dropout=dropout, rng=rng,
-                              order=_ROW_0 if gathered else None, extras=extras)
+                              order=_ROW_0 if gathered else None, extras=extras,
+                              alpha=alpha)
 
 
 def _compiled_epoch_failed(error, stacklevel=5):

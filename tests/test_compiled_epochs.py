@@ -65,6 +65,32 @@ def test_fits_run_compiled_epochs_and_train_scikit_learns_model(monkeypatch, dty
     assert ours.loss_curve_ == theirs.loss_curve_
 
 
+@pytest.mark.parametrize("dtype, alpha, compiled", [
+    (np.float32, np.float64(0.01), False),  # scikit-learn's L2 terms are float64 here
+    (np.float32, np.float32(0.01), True),
+    (np.float32, 0.01, True),
+    (np.float64, np.float64(0.01), True),
+    (np.float64, np.float32(0.01), True),
+])
+def test_numpy_scalar_alpha_trains_scikit_learns_model(monkeypatch, dtype, alpha, compiled):
+    """``alpha`` from a numpy grid (``np.logspace``): a float64 scalar beside float32 data
+    makes scikit-learn's ``alpha * W`` float64, which the loop (in the weights' dtype) would
+    not give; such epochs run the Python loop. An outside review found the difference."""
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:300] / 16).astype(dtype), y[:300]
+    params = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=32, random_state=0,
+                  alpha=alpha)
+    calls = _counting_backprop(monkeypatch)
+    with use_kernels(True):
+        ours = MLPClassifierFromScratch(**params).fit(X, y)
+    assert (calls == []) == compiled
+    theirs = MLPClassifier(**params).fit(X, y)
+    assert ours.loss_curve_ == theirs.loss_curve_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_label_smoothing_compiled_gives_the_python_loops_losses(monkeypatch, dtype):
     """Soft targets (float, of X's dtype) make the log-loss a float32 number on float32
