@@ -14,9 +14,9 @@ from the training rows; run ``max_iter`` epochs of shuffled minibatches of AdamW
 the scheduled learning rate, dropout masks and the weight average; after each epoch
 score the validation rows with the weights the model would predict with, and keep the
 best epoch's (ties go to the later epoch). The kept weights are the model, unless
-``refit`` (the regressor's default): then the scaling, the embedded columns and a new network are
-fitted on every row of ``X``, trained on the same schedule up to the best epoch, and
-that network is the model.
+``refit`` (the regressor's default): then the scaling, the embedded columns and a new
+network are fitted on every row of ``X``, trained on the same schedule up to the best
+epoch, and that network is the model.
 """
 
 import math
@@ -192,11 +192,9 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         # the refit trains on every row of X, from the fit's seed, as a fit with
         # validation_fraction=0 would: only when rows of X were held out
         refit = None
-        if self.refit and train is not None:
-            refit = _Refit(X, Y, y, sample_weight, seed, hidden, dtype)
-            X, Y, y = X[train], Y[train], y[train]
-            sample_weight = None if sample_weight is None else sample_weight[train]
-        elif train is not None:
+        if train is not None:
+            if self.refit:
+                refit = _Refit(X, Y, y, sample_weight, seed, hidden, dtype)
             X, Y, y = X[train], Y[train], y[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
         model, Xs = self._build(X, Y, hidden, dtype, gen)
@@ -228,8 +226,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                          n_members=self.n_members,
                          parametric_activation=self.parametric_activation)
         net.initialize(gen, Xs, frequency_scale=self.frequency_scale, bias_init=self.bias_init)
-        model = {"network_": net, "input_center_": center, "input_factor_": factor,
-                 "embedded_columns_": embed}
+        model = dict(zip(_MODEL_ATTRIBUTES, (net, center, factor, embed), strict=True))
         return model, Xs
 
     def _validation_targets(self, Y):
@@ -354,8 +351,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
 
     def _model(self):
         """The fitted attributes a prediction uses (a callback's reconstruction)."""
-        return {k: self.__dict__[k] for k in ("network_", "input_center_", "input_factor_",
-                                              "embedded_columns_")}
+        return {k: self.__dict__[k] for k in _MODEL_ATTRIBUTES}
 
     def _refit(self, context, refit, n_epochs, interrupts):
         """Train on every row of ``X`` for the ``best_epoch_`` epochs the validation
@@ -591,6 +587,10 @@ _DOC_ATTRIBUTES = """
         epochs); None when no refit ran to its end (the model is then the one the
         validation chose).
 """
+
+
+#: The fitted attributes a prediction uses (what ``_build`` fits).
+_MODEL_ATTRIBUTES = ("network_", "input_center_", "input_factor_", "embedded_columns_")
 
 
 class _Refit(NamedTuple):
