@@ -114,6 +114,10 @@ class StepExtras:
         return float(learning_rate_factor(self.schedule or "constant", step / self.n_steps,
                                           self.warmup))
 
+    def decay(self, base, factor):
+        """The weights' factor of one step at the rate ``base * factor`` (a Python float)."""
+        return 1.0 - float(base) * factor * self.weight_decay
+
     def step(self, net, optimizer, grad, *, alpha, scale):
         """One step from the raw gradient sums ``grad`` (spent), in place on ``net``."""
         n_coefs, params = net.n_coefs, net.params
@@ -128,7 +132,7 @@ class StepExtras:
         name = "learning_rate" if isinstance(optimizer, SGD) else "learning_rate_init"
         base = getattr(optimizer, name)
         if self.weight_decay:
-            params[:n_coefs] *= 1.0 - float(base) * factor * self.weight_decay
+            params[:n_coefs] *= self.decay(base, factor)
         setattr(optimizer, name, base * factor)
         try:
             optimizer.step(params, grad)

@@ -667,8 +667,8 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     tanh, logistic, leaky_relu); any output; ``order`` None or a 1-d integer array of valid
     row indices; dropout (a rate in [0, 1) per hidden layer, ``rng`` a
     ``numpy.random.Generator``; the masks are drawn from it in the compiled code, the same
-    numbers as
-    ``_solvers.dropout_masks`` draws); ``alpha`` a Python number or a numpy scalar the
+    numbers as ``_solvers.dropout_masks`` draws); ``alpha`` a Python number or a numpy
+    scalar the
     network's dtype holds exactly; ``extras`` None or a ``StepExtras`` (schedule,
     weight decay, clipping, and a weight average of the network's dtype); numpy's
     floating-point error modes no stricter than
@@ -839,8 +839,7 @@ def _extras_arrays(extras, optimizer, n_batches, dtype):
     factors = [extras.factor(extras.steps + k) for k in range(n_batches)]
     x["rates"] = [base * f for f in factors]
     if extras.weight_decay:
-        x["decays"] = np.array([1.0 - float(base) * f * extras.weight_decay for f in factors],
-                               dtype)
+        x["decays"] = np.array([extras.decay(base, f) for f in factors], dtype)
     if isinstance(optimizer, SGD):
         x["step_lrs"] = np.array(x["rates"], dtype)
     if extras.max_grad_norm is not None:
