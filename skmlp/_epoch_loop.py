@@ -668,11 +668,11 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
     row indices; dropout (a rate in [0, 1) per hidden layer, ``rng`` a
     ``numpy.random.Generator``; the masks are drawn from it in the compiled code, the same
     numbers as ``_solvers.dropout_masks`` draws); ``alpha`` a Python number or a numpy
-    scalar the
-    network's dtype holds exactly; ``extras`` None or a ``StepExtras`` (schedule,
-    weight decay, clipping, and a weight average of the network's dtype); numpy's
-    floating-point error modes no stricter than
-    "warn" (the compiled BLAS calls and loops raise nothing: under
+    scalar the network's dtype holds exactly; the optimizer's momentum and learning rate
+    (SGD) or betas and epsilon (Adam) Python numbers, or float64 scalars beside a float64
+    network; ``extras`` None or a ``StepExtras`` (schedule, weight decay, clipping, and a
+    weight average of the network's dtype); numpy's floating-point error modes no stricter
+    than "warn" (the compiled BLAS calls and loops raise nothing: under
     ``np.errstate(over="raise")`` and the like the Python loop runs, and raises where numpy
     and scikit-learn raise).
     """
@@ -708,7 +708,9 @@ def covers(net, optimizer, X, Y, sample_weight, *, order=None, dropout=None, rng
             and sample_weight.dtype in _FLOATS
             and np.can_cast(sample_weight.dtype, dtype, "safe")):
         return False
-    if type(optimizer) not in (SGD, Adam):
+    # a numpy-scalar momentum, beta or epsilon wider than the weights (np.float64 beside
+    # float32) makes scikit-learn's optimizer state float64 (see _ops._plain)
+    if type(optimizer) not in (SGD, Adam) or not optimizer.plain(dtype):
         return False
     for name in optimizer._STATE_ARRAYS:
         a = getattr(optimizer, name)

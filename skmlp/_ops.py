@@ -58,6 +58,18 @@ def _one_dtype(dtype, arrays, scalars=()):
                     for x in scalars))
 
 
+def _plain(dtype, scalars):
+    """Whether numpy computes with each optimizer hyper-parameter in ``scalars`` beside
+    arrays of ``dtype`` in that dtype, as the twins do: a Python number (numpy gives it
+    the arrays' dtype), or a float64 scalar beside float64 arrays. Another numpy scalar
+    changes the step's dtype in numpy, and in scikit-learn: ``np.float64(0.9) * m``
+    makes float32 moments float64, and a float32 ``beta_2`` makes Adam's ``lr_t``
+    float32."""
+    dtype = np.dtype(dtype)
+    return all(type(x) in (int, float, bool) or type(x) is np.float64 and dtype == np.float64
+               for x in scalars)
+
+
 # --- forward ------------------------------------------------------------------------------
 def bias_activation(Z, b, activation, *, keep=None, mask=None, fused=False):
     """``Z <- f(Z + b)`` in place, for a hidden layer; then inverted dropout.
@@ -229,7 +241,8 @@ def fused_sgd_step(params, grad, velocity, *, n_coefs, alpha, scale, momentum,
 
     every scalar in the parameters' dtype. Twin: ``_kernels.sgd_step``, when the kernels
     are on and ``grad`` and ``velocity`` are flat arrays of the parameters' dtype (not the
-    weights'/biases' pair) and ``alpha`` and ``scale`` fit it.
+    weights'/biases' pair), ``alpha`` and ``scale`` fit it and ``momentum`` and
+    ``learning_rate`` are plain (see :func:`_plain`).
 
     Parameters
     ----------
@@ -246,7 +259,8 @@ def fused_sgd_step(params, grad, velocity, *, n_coefs, alpha, scale, momentum,
         apply and nothing was touched.
     """
     kernels = _twins(True)
-    if kernels is None or not _one_dtype(params.dtype, (grad, velocity), (alpha, scale)):
+    if (kernels is None or not _one_dtype(params.dtype, (grad, velocity), (alpha, scale))
+            or not _plain(params.dtype, (momentum, learning_rate))):
         return False
     kernels.sgd_step(params, grad, velocity, n_coefs, alpha, scale, momentum, learning_rate,
                      nesterov)
@@ -268,7 +282,7 @@ def fused_adam_step(params, grad, m, v, *, n_coefs, alpha, scale, beta_1, beta_2
     scalars in the parameters' dtype except ``step_size`` (``lr_t``), a float64 scalar
     as in scikit-learn: with float32 arrays the update is float64, rounded into
     ``params``. Twin: ``_kernels.adam_step``, under the conditions of
-    :func:`fused_sgd_step`.
+    :func:`fused_sgd_step`, ``beta_1``, ``beta_2`` and ``epsilon`` plain.
 
     Parameters
     ----------
@@ -282,7 +296,8 @@ def fused_adam_step(params, grad, m, v, *, n_coefs, alpha, scale, beta_1, beta_2
         True when the twin updated ``params``, ``m`` and ``v``; False otherwise.
     """
     kernels = _twins(True)
-    if kernels is None or not _one_dtype(params.dtype, (grad, m, v), (alpha, scale)):
+    if (kernels is None or not _one_dtype(params.dtype, (grad, m, v), (alpha, scale))
+            or not _plain(params.dtype, (beta_1, beta_2, epsilon))):
         return False
     if kernels.adam_step(params, grad, m, v, n_coefs, alpha, scale, beta_1, beta_2, step_size,
                          epsilon):

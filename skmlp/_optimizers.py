@@ -14,14 +14,16 @@ batch; otherwise the numpy code below runs: the same numbers.
 
 Dtypes are scikit-learn's, which lets numpy promote. A Python-float hyper-parameter
 takes the dtype of the array it multiplies (``lr * g`` in the gradient's, ``momentum *
-v`` in the state's); Adam's step size ``lr_t`` is a float64 scalar there, so its update
-is computed in float64 and then added to the parameters (float32 parameters: rounded
-once, at the add). A state array takes the widest dtype of the gradients it has seen
-(float64 targets, or a float64 ``partial_fit`` batch, make it float64 for good), and
-float64 sample weights with float32 data make the biases' gradients, and so their
-state, float64 while the weights' stay float32 (see ``_Optimizer``). The twins run
-only where every array has the parameters' dtype and every scalar fits it; anything
-else takes the numpy code, which follows numpy's rules as scikit-learn's code does.
+v`` in the state's); a numpy scalar keeps its own dtype where it is wider (a grid of
+``np.linspace`` momenta makes float32 velocities float64, see :func:`_typed`). Adam's
+step size ``lr_t`` is a float64 scalar there, so its update is computed in float64 and
+then added to the parameters (float32 parameters: rounded once, at the add). A state
+array takes the widest dtype of the gradients it has seen (float64 targets, or a float64
+``partial_fit`` batch, make it float64 for good), and float64 sample weights with
+float32 data make the biases' gradients, and so their state, float64 while the weights'
+stay float32 (see ``_Optimizer``). The twins run only where every array has the
+parameters' dtype and every scalar fits it (``_ops._plain``); anything else takes the
+numpy code, which follows numpy's rules as scikit-learn's code does.
 """
 
 import copy
@@ -46,6 +48,8 @@ class _Optimizer:
     #: the state a step changes: arrays, then scalars (see ``checkpoint``)
     _STATE_ARRAYS = ()
     _STATE_SCALARS = ("learning_rate",)
+    #: the hyper-parameters a step multiplies arrays by (see ``plain``)
+    _HYPER = ()
 
     def __init__(self, learning_rate_init):
         self.learning_rate_init = learning_rate_init
@@ -100,6 +104,11 @@ class _Optimizer:
             setattr(self, name, _copy_state(checkpoint[name], getattr(self, name)))
         for name in self._STATE_SCALARS:
             setattr(self, name, checkpoint[name])
+
+    def plain(self, dtype):
+        """Whether every hyper-parameter of a step computes in ``dtype``: the fused twins'
+        and the compiled loop's condition (see ``_ops._plain``)."""
+        return _ops._plain(dtype, [getattr(self, name) for name in self._HYPER])
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -170,6 +179,16 @@ def _split(state, n_coefs):
     return state if isinstance(state, tuple) else (state[:n_coefs], state[n_coefs:])
 
 
+def _typed(x, a):
+    """The hyper-parameter ``x`` as numpy computes with it beside the array ``a``.
+
+    A Python number takes ``a``'s dtype; a numpy scalar keeps its own where that is
+    wider: ``np.float64(0.9) * m`` is float64 for float32 ``m``, in numpy and so in
+    scikit-learn's step.
+    """
+    return np.result_type(a, x).type(x)
+
+
 def _promote(a, dtype):
     """``a``, or a copy in ``dtype`` when that is wider (numpy's promotion of a state)."""
     wide = np.promote_types(a.dtype, dtype)
@@ -226,6 +245,7 @@ class SGD(_Optimizer):
     """
 
     _STATE_ARRAYS = ("velocity",)
+    _HYPER = ("momentum", "learning_rate")
 
     def __init__(self, n_params, dtype, learning_rate_init=0.1, lr_schedule="constant",
                  momentum=0.9, nesterov=True, power_t=0.5):
@@ -256,7 +276,7 @@ class SGD(_Optimizer):
         grad, grad_intercepts = self._finish(params, grad, alpha=alpha, scale=scale,
                                              n_coefs=n_coefs)
         if self._uniform(grad, grad_intercepts):
-            self._update(params, grad, self.velocity)
+            self.velocity = self._update(params, grad, self.velocity)
             return
         groups = self._groups(params, grad, grad_intercepts, n_coefs)
         for p, g, state in groups:
@@ -264,15 +284,17 @@ class SGD(_Optimizer):
         self._store(groups)
 
     def _update(self, p, g, v):
-        """The update of one group in place; returns ``v`` (a wider copy when ``g`` is
-        wider: numpy's promotion, after ``momentum * v`` in v's own dtype)."""
-        # Python-float hyper-parameters take the dtype of the array they multiply
-        lr_g = np.multiply(g, g.dtype.type(self.learning_rate), out=self._work(g))
-        v *= v.dtype.type(self.momentum)
-        if v.dtype != g.dtype:
-            v = _promote(v, g.dtype)
+        """The update of one group in place; returns ``v`` (a wider copy where ``g`` or a
+        numpy-scalar hyper-parameter is wider: numpy's promotion, in its order)."""
+        lr = _typed(self.learning_rate, g)
+        lr_g = np.multiply(g, lr, out=self._work(g, lr.dtype))
+        momentum = _typed(self.momentum, v)
+        v = _promote(v, momentum.dtype)
+        v *= momentum
+        v = _promote(v, lr_g.dtype)
         v -= lr_g
         if self.nesterov:
+            # v is now at least as wide as momentum and lr_g: the update has v's dtype
             update = np.multiply(v, v.dtype.type(self.momentum),
                                  out=g if g.dtype == v.dtype else self._work(v, name="up"))
             update -= lr_g
@@ -340,6 +362,7 @@ class Adam(_Optimizer):
 
     _STATE_ARRAYS = ("m", "v")
     _STATE_SCALARS = ("learning_rate", "t")
+    _HYPER = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, n_params, dtype, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8):
@@ -364,7 +387,7 @@ class Adam(_Optimizer):
         grad, grad_intercepts = self._finish(params, grad, alpha=alpha, scale=scale,
                                              n_coefs=n_coefs)
         if self._uniform(grad, grad_intercepts):
-            self._update(params, grad, self.m, self.v)
+            self.m, self.v = self._update(params, grad, self.m, self.v)
             return
         groups = self._groups(params, grad, grad_intercepts, n_coefs)
         for p, g, state in groups:
@@ -372,29 +395,39 @@ class Adam(_Optimizer):
         self._store(groups)
 
     def _update(self, p, g, m, v):
-        """The update of one group in place; returns ``(m, v)`` (wider copies when ``g``
-        is wider: numpy's promotion, after the beta products in their own dtype)."""
-        # Python-float hyper-parameters take the dtype of the array they multiply
-        gt = g.dtype.type
+        """The update of one group in place; returns ``(m, v)`` (wider copies where ``g``
+        or a numpy-scalar hyper-parameter is wider: numpy's promotion, in its order)."""
         tmp = self._work(g)
-        m *= m.dtype.type(self.beta_1)
-        if m.dtype != g.dtype:
-            m = _promote(m, g.dtype)
-        m += np.multiply(g, gt(1 - self.beta_1), out=tmp)
-        v *= v.dtype.type(self.beta_2)
-        if v.dtype != g.dtype:
-            v = _promote(v, g.dtype)
+        beta_1 = _typed(self.beta_1, m)
+        m = _promote(m, beta_1.dtype)
+        m *= beta_1
+        c_1 = _typed(1 - self.beta_1, g)
+        g_1 = np.multiply(g, c_1, out=self._work(g, c_1.dtype))
+        m = _promote(m, g_1.dtype)
+        m += g_1
+        beta_2 = _typed(self.beta_2, v)
+        v = _promote(v, beta_2.dtype)
+        v *= beta_2
         np.square(g, out=tmp)  # scikit-learn's grad**2 (and its "overflow ... in square")
-        tmp *= gt(1 - self.beta_2)
-        v += tmp
+        c_2 = _typed(1 - self.beta_2, g)
+        g_2 = np.multiply(tmp, c_2, out=tmp if c_2.dtype == tmp.dtype
+                          else self._work(g, c_2.dtype))
+        v = _promote(v, g_2.dtype)
+        v += g_2
         # (-lr_t * m) / (sqrt(v) + epsilon): lr_t is a float64 scalar, so this is float64;
-        # a spent float64 gradient holds it, and the denominator is in v's dtype (the
-        # work array holds it when it has that dtype)
-        update = g if g.dtype == np.float64 else self._work(g, np.float64, "update")
-        np.multiply(m, -np.float64(self.learning_rate), out=update)
+        # a spent gradient of that dtype holds it. The denominator is in v's dtype, or
+        # epsilon's when that is wider (the spent work array holds it when it can).
+        neg_lr = -self.learning_rate
+        dtype = np.result_type(m, neg_lr)
+        update = g if g.dtype == dtype else self._work(g, dtype, "update")
+        np.multiply(m, neg_lr, out=update)
+        epsilon = _typed(self.epsilon, v)
         denominator = np.sqrt(v, out=tmp if tmp.dtype == v.dtype else self._work(v, name="den"))
-        denominator += v.dtype.type(self.epsilon)
+        if epsilon.dtype != denominator.dtype:
+            denominator = denominator.astype(epsilon.dtype)
+        denominator += epsilon
+        if np.result_type(update, denominator) != update.dtype:  # float32 lr_t, float64 den
+            update = update.astype(denominator.dtype)
         update /= denominator
         p += update
         return m, v
-

@@ -65,30 +65,48 @@ def test_fits_run_compiled_epochs_and_train_scikit_learns_model(monkeypatch, dty
     assert ours.loss_curve_ == theirs.loss_curve_
 
 
-@pytest.mark.parametrize("dtype, alpha, compiled", [
-    (np.float32, np.float64(0.01), False),  # scikit-learn's L2 terms are float64 here
-    (np.float32, np.float32(0.01), True),
-    (np.float32, 0.01, True),
-    (np.float64, np.float64(0.01), True),
-    (np.float64, np.float32(0.01), True),
+F32, F64 = np.float32, np.float64
+
+
+@pytest.mark.parametrize("dtype, params, compiled", [
+    (F32, dict(alpha=F64(0.01)), False),  # scikit-learn's L2 terms are float64 here
+    (F32, dict(alpha=F32(0.01)), True),
+    (F32, dict(alpha=0.01), True),
+    (F64, dict(alpha=F64(0.01)), True),
+    (F64, dict(alpha=F32(0.01)), True),
+    (F32, dict(beta_1=F64(0.9)), False),  # its moments are float64 here
+    (F32, dict(beta_2=F64(0.999)), False),
+    (F32, dict(epsilon=F64(1e-8)), False),  # its denominator is float64
+    (F32, dict(beta_1=F32(0.9), beta_2=F32(0.999)), False),  # its lr_t is float32
+    (F64, dict(beta_1=F64(0.9), beta_2=F64(0.999), epsilon=F64(1e-8)), True),
+    (F32, dict(solver="sgd", momentum=F64(0.9)), False),  # its velocities are float64
+    (F32, dict(solver="sgd", momentum=F64(0.9), nesterovs_momentum=False), False),
+    # the rate float(lr) / t ** power_t is a float64 scalar from the second epoch on
+    (F32, dict(solver="sgd", learning_rate="invscaling", power_t=F64(0.5),
+               learning_rate_init=0.5), False),
+    (F64, dict(solver="sgd", momentum=F64(0.9), learning_rate="invscaling",
+               power_t=F64(0.5)), True),
 ])
-def test_numpy_scalar_alpha_trains_scikit_learns_model(monkeypatch, dtype, alpha, compiled):
-    """``alpha`` from a numpy grid (``np.logspace``): a float64 scalar beside float32 data
-    makes scikit-learn's ``alpha * W`` float64, which the loop (in the weights' dtype) would
-    not give; such epochs run the Python loop. An outside review found the difference."""
+def test_numpy_scalar_hyper_parameters_train_scikit_learns_model(monkeypatch, dtype, params,
+                                                                 compiled):
+    """Hyper-parameters from a numpy grid (``np.logspace``, ``np.linspace``): a float64
+    scalar beside float32 data makes scikit-learn's L2 terms, optimizer state or update
+    float64 (numpy's promotion), which the compiled loop and the fused steps (in the
+    weights' dtype) would not give: such epochs run the Python loop, whose numpy steps
+    promote as scikit-learn's do. Kernels on and off, each bitwise scikit-learn's model.
+    An outside review found the difference for ``alpha``."""
     X, y = load_digits(return_X_y=True)
     X, y = (X[:300] / 16).astype(dtype), y[:300]
     params = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=32, random_state=0,
-                  alpha=alpha)
-    calls = _counting_backprop(monkeypatch)
-    with use_kernels(True):
-        ours = MLPClassifierFromScratch(**params).fit(X, y)
-    assert (calls == []) == compiled
+                  **params)
     theirs = MLPClassifier(**params).fit(X, y)
-    assert ours.loss_curve_ == theirs.loss_curve_
-    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
-                    strict=True):
-        np.testing.assert_array_equal(a, b)
+    calls = _counting_backprop(monkeypatch)
+    for kernels in (True, False):
+        del calls[:]
+        with use_kernels(kernels):
+            ours = MLPClassifierFromScratch(**params).fit(X, y)
+        assert (calls == []) == (kernels and compiled)
+        _assert_same_model(ours, theirs)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
