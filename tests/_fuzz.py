@@ -131,7 +131,20 @@ def parameters(draw, kind, target, long=False):
         p["max_fun"] = draw(st.sampled_from([15000, 8, 20]))
     if kind == "regressor":
         p["loss"] = "poisson" if target == "poisson" else "squared_error"
+    # now and then the float hyper-parameters as numpy scalars, as a grid from np.logspace or
+    # np.linspace hands them: numpy computes with a float64 scalar beside float32 arrays in
+    # float64 (scikit-learn's optimizer state and L2 terms then are float64)
+    scalar = draw(st.sampled_from([None] * 4 + [np.float64, np.float32]))
+    if scalar is not None:
+        for name in NUMPY_SCALAR_PARAMETERS:
+            if name in p:
+                p[name] = scalar(p[name])
     return tuple(sorted(p.items()))
+
+
+#: the float parameters :func:`parameters` hands over as numpy scalars now and then
+NUMPY_SCALAR_PARAMETERS = ("alpha", "learning_rate_init", "tol", "validation_fraction",
+                           "momentum", "power_t", "beta_1", "beta_2", "epsilon")
 
 
 @st.composite
@@ -686,7 +699,8 @@ def run_case(case, known, stats, kernel_settings=(True, False)):
                   f"hidden layers={len(params['hidden_layer_sizes'])}",
                   f"probe dtype={d.probe_dtype}", f"float32 y={d.y32}", f"int y={d.y_int}",
                   f"extra class={d.extra_class}",
-                  f"constant feature={d.constant_feature}"):
+                  f"constant feature={d.constant_feature}",
+                  f"scalars={type(params['alpha']).__name__}"):
         stats.reach(label)
     # one scikit-learn model shared by both kernel settings until to_sklearn forks it
     shared = {"est": SKLEARN[kind](**_sklearn_params(kind, params)), "log": {}}
