@@ -136,15 +136,19 @@ def kernel_setting(request):
 
 @pytest.fixture(scope="session", autouse=True)
 def loaded_kernels(tmp_path_factory):
-    """Load (on a cold cache: compile) the numba kernels once, before any test runs.
+    """Load (on a cold cache: compile) the numba kernels and the compiled epoch loop once,
+    before any test runs.
 
     Otherwise the first test that trains with the kernels pays it: ~14 s with numba's
     disk cache empty, ~1 s with it warm. Under pytest-xdist the workers take turns on a
-    lock in the session's shared temporary directory, so the first compiles into the
-    disk cache and the others only load from it, instead of all compiling at once.
-    A tiny fit inside ``use_kernels(True)`` loads them: its first kernel step imports
-    numba and probes every kernel in float32 and float64 (see ``skmlp._config``); a
-    kernel that fails to load warns, and the warning fails this fixture.
+    lock in the session's shared temporary directory to import numba and probe the
+    kernels (``_config.kernels()``: every kernel in float32 and float64), so the first
+    compiles them into the disk cache and the other only loads them. Then each worker
+    compiles (or loads) the epoch loop for one dtype, the first float64 and the second
+    float32, at the same time: both are cached before the tests begin, each compiled
+    once (one after the other, the second worker waited for the float64 loop and both
+    later compiled the float32 one). A kernel that fails to load warns, and the warning
+    fails this fixture.
 
     Yields True when the kernels were loaded; False without numba, or with
     ``SKMLP_DISABLE_NUMBA`` set (a run that asked for the numpy path loads nothing).
@@ -155,14 +159,16 @@ def loaded_kernels(tmp_path_factory):
     lock = tmp_path_factory.getbasetemp().parent / "skmlp-kernels.lock"
     X, y = make_classification(n_samples=20, n_features=3, n_informative=2, n_redundant=0,
                                random_state=0)
-    with open(lock, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch, on purpose
-                warnings.simplefilter("error", RuntimeWarning)  # a kernel that did not load
-                with use_kernels(True):
-                    MLPClassifierFromScratch((2,), max_iter=1, random_state=0).fit(X, y)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    dtype = np.float32 if os.environ.get("PYTEST_XDIST_WORKER") == "gw1" else np.float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch, on purpose
+        warnings.simplefilter("error", RuntimeWarning)  # a kernel that did not load
+        with use_kernels(True):
+            with open(lock, "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    assert _config.kernels() is not None
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            MLPClassifierFromScratch((2,), max_iter=1, random_state=0).fit(X.astype(dtype), y)
     yield True
