@@ -28,6 +28,8 @@ from skmlp import _config
 # The child: an optional hook (the test's fault) installed before skmlp is imported,
 # then a float64 and a float32 fit (or those of FIT_DTYPES), twice each; it prints what
 # happened as JSON.
+CHILD_DATA = dict(n_samples=90, n_features=6, n_informative=4, n_classes=3, random_state=0)
+CHILD_MODEL = dict(hidden_layer_sizes=(8,), max_iter=4, tol=0, random_state=0)
 CHILD = """
 import json, os, pickle, sys, time, warnings
 
@@ -40,13 +42,11 @@ with warnings.catch_warnings(record=True) as record:
     import skmlp
     from skmlp import _config
 
-    X, y = make_classification(n_samples=90, n_features=6, n_informative=4, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(**{data})
     fits = []
     dtypes = os.environ.get("FIT_DTYPES", "float64 float32").split()
     for X_fit in [X.astype(d) for d in dtypes] * 2:
-        model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(8,), max_iter=4, tol=0,
-                                               random_state=0).fit(X_fit, y)
+        model = skmlp.MLPClassifierFromScratch(**{model}).fit(X_fit, y)
         fits.append([c.tolist() for c in model.coefs_ + model.intercepts_])
     if os.environ.get("DUMP_MODEL"):
         with open(os.environ["DUMP_MODEL"], "wb") as f:
@@ -88,7 +88,8 @@ needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
 def run_child(tmp_path, hook="", *, cache=None, env=(), sigint_at=None):
     """Run ``CHILD`` with ``hook``; its JSON report. ``sigint_at``: a line to send SIGINT at."""
     script = tmp_path / "child.py"
-    script.write_text(CHILD.format(hook=textwrap.dedent(hook)))
+    script.write_text(CHILD.format(hook=textwrap.dedent(hook), data=CHILD_DATA,
+                                   model=CHILD_MODEL))
     full_env = {k: v for k, v in os.environ.items() if k != "SKMLP_DISABLE_NUMBA"}
     full_env["NUMBA_CACHE_DIR"] = str(cache or tmp_path / "no_cache")
     # these children check numba's loading inside small fits: no size rule
@@ -157,13 +158,11 @@ def copy_this_process_cache(cache):
 
     from skmlp import _epoch_loop
 
-    X, y = make_classification(n_samples=90, n_features=6, n_informative=4, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(**CHILD_DATA)
     with skmlp.use_kernels(True), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for X_fit in (X, X.astype(np.float32)):
-            skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(8,), max_iter=4, tol=0,
-                                           random_state=0).fit(X_fit, y)
+            skmlp.MLPClassifierFromScratch(**CHILD_MODEL).fit(X_fit, y)
     source = _epoch_loop._epoch._cache._cache_path  # the kernels' too: the same directory
     target = cache / _CacheLocator.get_suitable_cache_subpath(_epoch_loop.__file__)
     target.mkdir(parents=True)
