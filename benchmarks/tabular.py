@@ -1,8 +1,10 @@
 """Tabular benchmark (issue 16): skmlp's TabularMLP estimators against scikit-learn's MLP,
 HistGradientBoosting and a cached run of RealMLP-TD, on 13 small data sets that pip
-packages ship (see ``tabular_data.py`` for the data sets, splits and preprocessing).
+packages ship (see ``tabular_data.py`` for the data sets, splits and preprocessing), or
+on the 14 kept aside, on which nothing was tuned (``--datasets holdout``).
 
     python benchmarks/tabular.py                      # all models, seeds 0 1 2, all data
+    python benchmarks/tabular.py --datasets holdout   # the same on the hold-out
     python benchmarks/tabular.py --models tabular --datasets concrete,oj --seeds 0
     python benchmarks/tabular.py --set n_epochs=128 --ablation "no_plr:use_plr=False" \\
         --ablation "wide:hidden_layer_sizes=(512, 512),lr=0.02"
@@ -12,9 +14,10 @@ Models (``--models``, comma separated):
            ``--set`` parameters; skipped with a message when skmlp has no such class
   mlp      StandardScaler + sklearn MLPClassifier / MLPRegressor(random_state=seed)
   hgb      HistGradientBoostingClassifier / Regressor(random_state=seed)
-  realmlp  RealMLP-TD's scores read from ``realmlp_td.json`` (written by
-           ``run_realmlp_td.py``; never run here). Pairs whose prepared arrays differ
-           from the ones the cache was made on (fingerprint) are left out, loudly.
+  realmlp  RealMLP-TD's scores read from ``realmlp_td.json`` (``realmlp_td_holdout.json``
+           for the hold-out; written by ``run_realmlp_td.py``, never run here). Pairs whose
+           prepared arrays differ from the ones the cache was made on (fingerprint) are
+           left out, loudly.
 
 Every model is fitted on the same float64 matrices (``tabular_data.prepare``): one-hot
 categoricals and raw numerics. ``fit`` and ``predict`` are timed by wall clock, with
@@ -55,10 +58,13 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from tabular_data import DATASETS, MAX_TEST, fingerprint, prepare, score  # noqa: E402
+from tabular_data import HOLDOUT, MAX_TEST, SPECS, fingerprint, prepare, score  # noqa: E402
+from tabular_data import names as dataset_names  # noqa: E402
 
 MODELS = ("tabular", "mlp", "hgb", "realmlp")
 REALMLP_CACHE = os.path.join(HERE, "realmlp_td.json")
+#: RealMLP-TD on the hold-out data sets: a cache of its own, so the first keeps its provenance
+REALMLP_HOLDOUT_CACHE = os.path.join(HERE, "realmlp_td_holdout.json")
 SHIFT = 0.01
 METRIC = {"classification": "error", "regression": "nRMSE"}
 
@@ -132,7 +138,7 @@ def run_dataset(name, seeds, variants, threads, max_test):
 
     variants : list of (label, model, params). Returns a list of records (dicts).
     """
-    task = DATASETS[name].task
+    task = SPECS[name].task
     records = []
     with threadpool_limits(limits=threads), warnings.catch_warnings():
         # sklearn's MLP defaults stop at max_iter=200 on most of these: that is the
@@ -170,24 +176,36 @@ def run_dataset(name, seeds, variants, threads, max_test):
     return records
 
 
-def realmlp_records(names, seeds, max_test, path=REALMLP_CACHE):
-    """RealMLP-TD's cached records for the requested pairs, and what is missing.
+def realmlp_cache_path(name):
+    """The file holding RealMLP-TD's runs on this data set."""
+    return REALMLP_HOLDOUT_CACHE if name in HOLDOUT else REALMLP_CACHE
 
-    A cached pair counts only when its fingerprint equals that of the arrays this run
-    prepares (same split, same features).
+
+def realmlp_records(names, seeds, max_test, path=None):
+    """RealMLP-TD's cached records for the requested pairs, what is missing, and the
+    provenance of the caches read ({file name: command, versions, start, end}).
+
+    Each data set is looked up in ``path``, or by default in its own cache (the tuning
+    suite's ``realmlp_td.json``, the hold-out's ``realmlp_td_holdout.json``). A cached
+    pair counts only when its fingerprint equals that of the arrays this run prepares
+    (same split, same features).
     """
-    if not os.path.exists(path):
-        return [], {n: list(seeds) for n in names}, {}
-    with open(path) as f:
-        cache = json.load(f)
-    by_pair = {(r["dataset"], r["seed"]): r for r in cache["results"]}
-    records, missing = [], {}
+    caches, records, missing = {}, [], {}
     for name in names:
+        file = path or realmlp_cache_path(name)
+        if file not in caches:
+            caches[file] = None
+            if os.path.exists(file):
+                with open(file) as f:
+                    caches[file] = json.load(f)
+        cache = caches[file]
+        by_pair = {} if cache is None else {(r["dataset"], r["seed"]): r
+                                            for r in cache["results"]}
         for seed in seeds:
             r = by_pair.get((name, seed))
             if r is not None and r["fingerprint"] != fingerprint(*prepare(name, seed, max_test)):
-                print(f"WARNING: realmlp_td.json's {name} seed {seed} was run on other "
-                      f"arrays than this run's (fingerprint differs): left out")
+                print(f"WARNING: {os.path.basename(file)}'s {name} seed {seed} was run on "
+                      f"other arrays than this run's (fingerprint differs): left out")
                 r = None
             if r is None:
                 missing.setdefault(name, []).append(seed)
@@ -199,7 +217,10 @@ def realmlp_records(names, seeds, max_test, path=REALMLP_CACHE):
                 "n_train": r["n_train"], "n_test": r["n_test"], "n_features": r["n_features"],
                 "loadavg_before": r["loadavg_before"][0], "loadavg_after": r["loadavg_after"][0],
             })
-    return records, missing, cache
+    provenance = {os.path.basename(file): {k: cache[k] for k in (
+        "command", "versions", "started", "finished") if k in cache}
+        for file, cache in caches.items() if cache is not None}
+    return records, missing, provenance
 
 
 # ----------------------------------------------------------------------- aggregation
@@ -238,7 +259,7 @@ def aggregate(table, models, names):
     """
     out = {}
     for task in ("classification", "regression"):
-        in_task = [n for n in names if DATASETS[n].task == task]
+        in_task = [n for n in names if SPECS[n].task == task]
         common = [n for n in in_task if all((m, n) in table for m in models)]
         entry = {"datasets": common, "left_out": [n for n in in_task if n not in common]}
         for m in models:
@@ -278,7 +299,7 @@ def markdown_tables(table, agg, models, names, seeds):
     lines.append("| data set | metric | train | test | features | " + " | ".join(models) + " |")
     lines.append("|---" * (5 + len(models)) + "|")
     for n in names:
-        task = DATASETS[n].task
+        task = SPECS[n].task
         cells = []
         for m in models:
             cells.append(f"{table[m, n][0]:.4f} ± {table[m, n][1]:.4f}" if (m, n) in table
@@ -396,13 +417,13 @@ def plot(table, models, names, path):
     import matplotlib.pyplot as plt
 
     tasks = [t for t in ("classification", "regression")
-             if any(DATASETS[n].task == t for n in names)]
-    widths = [sum(DATASETS[n].task == t for n in names) for t in tasks]
+             if any(SPECS[n].task == t for n in names)]
+    widths = [sum(SPECS[n].task == t for n in names) for t in tasks]
     fig, axes = plt.subplots(1, len(tasks), figsize=(12, 4.5), squeeze=False,
                              gridspec_kw={"width_ratios": widths})
     colors = dict(zip(MODELS, ["tab:red", "tab:blue", "tab:green", "tab:purple"]))
     for ax, task in zip(axes[0], tasks):
-        in_task = [n for n in names if DATASETS[n].task == task]
+        in_task = [n for n in names if SPECS[n].task == task]
         # markers, not bars: a bar's length means nothing on a log axis
         step = 0.6 / len(models)
         for i, m in enumerate(models):
@@ -456,8 +477,9 @@ def main(argv=None):
     parser.add_argument("--models", default=",".join(MODELS),
                         help="comma-separated subset of " + ",".join(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--datasets", default="all", help="all, or name1,name2,...: "
-                        + ",".join(DATASETS))
+    parser.add_argument("--datasets", default="all",
+                        help="all (the tuning suite), holdout (the data sets kept aside: "
+                        + ",".join(HOLDOUT) + "), or name1,name2,...")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a parameter of the tabular estimators (repeatable)")
     parser.add_argument("--ablation", action="append", default=[],
@@ -475,10 +497,10 @@ def main(argv=None):
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         parser.error(f"unknown models {unknown}; known: {', '.join(MODELS)}")
-    names = list(DATASETS) if args.datasets == "all" else args.datasets.split(",")
-    unknown = sorted(set(names) - set(DATASETS))
-    if unknown:
-        parser.error(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
+    try:
+        names = dataset_names(args.datasets)
+    except ValueError as exc:
+        parser.error(str(exc))
     max_test = args.max_test or None
     try:
         params = {}
@@ -578,8 +600,7 @@ def main(argv=None):
             "tabular_params": {k: repr(v) for k, v in params.items()},
             "ablations": {label: {k: repr(v) for k, v in p.items()}
                           for label, _, p in variants if label.startswith("tabular:")},
-            "realmlp_cache": {k: cache[k] for k in ("command", "versions", "started",
-                                                    "finished") if k in cache},
+            "realmlp_cache": cache,
             "records": records, "aggregate": agg, "tables": report,
         }
         with open(args.out, "w") as f:

