@@ -292,8 +292,10 @@ class TabularNet:
                 A = Z
                 break
             if self.parametric:
-                A, keep, gap = _parametric(Z, p[f"a{i}"], act)
+                A, keep, gap = _parametric(Z, p[f"a{i}"], act, train)
                 gaps.append(gap)
+            elif train and act.function_keeping is not None:
+                A, keep = act.function_keeping(Z)
             elif act.needs_preactivation:
                 keep, A = Z, np.empty_like(Z)
                 act.function(keep, out=A)
@@ -338,6 +340,9 @@ class TabularNet:
         p, g = cache["p"], self.views(grad)
         acts, derivs, masks = cache["acts"], cache["derivs"], cache["masks"]
         members = delta.ndim == 3
+        act = ACTIVATIONS[self.activation]
+        # from what the forward pass kept: the function's by-products when it keeps them
+        derivative = act.derivative_of_kept or act.derivative
         for i in range(self.n_layers - 1, -1, -1):
             # acts[0] is the shared (B, D) input: its product with (k, B, h) broadcasts
             np.matmul(acts[i].swapaxes(-1, -2), delta, out=g[f"W{i}"])
@@ -358,11 +363,11 @@ class TabularNet:
                 np.sum(delta * cache["gaps"][i - 1], axis=-2, out=g[f"a{i - 1}"],
                        keepdims=members)
                 through_f = delta * a
-                ACTIVATIONS[self.activation].derivative(derivs[i - 1], through_f)
+                derivative(derivs[i - 1], through_f)
                 delta *= 1.0 - a
                 delta += through_f
             else:
-                ACTIVATIONS[self.activation].derivative(derivs[i - 1], delta)
+                derivative(derivs[i - 1], delta)
         H = cache["H"]
         np.sum(H * delta, axis=0, out=g["scale"])
         if len(self.embed_columns):
@@ -408,7 +413,7 @@ class TabularNet:
         return value, grad
 
 
-def _parametric(Z, a, act):
+def _parametric(Z, a, act, train=True):
     """RealMLP's parametric activation ``A = Z + (f(Z) - Z) a``.
 
     Parameters
@@ -418,16 +423,22 @@ def _parametric(Z, a, act):
     a : ndarray of shape (units,) or (k, 1, units)
         Each unit's mixing weight: 1 is the plain activation, 0 the identity.
     act : skmlp._activations.Activation
+    train : bool, default=True
+        Whether backpropagation follows (then ``keep`` is what the activation's
+        ``derivative_of_kept`` takes, when it has one).
 
     Returns
     -------
     A : ndarray, shaped as ``Z``
-    keep : ndarray, shaped as ``Z``
-        What ``act.derivative`` is written from (``Z`` or ``f(Z)``).
+    keep : ndarray or tuple
+        What the derivative is written from (``Z``, ``f(Z)`` or ``act.function_keeping``'s
+        by-products).
     gap : ndarray, shaped as ``Z``
         ``f(Z) - Z``, which ``dL/da`` needs.
     """
-    if act.needs_preactivation:
+    if train and act.function_keeping is not None:
+        F, keep = act.function_keeping(Z)
+    elif act.needs_preactivation:
         keep = Z
         F = act.function(Z, out=np.empty_like(Z))
     else:

@@ -68,6 +68,39 @@ def test_activation_derivative_is_central_difference(name):
     assert relative_error(delta, numeric) < 1e-7
 
 
+KEEPING = [name for name, act in ACTIVATIONS.items() if act.function_keeping is not None]
+
+
+def test_mish_keeps_what_its_derivative_needs():
+    assert KEEPING == ["mish"]  # a new pair must be added to the tests below
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", KEEPING)
+def test_function_keeping_is_the_function_and_its_derivative_bitwise(name, dtype, rng):
+    # the training step's pair computes the numbers of function / derivative exactly,
+    # over the whole range: large negative, the cap at 20, beyond it
+    act = ACTIVATIONS[name]
+    Z = np.concatenate([rng.normal(0, 3, 500), [-100, -20, 0, 19.9, 20, 20.1, 50]])
+    Z = Z.astype(dtype).reshape(-1, 3)
+    delta = rng.normal(size=Z.shape).astype(dtype)
+    A, kept = act.function_keeping(Z)
+    reference = act.function(Z, out=np.empty_like(Z))
+    assert A.dtype == dtype and np.array_equal(A, reference)
+    got, want = delta.copy(), delta.copy()
+    act.derivative_of_kept(kept, got)
+    act.derivative(Z, want)
+    assert np.array_equal(got, want)
+    assert np.array_equal(kept[0], Z)  # the pre-activation left as it was
+
+
+def test_activation_keeping_pair_is_checked():
+    from skmlp._activations import Activation, mish, mish_derivative, mish_keeping
+
+    with pytest.raises(ValueError, match="come as a pair"):
+        Activation("half", mish, mish_derivative, gain=1.0, function_keeping=mish_keeping)
+
+
 @pytest.mark.parametrize("name, gain", [("selu", 0.75), ("mish", 1.0 / math.sqrt(0.4523))])
 def test_gains(name, gain):
     assert ACTIVATIONS[name].gain == pytest.approx(gain)
