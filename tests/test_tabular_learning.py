@@ -42,7 +42,7 @@ def scores(load, Tabular, Sklearn, seeds=(0, 1, 2)):
 def test_classifier_defaults_beat_mlpclassifier_on_digits():
     s = scores(load_digits, TabularMLPClassifier, MLPClassifier)
     error_tab, error_mlp = 1 - s.mean(axis=0)
-    # measured: test error 0.0111, 0.0111, 0.0259 against 0.0241, 0.0222, 0.0389 (ratio 0.56)
+    # measured: test error 0.0093, 0.0093, 0.0241 against 0.0241, 0.0222, 0.0389 (ratio 0.50)
     assert error_tab < 0.75 * error_mlp
     assert np.all(s[:, 0] >= s[:, 1])
 

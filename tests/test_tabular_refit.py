@@ -1,4 +1,4 @@
-"""The tabular estimators' refit on all rows (``refit=True``, the regressor's default): after the
+"""The tabular estimators' refit on all rows (``refit=True``, the default of both): after the
 epochs on the training part of the validation split, the network is trained once more on
 every row, for the epochs the validation chose, and that network is the model."""
 
@@ -156,11 +156,12 @@ def test_a_diverging_refit_fails_the_fit_and_changes_nothing(data, Est, monkeypa
     assert len(calls) == SMALL["max_iter"] + 2
 
 
-def test_the_defaults_refit_the_regressor_only():
-    """Measured on the benchmark (``benchmarks/TABULAR.md``): the regressor's refit pays on
-    every seed; the classifier's is within the noise and its time over the budget."""
+def test_both_defaults_refit():
+    """Measured on the benchmark (``benchmarks/TABULAR.md``): the regressor's refit lowers
+    the nRMSE on every seed, the classifier's the error on 4 of 5 tuning seeds and on
+    each of the 3 hold-out seeds, within the time budget."""
     assert TabularMLPRegressor().refit is True
-    assert TabularMLPClassifier().refit is False
+    assert TabularMLPClassifier().refit is True
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
