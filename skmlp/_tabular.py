@@ -7,7 +7,8 @@ selection, and prediction. The math is elsewhere, one job per module:
 ``_tabular_net`` (the network and its losses), ``_adamw`` (the optimizer, gradient
 clipping), ``_schedules`` (learning-rate schedules), ``_averaging`` (EMA of the weights).
 
-A fit, in order: validate; hold out ``validation_fraction`` of the rows (stratified for
+A fit, in order: validate (one-hot encoding a DataFrame's categorical columns,
+``_categorical``); hold out ``validation_fraction`` of the rows (stratified for
 classification) unless ``X_val`` is given; fit the input scaling on the training rows;
 choose the columns to embed (more than two distinct values); initialise the network
 from the training rows; run ``max_iter`` epochs of shuffled minibatches of AdamW with
@@ -32,9 +33,17 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    check_X_y,
+    validate_data,
+)
 
-from . import _preprocessing
+from . import _categorical, _preprocessing
 from ._activations import ACTIVATIONS, log_softmax, softmax
 from ._adamw import AdamW, clip_gradient
 from ._averaging import EMA
@@ -84,6 +93,7 @@ _COMMON_CONSTRAINTS = {
     "ema_decay": [Interval(Real, 0, 1, closed="left")],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "refit": ["boolean"],
+    "categorical_features": [StrOptions({"from_dtype"}), None],
     "dtype": [StrOptions({"float32", "float64"})],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -98,7 +108,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
     #: Every attribute a fit sets; a failed fit restores exactly these. Fitted means
     #: ``network_`` exists. Subclasses add their target encoding.
     _FITTED_STATE = (
-        "n_features_in_", "feature_names_in_", "n_outputs_", "network_", "input_center_",
+        "n_features_in_", "feature_names_in_", "categorical_encoder_", "n_outputs_",
+        "network_", "input_center_",
         "input_factor_", "embedded_columns_", "n_iter_", "loss_curve_",
         "validation_scores_", "best_epoch_", "best_validation_score_", "refit_loss_curve_",
     )
@@ -146,9 +157,16 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         return self
 
     def _validate_X(self, X, *, reset, name="X"):
+        """``X`` (prediction or validation rows) as the network's dense input: checked
+        against the fitted columns, its categorical columns one-hot encoded as in fit."""
+        encoder = getattr(self, "categorical_encoder_", None)  # absent: pickled before it existed
         try:
-            X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
-                              dtype=(np.float64, np.float32))
+            if encoder is None:
+                X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
+                                  dtype=(np.float64, np.float32))
+            else:
+                X = check_array(self._encode(X, encoder), dtype=(np.float64, np.float32),
+                                estimator=self)
         except ValueError as e:
             if name == "X":
                 raise
@@ -163,11 +181,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             raise ValueError("X_val and y_val must be given together.")
         if sample_weight_val is not None and X_val is None:
             raise ValueError("sample_weight_val is given without X_val and y_val.")
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], reset=True,
-                             dtype=(np.float64, np.float32), multi_output=self._multi_output,
-                             y_numeric=not self._is_classifier)
-        if sparse.issparse(X):
-            X = X.toarray()
+        X, y = self._validate_fit_data(X, y)
         Y = self._encode_targets(y)  # sets classes_ or the target scaling
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -209,6 +223,44 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                           Y_val, sample_weight_val)
         return self._train(model["network_"], Xs, Y.astype(dtype), sample_weight, validation,
                            gen, _hook_args(X, y, sample_weight), interrupts, refit)
+
+    def _validate_fit_data(self, X, y):
+        """``X`` as the network's dense input and ``y`` checked; sets ``n_features_in_``,
+        ``feature_names_in_`` and ``categorical_encoder_`` (None unless ``X`` is a
+        DataFrame with categorical columns and ``categorical_features="from_dtype"``)."""
+        columns = _categorical.categorical_columns(X)
+        if columns and self.categorical_features is None:
+            raise ValueError(
+                f"X has categorical, string or object columns ({', '.join(map(str, columns))}) "
+                "and categorical_features=None: encode them first (e.g. a ColumnTransformer "
+                "with a OneHotEncoder), or let the estimator one-hot encode them with "
+                'categorical_features="from_dtype".'
+            )
+        check = dict(dtype=(np.float64, np.float32), multi_output=self._multi_output,
+                     y_numeric=not self._is_classifier)
+        if not columns:
+            self.categorical_encoder_ = None
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], reset=True,
+                                 **check)
+            return (X.toarray() if sparse.issparse(X) else X), y
+        # the checks validate_data makes, on the DataFrame as given, then on its encoding
+        _check_feature_names(self, X, reset=True)
+        _check_n_features(self, X, reset=True)
+        self.categorical_encoder_ = _categorical.fit_encoder(X, columns)
+        return check_X_y(self._encode(X, self.categorical_encoder_), y, estimator=self,
+                         **check)
+
+    def _encode(self, X, encoder):
+        """``X``, a DataFrame with the fitted columns, through the fitted ``encoder``."""
+        if not hasattr(X, "columns"):
+            raise ValueError(
+                f"{type(self).__name__} was fitted on a DataFrame with categorical columns "
+                f"({', '.join(map(str, encoder.transformers_[0][2]))}) and one-hot encodes "
+                f"them: X must be a DataFrame with the same columns, got {type(X).__name__}."
+            )
+        _check_feature_names(self, X, reset=False)
+        _check_n_features(self, X, reset=False)
+        return encoder.transform(X)
 
     def _build(self, X, Y, hidden, dtype, gen):
         """The input scaling and the embedded columns fitted on ``X``, and the network
@@ -553,6 +605,15 @@ _DOC_PARAMETERS = """
         (``validation_fraction > 0`` and no ``X_val``: with ``X_val`` all of ``X`` was
         trained on already). A Ctrl-C or a callback's stop during the refit keeps the
         model the validation chose; so does ``refit=False``.
+    categorical_features : {{"from_dtype"}} or None, default="from_dtype"
+        With "from_dtype", the categorical, string and object columns of a pandas
+        DataFrame ``X`` are one-hot encoded inside the estimator (``OneHotEncoder``,
+        unknown categories at prediction encode as all zeros, a missing value is a
+        category of its own; the encoder is ``categorical_encoder_``) and the other
+        columns pass through raw, so ``fit(df, y)`` needs no ``ColumnTransformer``;
+        prediction then needs a DataFrame with the same columns. Arrays, sparse
+        matrices and numeric DataFrames are used as they are. None: no encoding (a
+        non-numeric column is then an error).
     dtype : {{"float32", "float64"}}, default="float32"
         Training and prediction precision.
     random_state : int, RandomState instance or None, default=None
@@ -565,13 +626,18 @@ _DOC_ATTRIBUTES = """
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when ``X`` has string column names.
+    categorical_encoder_ : sklearn.compose.ColumnTransformer or None
+        The one-hot encoding of ``X``'s categorical columns (``categorical_features``),
+        fitted on every row of ``X``; its output (the encoded columns first, then the
+        others) is the network's input. None when ``X`` had none.
     n_outputs_ : int
         Outputs of the network.
     network_ : TabularNet
         The fitted network (``skmlp._tabular_net``), all members of the ensemble;
         ``network_.params`` holds every parameter in one vector.
-    input_center_, input_factor_ : ndarray of shape (n_features_in_,)
-        The input scaling fitted on the training rows.
+    input_center_, input_factor_ : ndarray of shape (n_inputs,)
+        The input scaling fitted on the training rows; ``n_inputs`` is
+        ``n_features_in_``, or the width of ``categorical_encoder_``'s output.
     embedded_columns_ : ndarray of int
         Columns given periodic embeddings.
     n_iter_ : int
@@ -783,7 +849,7 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
                  frequency_scale=0.1, scale_lr_factor=6.0, bias_lr_factor=0.1,
                  embedding_lr_factor=0.1, parametrization="ntk", bias_init="he+5",
                  averaging="ema", ema_decay=0.9, validation_fraction=0.2, refit=True,
-                 dtype="float32",
+                 categorical_features="from_dtype", dtype="float32",
                  random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -818,6 +884,7 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
         self.ema_decay = ema_decay
         self.validation_fraction = validation_fraction
         self.refit = refit
+        self.categorical_features = categorical_features
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -829,7 +896,9 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Numeric features (one-hot categoricals, raw numbers); sparse is densified.
+            Numeric features (one-hot categoricals, raw numbers), or a DataFrame whose
+            categorical columns the estimator encodes (``categorical_features``); sparse
+            is densified.
         y : array-like of shape (n_samples,)
             Class labels, at least two classes.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -986,7 +1055,7 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
                  frequency_scale=0.1, scale_lr_factor=6.0, bias_lr_factor=0.1,
                  embedding_lr_factor=0.1, parametrization="ntk", bias_init="he+5",
                  averaging="ema", ema_decay=0.9, validation_fraction=0.2, refit=True,
-                 dtype="float32",
+                 categorical_features="from_dtype", dtype="float32",
                  random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1021,6 +1090,7 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
         self.ema_decay = ema_decay
         self.validation_fraction = validation_fraction
         self.refit = refit
+        self.categorical_features = categorical_features
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -1032,7 +1102,9 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Numeric features (one-hot categoricals, raw numbers); sparse is densified.
+            Numeric features (one-hot categoricals, raw numbers), or a DataFrame whose
+            categorical columns the estimator encodes (``categorical_features``); sparse
+            is densified.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None

@@ -1,0 +1,169 @@
+"""``categorical_features="from_dtype"``: a pandas DataFrame's categorical, string and object
+columns are one-hot encoded inside the tabular estimators.
+
+The reference is the pipeline the README recommends, written by hand: a
+``ColumnTransformer`` with ``OneHotEncoder(handle_unknown="ignore")`` on those columns and
+the others passed through, then the estimator on the encoded array. Fitting on the
+DataFrame must train that very model, bit for bit.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import cross_val_score
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skmlp import TabularMLPClassifier, TabularMLPRegressor
+
+pd = pytest.importorskip("pandas")
+
+SMALL = {"hidden_layer_sizes": (16, 16), "max_iter": 4, "batch_size": 32, "random_state": 0}
+CATEGORICAL = ["colour", "city", "size"]
+
+
+def frame(n, seed=0):
+    """Numbers, a pandas categorical, an object and a string column, and two targets."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "x": rng.normal(size=n),
+        "colour": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
+        "count": rng.integers(0, 20, n),
+        "city": rng.choice(["Oslo", "Lima", "Pune", "Kyiv"], n).astype(object),
+        "size": pd.array(rng.choice(["S", "M", "L"], n), dtype="string"),
+    })
+    y_class = np.where((df["x"] > 0) ^ (df["colour"] == "red"), "yes", "no")
+    y_reg = df["x"] * 2 + (df["city"] == "Lima") * 3 + df["count"] / 10
+    return df, y_class, y_reg.to_numpy()
+
+
+def by_hand(df):
+    """The reference encoding: what a user's ColumnTransformer computes."""
+    encoder = ColumnTransformer(
+        [("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
+        remainder="passthrough", sparse_threshold=0.0)
+    return encoder.fit(df)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return frame(240)
+
+
+@pytest.mark.parametrize("Est", [TabularMLPClassifier, TabularMLPRegressor])
+def test_a_dataframe_trains_the_model_of_the_encoded_array(data, Est):
+    df, y_class, y_reg = data
+    y = y_class if Est is TabularMLPClassifier else y_reg
+    est = Est(**SMALL).fit(df, y)
+    encoder = by_hand(df)
+    reference = Est(**SMALL).fit(encoder.transform(df), y)
+    np.testing.assert_array_equal(est.network_.params, reference.network_.params)
+    np.testing.assert_array_equal(est.input_center_, reference.input_center_)
+    assert est.n_features_in_ == 5 and est.input_center_.shape == (3 + 4 + 3 + 2,)
+    assert list(est.feature_names_in_) == list(df.columns)
+    new, *_ = frame(30, seed=1)
+    np.testing.assert_array_equal(est.predict(new), reference.predict(encoder.transform(new)))
+
+
+def test_unknown_categories_and_missing_values(data):
+    """An unseen category encodes as all zeros, a missing value as a category of its own:
+    as the reference's ``handle_unknown="ignore"``."""
+    df, y, _ = data
+    df = df.copy()
+    df["city"] = df["city"].where(np.arange(len(df)) % 7 != 0, None)  # missing values
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    encoder = by_hand(df)
+    assert any(pd.isna(c) for c in encoder.named_transformers_["onehot"].categories_[1])
+    reference = TabularMLPClassifier(**SMALL).fit(encoder.transform(df), y)
+    new = df.iloc[:6].copy()
+    new["city"] = ["Quito", None, "Oslo", "Quito", "Lima", None]
+    new["colour"] = new["colour"].cat.add_categories(["mauve"])
+    new.loc[new.index[0], "colour"] = "mauve"
+    np.testing.assert_array_equal(clf.predict_proba(new),
+                                  reference.predict_proba(encoder.transform(new)))
+
+
+def test_validation_data_is_encoded_too(data):
+    df, y, _ = data
+    clf = TabularMLPClassifier(**SMALL).fit(df[:200], y[:200], X_val=df[200:], y_val=y[200:])
+    encoder = by_hand(df[:200])
+    reference = TabularMLPClassifier(**SMALL).fit(
+        encoder.transform(df[:200]), y[:200], X_val=encoder.transform(df[200:]), y_val=y[200:])
+    assert clf.validation_scores_ == reference.validation_scores_
+    np.testing.assert_array_equal(clf.network_.params, reference.network_.params)
+
+
+def test_numeric_input_is_not_encoded(data):
+    df, y, _ = data
+    numeric = df[["x", "count"]]
+    clf = TabularMLPClassifier(**SMALL).fit(numeric, y)
+    assert clf.categorical_encoder_ is None
+    reference = TabularMLPClassifier(**SMALL).fit(numeric.to_numpy(dtype=float), y)
+    np.testing.assert_array_equal(clf.network_.params, reference.network_.params)
+    # a later fit on arrays forgets an earlier fit's encoder
+    clf.fit(df, y)
+    assert clf.categorical_encoder_ is not None
+    clf.fit(numeric.to_numpy(dtype=float), y)
+    assert clf.categorical_encoder_ is None
+
+
+def test_prediction_needs_the_fitted_columns(data):
+    df, y, _ = data
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    with pytest.raises(ValueError, match=r"categorical columns \(colour, city, size\).*"
+                                         r"must be a DataFrame with the same columns"):
+        clf.predict(df.to_numpy())
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(df[df.columns[::-1]])
+    with pytest.raises(ValueError, match="X_val: .*must be a DataFrame"):
+        TabularMLPClassifier(**SMALL).fit(df, y, X_val=df.to_numpy(), y_val=y)
+
+
+def test_errors_name_the_columns(data):
+    df, y, _ = data
+    with pytest.raises(ValueError, match=r"columns \(colour, city, size\) and "
+                                         r"categorical_features=None"):
+        TabularMLPClassifier(**SMALL, categorical_features=None).fit(df, y)
+    mixed = df.assign(city=df["city"].where(np.arange(len(df)) % 2 == 0, 3))
+    with pytest.raises(ValueError, match=r"could not be one-hot encoded"):
+        TabularMLPClassifier(**SMALL).fit(mixed, y)
+    with pytest.raises(InvalidParameterError, match="categorical_features"):
+        TabularMLPClassifier(categorical_features="yes").fit(df, y)
+
+
+def test_a_failed_fit_keeps_the_earlier_encoder(data):
+    df, y, _ = data
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    encoder, params = clf.categorical_encoder_, clf.network_.params.copy()
+    with pytest.raises(ValueError, match="Found input variables with inconsistent"):
+        clf.fit(df[["x", "colour"]], y[:10])
+    assert clf.categorical_encoder_ is encoder and clf.n_features_in_ == 5
+    np.testing.assert_array_equal(clf.network_.params, params)
+
+
+def test_pickle_clone_and_cross_validation(data):
+    df, y, _ = data
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(df), clf.predict_proba(df))
+    assert clone(clf).get_params()["categorical_features"] == "from_dtype"
+    scores = cross_val_score(TabularMLPClassifier(**SMALL), df, y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.5)
+
+
+def test_skops_round_trip_trusts_only_skmlps_types(data, tmp_path):
+    """The encoder is scikit-learn's, which skops trusts: only skmlp's two types (and
+    none of pandas') need the user's trust, as without categorical columns."""
+    sio = pytest.importorskip("skops.io")
+    df, y, _ = data
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    path = tmp_path / "model.skops"
+    sio.dump(clf, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert set(untrusted) <= {"skmlp._tabular.TabularMLPClassifier",
+                              "skmlp._tabular_net.TabularNet"}
+    restored = sio.load(path, trusted=untrusted)
+    np.testing.assert_array_equal(restored.predict_proba(df), clf.predict_proba(df))
