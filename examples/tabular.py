@@ -7,6 +7,10 @@ schedule, label smoothing, a moving average of the weights and the best epoch on
 validation split. scikit-learn's MLPs get what a user would give them: a
 StandardScaler in a pipeline, and their defaults.
 
+Last, the same regressor on diabetes as a pandas DataFrame whose ``sex`` column is
+categorical: the tabular estimators one-hot encode such columns themselves
+(``categorical_features="from_dtype"``), so a DataFrame goes in as it is.
+
     python examples/tabular.py
 """
 
@@ -49,3 +53,14 @@ reg = models[TabularMLPRegressor.__name__]
 print(f"\nTabularMLPRegressor kept epoch {reg.best_epoch_} of {reg.n_iter_} (best validation "
       f"R^2 {reg.best_validation_score_:.3f}); periodic embeddings for "
       f"{len(reg.embedded_columns_)} of {reg.n_features_in_} columns")
+
+# a DataFrame with a categorical column, as it comes (pandas needed: the examples extra)
+frame = load_diabetes(as_frame=True, scaled=False).frame
+frame["sex"] = frame["sex"].map({1.0: "1", 2.0: "2"}).astype("category")
+X_train, X_test, y_train, y_test = train_test_split(
+    frame.drop(columns="target"), frame["target"], test_size=0.3, random_state=0)
+reg = TabularMLPRegressor(random_state=0).fit(X_train, y_train)
+encoded = reg.categorical_encoder_.get_feature_names_out()
+print(f"\ndiabetes_df    TabularMLPRegressor    {reg.score(X_test, y_test):10.4f}  (R^2; "
+      f"{len(X_train.columns)} columns in, {len(encoded)} to the network: "
+      f"{', '.join(name for name in encoded if 'sex' in name)})")

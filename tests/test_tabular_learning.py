@@ -67,3 +67,6 @@ def test_example_runs_and_the_tabular_models_win(tmp_path):
     assert rows["digits", "TabularMLPClassifier"] > rows["digits", "MLPClassifier"]
     assert rows["diabetes", "TabularMLPRegressor"] > rows["diabetes", "MLPRegressor"] + 1.0
     assert "kept epoch" in result.stdout
+    # the DataFrame with a categorical column: one-hot encoded inside, learns as well
+    assert rows["diabetes_df", "TabularMLPRegressor"] > 0.35
+    assert "11 to the network: onehot__sex_1, onehot__sex_2" in result.stdout
