@@ -1,25 +1,36 @@
 """Categorical columns of a pandas DataFrame, one-hot encoded inside the tabular estimators.
 
 ``TabularMLPClassifier(categorical_features="from_dtype")`` (the default) accepts a
-DataFrame whose categorical, string or object columns have not been encoded: those
-columns are one-hot encoded (unknown categories at prediction: all zeros, as
+DataFrame whose categorical columns have not been encoded: the columns of ``category``
+or string dtype, and object columns that hold anything but numbers, are one-hot
+encoded (unknown categories at prediction: all zeros, as
 ``OneHotEncoder(handle_unknown="ignore")``; a missing value is a category of its own),
-the numerical columns pass through raw, and the network sees the encoded matrix. It is
-what the recommended ``ColumnTransformer`` does, done where the user cannot forget it;
-scikit-learn's HistGradientBoosting reads categorical columns from the dtype the same
-way. The encoding is scikit-learn's (``ColumnTransformer``, ``OneHotEncoder``): only the
-choice of columns is ours.
+the other columns pass through raw, and the network sees the encoded matrix. It is what
+the recommended ``ColumnTransformer`` does, done where the user cannot forget it.
+scikit-learn's HistGradientBoosting also reads categorical columns from the dtype, but
+only ``category`` columns, which it bins itself; here string and object columns count
+too, since an MLP needs numbers and one-hot codes are what the benchmark measured.
+pandas only (a polars DataFrame is used as an array). The encoding is scikit-learn's
+(``ColumnTransformer``, ``OneHotEncoder``): the choice of columns and the handling of
+pandas' missing values are ours.
 """
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
 
+#: More distinct values than this in one column is an error, as in HistGradientBoosting
+#: (its ``max_bins``): an identifier-like column would become thousands of dense inputs.
+MAX_CATEGORIES = 255
+
+#: What ``pandas.api.types.infer_dtype`` says of an object column of numbers (these pass
+#: through as numbers, as they did before the encoding existed).
+_NUMERIC_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "boolean",
+                  "complex", "empty"}
+
 
 def categorical_columns(X):
-    """Names of the columns of ``X`` to one-hot encode: the categorical, string and object
-    columns of a pandas DataFrame; empty for anything else (arrays, sparse matrices,
-    DataFrames of numbers).
+    """Positions of the columns of ``X`` to one-hot encode.
 
     Parameters
     ----------
@@ -28,40 +39,122 @@ def categorical_columns(X):
 
     Returns
     -------
-    columns : list
-        Column labels of ``X``, in its order.
+    positions : list of int
+        For a pandas DataFrame, its ``category`` and string columns and the object
+        columns that hold anything but numbers (``pandas.api.types.infer_dtype``), in
+        order; empty for anything else (arrays, sparse matrices, numeric DataFrames).
+        Positions, not labels: integer column labels would read as positions.
     """
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(X, "select_dtypes"):  # not a pandas DataFrame
+    if not hasattr(X, "select_dtypes"):  # not a pandas DataFrame
         return []
     import pandas as pd  # loaded already: X is a DataFrame
 
-    # is_string_dtype is true for object columns too (numpy kinds "O", "S", "U")
-    return [column for column, dtype in dtypes.items()
-            if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype)]
+    positions = []
+    for j, (_, column) in enumerate(X.items()):
+        dtype = column.dtype
+        if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+                pd.api.types.is_object_dtype(dtype)
+                and pd.api.types.infer_dtype(column, skipna=True) not in _NUMERIC_KINDS):
+            positions.append(j)
+    return positions
 
 
-def fit_encoder(X, columns):
-    """A fitted transformer from ``X`` (a DataFrame) to a float64 matrix: the one-hot
-    codes of ``columns`` first, then the other columns unchanged.
+def column_names(X, positions):
+    """The labels of ``X``'s columns at ``positions``, for messages."""
+    return ", ".join(str(X.columns[j]) for j in positions)
+
+
+def encodable(X, positions):
+    """``X`` with its missing values where the encoder and ``check_array`` expect them.
+
+    The categorical columns (but ``category`` ones, whose missing values are NaN
+    already) become object columns with ``np.nan`` for ``None`` and ``pd.NA``, which
+    ``OneHotEncoder`` reads as one more category; numeric extension columns (``Int64``,
+    ``Float64``, ``boolean``) become float64 with NaN for ``pd.NA``, which the
+    estimator's ``check_array`` then reports. A shallow copy: ``X`` is not modified.
 
     Parameters
     ----------
     X : pandas.DataFrame of shape (n_samples, n_features)
-    columns : list
+    positions : list of int
+        The categorical columns, from :func:`categorical_columns`.
+
+    Returns
+    -------
+    X : pandas.DataFrame of shape (n_samples, n_features)
+    """
+    import pandas as pd
+
+    X = X.copy(deep=False)
+    categorical = set(positions)
+    for j in range(X.shape[1]):
+        column = X.iloc[:, j]
+        dtype = column.dtype
+        if j in categorical:
+            if not isinstance(dtype, pd.CategoricalDtype):
+                X.isetitem(j, column.astype(object).where(column.notna(), np.nan))
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and (
+                pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            X.isetitem(j, column.astype(np.float64))
+    return X
+
+
+def fit_encoder(X, positions):
+    """A fitted transformer from ``X`` (a DataFrame) to a float64 matrix: the one-hot
+    codes of the columns at ``positions`` first, then the other columns unchanged.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame of shape (n_samples, n_features)
+    positions : list of int
         Non-empty, from :func:`categorical_columns`.
 
     Returns
     -------
     encoder : sklearn.compose.ColumnTransformer
-        Fitted on ``X``; ``encoder.transform`` gives shape (n_samples, n_encoded).
+        Fitted on ``X``; :func:`encode` gives shape (n_samples, n_encoded).
+
+    Raises
+    ------
+    ValueError
+        If the columns cannot be encoded (say, strings mixed with numbers), or one has
+        more than ``MAX_CATEGORIES`` distinct values.
     """
+    import pandas as pd
+
     onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
-    encoder = ColumnTransformer([("onehot", onehot, columns)], remainder="passthrough",
+    encoder = ColumnTransformer([("onehot", onehot, list(positions))], remainder="passthrough",
                                 sparse_threshold=0.0)
     try:
-        encoder.fit(X)
-    except TypeError as e:  # e.g. a column mixing strings and numbers
-        raise ValueError(f"The categorical columns {list(columns)} of X could not be one-hot "
-                         f"encoded: {e}") from None
+        encoder.fit(encodable(X, positions))
+    except (TypeError, ValueError) as e:  # e.g. a column mixing strings and numbers
+        raise ValueError(f"The categorical columns ({column_names(X, positions)}) of X could "
+                         f"not be one-hot encoded: {e}") from None
+    for j, categories in zip(positions, encoder.named_transformers_["onehot"].categories_,
+                             strict=True):
+        n = int(np.count_nonzero(~pd.isna(categories)))
+        if n > MAX_CATEGORIES:
+            raise ValueError(
+                f"The categorical column {X.columns[j]!r} of X has {n} distinct values, more "
+                f"than {MAX_CATEGORIES}: one-hot encoded it would be {n} inputs. Encode it "
+                "yourself (e.g. OneHotEncoder(max_categories=...) or TargetEncoder in a "
+                "ColumnTransformer) or drop it."
+            )
     return encoder
+
+
+def encode(encoder, X):
+    """``X`` (a DataFrame with the fitted columns) through the fitted ``encoder``: ndarray
+    of shape (n_samples, n_encoded). ``ValueError`` if a column cannot be encoded."""
+    positions = encoder.transformers_[0][2]
+    numeric = sorted(set(positions) - set(categorical_columns(X)))
+    if numeric:  # the encoder would take the numbers for unknown categories: all zeros
+        raise ValueError(
+            f"The columns ({column_names(X, numeric)}) of X were categorical in fit and hold "
+            "numbers now: give them the dtype they had (category, string or object)."
+        )
+    try:
+        return encoder.transform(encodable(X, positions))
+    except TypeError as e:  # e.g. numbers where the categories were strings
+        raise ValueError(f"The categorical columns ({column_names(X, positions)}) of X could "
+                         f"not be one-hot encoded: {e}") from None

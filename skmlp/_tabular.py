@@ -118,6 +118,13 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return "network_" in self.__dict__
 
+    def __setstate__(self, state):
+        # pickled before categorical_features existed: it fitted arrays as given
+        state = {"categorical_features": None, **state}
+        if "network_" in state:
+            state.setdefault("categorical_encoder_", None)
+        super().__setstate__(state)
+
     def _snapshot(self):
         state = self.__dict__
         return {k: state[k] for k in self._FITTED_STATE if k in state}
@@ -159,7 +166,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
     def _validate_X(self, X, *, reset, name="X"):
         """``X`` (prediction or validation rows) as the network's dense input: checked
         against the fitted columns, its categorical columns one-hot encoded as in fit."""
-        encoder = getattr(self, "categorical_encoder_", None)  # absent: pickled before it existed
+        encoder = self.categorical_encoder_
         try:
             if encoder is None:
                 X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
@@ -181,6 +188,9 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             raise ValueError("X_val and y_val must be given together.")
         if sample_weight_val is not None and X_val is None:
             raise ValueError("sample_weight_val is given without X_val and y_val.")
+        # a DataFrame's rows are what the callbacks' fitted_estimator predicts from (it
+        # may need its categorical columns); other inputs: the validated array
+        frame = X if hasattr(X, "iloc") else None
         X, y = self._validate_fit_data(X, y)
         Y = self._encode_targets(y)  # sets classes_ or the target scaling
         if sample_weight is not None:
@@ -208,8 +218,10 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         refit = None
         if train is not None:
             if self.refit:
-                refit = _Refit(X, Y, y, sample_weight, seed, hidden, dtype)
+                refit = _Refit(X, Y, y, sample_weight, seed, hidden, dtype,
+                               X if frame is None else frame)
             X, Y, y = X[train], Y[train], y[train]
+            frame = None if frame is None else frame.iloc[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
         model, Xs = self._build(X, Y, hidden, dtype, gen)
         # from here on the estimator predicts with the network being trained
@@ -222,26 +234,31 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                                                    self.input_factor_, self.scaling, dtype),
                           Y_val, sample_weight_val)
         return self._train(model["network_"], Xs, Y.astype(dtype), sample_weight, validation,
-                           gen, _hook_args(X, y, sample_weight), interrupts, refit)
+                           gen, _hook_args(X if frame is None else frame, y, sample_weight),
+                           interrupts, refit)
 
     def _validate_fit_data(self, X, y):
         """``X`` as the network's dense input and ``y`` checked; sets ``n_features_in_``,
         ``feature_names_in_`` and ``categorical_encoder_`` (None unless ``X`` is a
         DataFrame with categorical columns and ``categorical_features="from_dtype"``)."""
         columns = _categorical.categorical_columns(X)
-        if columns and self.categorical_features is None:
-            raise ValueError(
-                f"X has categorical, string or object columns ({', '.join(map(str, columns))}) "
-                "and categorical_features=None: encode them first (e.g. a ColumnTransformer "
-                "with a OneHotEncoder), or let the estimator one-hot encode them with "
-                'categorical_features="from_dtype".'
-            )
         check = dict(dtype=(np.float64, np.float32), multi_output=self._multi_output,
                      y_numeric=not self._is_classifier)
-        if not columns:
+        if not columns or self.categorical_features is None:
             self.categorical_encoder_ = None
-            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], reset=True,
-                                 **check)
+            try:
+                X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
+                                     reset=True, **check)
+            except ValueError as e:
+                if not columns:
+                    raise
+                raise ValueError(
+                    f"{e} X has categorical, string or object columns "
+                    f"({_categorical.column_names(X, columns)}) and categorical_features="
+                    "None: encode them first (e.g. a ColumnTransformer with a "
+                    "OneHotEncoder), or let the estimator one-hot encode them with "
+                    'categorical_features="from_dtype".'
+                ) from None
             return (X.toarray() if sparse.issparse(X) else X), y
         # the checks validate_data makes, on the DataFrame as given, then on its encoding
         _check_feature_names(self, X, reset=True)
@@ -253,14 +270,18 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
     def _encode(self, X, encoder):
         """``X``, a DataFrame with the fitted columns, through the fitted ``encoder``."""
         if not hasattr(X, "columns"):
+            positions = encoder.transformers_[0][2]
+            names = getattr(self, "feature_names_in_", None)
+            listed = (", ".join(str(names[j]) for j in positions) if names is not None
+                      else f"at positions {', '.join(map(str, positions))}")
             raise ValueError(
                 f"{type(self).__name__} was fitted on a DataFrame with categorical columns "
-                f"({', '.join(map(str, encoder.transformers_[0][2]))}) and one-hot encodes "
-                f"them: X must be a DataFrame with the same columns, got {type(X).__name__}."
+                f"({listed}) and one-hot encodes them: X must be a DataFrame with the same "
+                f"columns, got {type(X).__name__}."
             )
         _check_feature_names(self, X, reset=False)
         _check_n_features(self, X, reset=False)
-        return encoder.transform(X)
+        return _categorical.encode(encoder, X)
 
     def _build(self, X, Y, hidden, dtype, gen):
         """The input scaling and the embedded columns fitted on ``X``, and the network
@@ -422,7 +443,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             net = model["network_"]
             Y = refit.Y.astype(refit.dtype)
             run = _EpochRun(self, net, Xs.shape[0], n_epochs=n_epochs)
-            hook_args = _hook_args(refit.X, refit.y, refit.sample_weight)
+            hook_args = _hook_args(refit.X_given, refit.y, refit.sample_weight)
             for _ in range(self.best_epoch_):
                 epoch = context.subcontext(task_name="epoch")
                 epoch.call_on_fit_task_begin(estimator=self, **hook_args)
@@ -606,14 +627,16 @@ _DOC_PARAMETERS = """
         trained on already). A Ctrl-C or a callback's stop during the refit keeps the
         model the validation chose; so does ``refit=False``.
     categorical_features : {{"from_dtype"}} or None, default="from_dtype"
-        With "from_dtype", the categorical, string and object columns of a pandas
-        DataFrame ``X`` are one-hot encoded inside the estimator (``OneHotEncoder``,
-        unknown categories at prediction encode as all zeros, a missing value is a
-        category of its own; the encoder is ``categorical_encoder_``) and the other
-        columns pass through raw, so ``fit(df, y)`` needs no ``ColumnTransformer``;
-        prediction then needs a DataFrame with the same columns. Arrays, sparse
-        matrices and numeric DataFrames are used as they are. None: no encoding (a
-        non-numeric column is then an error).
+        With "from_dtype", the ``category`` and string columns of a pandas DataFrame
+        ``X``, and its object columns that hold anything but numbers, are one-hot
+        encoded inside the estimator (``OneHotEncoder``; unknown categories at
+        prediction encode as all zeros, a missing value, ``None``, NaN or ``pd.NA``, is
+        a category of its own; at most 255 distinct values per column; the encoder is
+        ``categorical_encoder_``) and the other columns pass through raw, so
+        ``fit(df, y)`` needs no ``ColumnTransformer``; prediction and ``X_val`` then
+        need a DataFrame with the same columns. Arrays, sparse matrices, numeric and
+        polars DataFrames are used as they are. None: no encoding (a string column is
+        then an error, a ``category`` column of numbers is read as numbers).
     dtype : {{"float32", "float64"}}, default="float32"
         Training and prediction precision.
     random_state : int, RandomState instance or None, default=None
@@ -662,7 +685,8 @@ _MODEL_ATTRIBUTES = ("network_", "input_center_", "input_factor_", "embedded_col
 
 class _Refit(NamedTuple):
     """What the refit on all rows needs: every row of ``X`` (before the validation split),
-    the fit's seed, the hidden layers and the dtype."""
+    the fit's seed, the hidden layers and the dtype; and the rows the callbacks see
+    (``X``, or the DataFrame it came from)."""
 
     X: np.ndarray
     Y: np.ndarray
@@ -671,10 +695,12 @@ class _Refit(NamedTuple):
     seed: int
     hidden: list
     dtype: np.dtype
+    X_given: object
 
 
 def _hook_args(X, y, sample_weight):
-    """What callbacks see of the rows trained on (a fitted_estimator predicts from them)."""
+    """What callbacks see of the rows trained on (a fitted_estimator predicts from them):
+    ``X`` as the user gave it (a DataFrame stays one), ``y`` validated."""
     return {"X": X, "y": y,
             "metadata": None if sample_weight is None else {"sample_weight": sample_weight}}
 
@@ -904,7 +930,8 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
         sample_weight : array-like of shape (n_samples,), default=None
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation rows that pick the best epoch, instead of an internal split
-            (all of ``X`` is then trained on).
+            (all of ``X`` is then trained on); a DataFrame with ``X``'s columns when
+            ``X`` has categorical ones.
         y_val : array-like of shape (n_val,), default=None
             Validation labels; required with ``X_val``, from the classes of ``y``.
         sample_weight_val : array-like of shape (n_val,), default=None
@@ -1108,7 +1135,8 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
-            Validation rows that pick the best epoch, instead of an internal split.
+            Validation rows that pick the best epoch, instead of an internal split; a
+            DataFrame with ``X``'s columns when ``X`` has categorical ones.
         y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
         sample_weight_val : array-like of shape (n_val,), default=None
 

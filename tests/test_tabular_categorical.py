@@ -11,7 +11,9 @@ import pickle
 
 import numpy as np
 import pytest
+from _support import scored_epochs
 from sklearn.base import clone
+from sklearn.callback import ScoringMonitor
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import cross_val_score
 from sklearn.preprocessing import OneHotEncoder
@@ -167,3 +169,106 @@ def test_skops_round_trip_trusts_only_skmlps_types(data, tmp_path):
                               "skmlp._tabular_net.TabularNet"}
     restored = sio.load(path, trusted=untrusted)
     np.testing.assert_array_equal(restored.predict_proba(df), clf.predict_proba(df))
+
+
+def test_a_scoring_callback_scores_the_dataframes_rows(data):
+    """The callbacks' fitted_estimator keeps the encoder, so it is given the DataFrame's
+    rows (the training part, then all of them for the refit), not the encoded array."""
+    df, y, _ = data
+    monitor = ScoringMonitor(scoring="accuracy")
+    clf = TabularMLPClassifier(**SMALL).set_callbacks(monitor).fit(df, y)
+    epochs = scored_epochs(monitor)
+    assert len(epochs) == SMALL["max_iter"] + clf.best_epoch_  # the refit's epochs last
+    assert epochs[-1]["accuracy"] == pytest.approx(clf.score(df, y))
+
+
+def test_integer_column_labels_are_labels_not_positions():
+    """Column 0 is the categorical one whatever the labels say: with labels [1, 0] the
+    model is the one of the same data labelled ["a", "b"]."""
+    df, y, _ = frame(120)
+    named = pd.DataFrame({"a": df["colour"], "b": df["x"]})
+    labelled = named.set_axis([1, 0], axis=1)
+    reference = TabularMLPClassifier(**SMALL).fit(named, y)
+    clf = TabularMLPClassifier(**SMALL).fit(labelled, y)
+    assert clf.input_center_.shape == (3 + 1,)
+    np.testing.assert_array_equal(clf.network_.params, reference.network_.params)
+    with pytest.raises(ValueError, match=r"categorical columns \(at positions 0\)"):
+        clf.predict(labelled.to_numpy())
+
+
+def test_object_columns_of_numbers_stay_numbers():
+    """An object column that holds only numbers (and missing values are not among them)
+    passes through as a number, as before the encoding existed."""
+    df, y, _ = frame(120)
+    numbers = pd.DataFrame({"x": df["x"], "count": df["count"].astype(object)})
+    clf = TabularMLPClassifier(**SMALL).fit(numbers, y)
+    assert clf.categorical_encoder_ is None and clf.input_center_.shape == (2,)
+    reference = TabularMLPClassifier(**SMALL).fit(numbers.to_numpy(dtype=float), y)
+    np.testing.assert_array_equal(clf.network_.params, reference.network_.params)
+    # with categorical_features=None, a category column of numbers is a number, as before
+    coded = df[["x"]].assign(code=pd.Categorical(df["count"]))
+    clf = TabularMLPClassifier(**SMALL, categorical_features=None).fit(coded, y)
+    assert clf.input_center_.shape == (2,)
+    assert TabularMLPClassifier(**SMALL).fit(coded, y).input_center_.shape == (
+        1 + coded["code"].nunique(),)
+
+
+def test_pandas_missing_values(data):
+    """pd.NA in a string column is a category like None; pd.NA in a nullable numeric
+    column is a NaN, reported as for arrays."""
+    df, y, _ = data
+    df = df.copy()
+    df["size"] = df["size"].where(np.arange(len(df)) % 5 != 0, pd.NA)
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    categories = clf.categorical_encoder_.named_transformers_["onehot"].categories_[2]
+    assert len(categories) == 4 and pd.isna(categories[-1])
+    as_object = df.assign(size=df["size"].astype(object).where(df["size"].notna(), None))
+    np.testing.assert_array_equal(clf.predict_proba(as_object), clf.predict_proba(df))
+    missing = df.assign(count=pd.array(np.where(np.arange(len(df)) == 3, None, df["count"]),
+                                       dtype="Int64"))
+    with pytest.raises(ValueError, match="Input X contains NaN.\nTabularMLPClassifier"):
+        TabularMLPClassifier(**SMALL).fit(missing, y)
+
+
+def test_the_dataframe_is_not_modified(data):
+    df, y, _ = data
+    df = df.copy()
+    df["size"] = df["size"].where(np.arange(len(df)) % 5 != 0, pd.NA)
+    before = df.copy()
+    TabularMLPClassifier(**SMALL).fit(df, y).predict(df)
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_too_many_categories_is_an_error(data):
+    df, y, _ = data
+    ids = df.assign(city=[f"id{i}" for i in range(len(df))])  # 240 values: allowed
+    assert TabularMLPClassifier(**SMALL).fit(ids, y).input_center_.shape[0] == 240 + 3 + 3 + 2
+    many, y_many, _ = frame(300)
+    many = many.assign(city=[f"id{i}" for i in range(300)])
+    with pytest.raises(ValueError, match="column 'city' of X has 300 distinct values, more "
+                                         "than 255"):
+        TabularMLPClassifier(**SMALL).fit(many, y_many)
+
+
+def test_numbers_where_categories_were_strings(data):
+    df, y, _ = data
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    wrong = df.assign(city=np.arange(len(df)))
+    with pytest.raises(ValueError, match=r"columns \(city\) of X were categorical in fit "
+                                         "and hold numbers now"):
+        clf.predict(wrong)
+
+
+def test_a_model_pickled_before_categorical_features_loads(data):
+    """Its state has neither the parameter nor the encoder: it loads as a model of arrays
+    (categorical_features=None, no encoder)."""
+    df, y, _ = data
+    X = df[["x", "count"]].to_numpy(dtype=float)
+    clf = TabularMLPClassifier(**SMALL).fit(X, y)
+    state = dict(clf.__getstate__())  # a copy: Python's is the instance's own dict
+    del state["categorical_features"], state["categorical_encoder_"]
+    old = TabularMLPClassifier.__new__(TabularMLPClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["categorical_features"] is None
+    np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
+    clone(old).fit(X, y)
