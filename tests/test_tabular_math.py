@@ -5,6 +5,7 @@ AdamW, gradient clipping, the weight average and the input scaling against their
 written-out formulas, with state set up by hand.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -99,6 +100,44 @@ def test_activation_keeping_pair_is_checked():
 
     with pytest.raises(ValueError, match="come as a pair"):
         Activation("half", mish, mish_derivative, gain=1.0, function_keeping=mish_keeping)
+
+
+@pytest.mark.parametrize("name", KEEPING)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_members", [1, 3])
+@pytest.mark.parametrize("parametric, dropout", [(False, False), (True, True)])
+def test_a_network_with_the_keeping_pair_has_the_gradient_of_one_without(
+        name, dtype, n_members, parametric, dropout, monkeypatch):
+    """Through a whole network (embeddings, members, parametric activations, dropout masks
+    and sample weights), keeping the forward pass's pieces changes no bit of the loss or
+    the gradient: nothing between the forward and the backward pass overwrites them."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(64, 5)) * 3).astype(dtype)
+    Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, 64)]
+    sample_weight = rng.random(64) if dropout else None
+    keeping = ACTIVATIONS[name]
+    plain = dataclasses.replace(keeping, function_keeping=None, derivative_of_kept=None)
+    results = []
+    for act in (keeping, plain):
+        monkeypatch.setitem(ACTIVATIONS, name, act)
+        net = TabularNet(5, np.array([0, 2]), [16, 16], 3, activation=name, dtype=dtype,
+                         n_members=n_members, parametric_activation=parametric)
+        net.initialize(np.random.default_rng(1), X)
+        # the output layer starts at 0, which would send no error back to the activations
+        net.p["W2"][...] = np.random.default_rng(3).normal(size=net.p["W2"].shape)
+        if parametric:  # away from a = 1, where the unit is the activation itself
+            net.p["a0"][...] = 0.3
+            net.p["a1"][...] = -0.2
+        masks = None
+        if dropout:
+            draw = np.random.default_rng(2)
+            masks = [(draw.random(net.mask_shape(64, 16)) > 0.3).astype(dtype) / dtype(0.7)
+                     for _ in range(2)] + [None]
+        loss, grad = net.loss_grad(X, Y, sample_weight, loss="cross_entropy", masks=masks)
+        results.append((loss, grad.copy()))
+        assert np.count_nonzero(net.views(grad)["W0"]) > 0  # the error reached layer 0
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
 @pytest.mark.parametrize("name, gain", [("selu", 0.75), ("mish", 1.0 / math.sqrt(0.4523))])
