@@ -24,9 +24,10 @@ from sklearn.preprocessing import OneHotEncoder
 MAX_CATEGORIES = 255
 
 #: What ``pandas.api.types.infer_dtype`` says of an object column of numbers (these pass
-#: through as numbers, as they did before the encoding existed).
+#: through as numbers, as they did before the encoding existed). An object column of
+#: missing values only ("empty") is categorical: one category, the missing value.
 _NUMERIC_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "boolean",
-                  "complex", "empty"}
+                  "complex"}
 
 
 def categorical_columns(X):
@@ -59,6 +60,46 @@ def categorical_columns(X):
     return positions
 
 
+def value_kind(column):
+    """"numbers", "strings" or None (only missing values): what a column holds, to tell
+    whether prediction rows hold what the fit saw. ``category`` columns by their
+    categories; anything neither numeric nor boolean counts as strings."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        if not column.notna().any():
+            return None
+        categories = dtype.categories
+        numeric = (pd.api.types.is_numeric_dtype(categories.dtype)
+                   or pd.api.types.is_bool_dtype(categories.dtype))
+        return "numbers" if numeric else "strings"
+    if not column.notna().any():
+        return None
+    if pd.api.types.is_object_dtype(dtype):
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        return "numbers" if kind in _NUMERIC_KINDS else "strings"
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return "numbers"
+    return "strings"
+
+
+def check_no_dates(X):
+    """``ValueError`` naming the date and time columns of a DataFrame ``X`` (which neither
+    the network nor the one-hot encoding can read) instead of numpy's ``TypeError``."""
+    import pandas as pd
+
+    dates = [str(name) for name, dtype in X.dtypes.items()
+             if pd.api.types.is_datetime64_any_dtype(dtype)
+             or pd.api.types.is_timedelta64_dtype(dtype)
+             or isinstance(dtype, pd.PeriodDtype)]
+    if dates:
+        raise ValueError(
+            f"X has date or time columns ({', '.join(dates)}): convert them to numbers "
+            "(e.g. days since a date, or the year and month as columns) or drop them."
+        )
+
+
 def column_names(X, positions):
     """The labels of ``X``'s columns at ``positions``, for messages."""
     return ", ".join(str(X.columns[j]) for j in positions)
@@ -70,8 +111,9 @@ def encodable(X, positions):
     The categorical columns (but ``category`` ones, whose missing values are NaN
     already) become object columns with ``np.nan`` for ``None`` and ``pd.NA``, which
     ``OneHotEncoder`` reads as one more category; numeric extension columns (``Int64``,
-    ``Float64``, ``boolean``) become float64 with NaN for ``pd.NA``, which the
-    estimator's ``check_array`` then reports. A shallow copy: ``X`` is not modified.
+    ``Float64``, ``boolean``) become float64, and object columns of numbers get
+    ``np.nan`` for ``pd.NA``: missing numbers the estimator's ``check_array`` then
+    reports. A shallow copy: ``X`` is not modified.
 
     Parameters
     ----------
@@ -96,6 +138,8 @@ def encodable(X, positions):
         elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and (
                 pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
             X.isetitem(j, column.astype(np.float64))
+        elif pd.api.types.is_object_dtype(dtype):
+            X.isetitem(j, column.where(column.notna(), np.nan))
     return X
 
 
@@ -125,6 +169,9 @@ def fit_encoder(X, positions):
     onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
     encoder = ColumnTransformer([("onehot", onehot, list(positions))], remainder="passthrough",
                                 sparse_threshold=0.0)
+    # arrays whatever sklearn.set_config(transform_output=...) says: pandas output would
+    # need unique names for the one-hot columns, which categories like "nan" break
+    encoder.set_output(transform="default")
     try:
         encoder.fit(encodable(X, positions))
     except (TypeError, ValueError) as e:  # e.g. a column mixing strings and numbers
@@ -135,10 +182,11 @@ def fit_encoder(X, positions):
         n = int(np.count_nonzero(~pd.isna(categories)))
         if n > MAX_CATEGORIES:
             raise ValueError(
-                f"The categorical column {X.columns[j]!r} of X has {n} distinct values, more "
-                f"than {MAX_CATEGORIES}: one-hot encoded it would be {n} inputs. Encode it "
-                "yourself (e.g. OneHotEncoder(max_categories=...) or TargetEncoder in a "
-                "ColumnTransformer) or drop it."
+                f"The categorical column {X.columns[j]!r} of X has {n} distinct values "
+                f"(missing values aside), more than {MAX_CATEGORIES}: one-hot encoded it "
+                f"would be {len(categories)} inputs. Encode it yourself (e.g. "
+                "OneHotEncoder(max_categories=...) or TargetEncoder in a ColumnTransformer) "
+                "or drop it."
             )
     return encoder
 
@@ -147,14 +195,27 @@ def encode(encoder, X):
     """``X`` (a DataFrame with the fitted columns) through the fitted ``encoder``: ndarray
     of shape (n_samples, n_encoded). ``ValueError`` if a column cannot be encoded."""
     positions = encoder.transformers_[0][2]
-    numeric = sorted(set(positions) - set(categorical_columns(X)))
-    if numeric:  # the encoder would take the numbers for unknown categories: all zeros
-        raise ValueError(
-            f"The columns ({column_names(X, numeric)}) of X were categorical in fit and hold "
-            "numbers now: give them the dtype they had (category, string or object)."
-        )
+    # numbers where the fit saw strings (or the reverse) would all be unknown categories:
+    # all zeros, silently
+    for j, categories in zip(positions, encoder.named_transformers_["onehot"].categories_,
+                             strict=True):
+        fitted = value_kind(_categories_column(categories))
+        now = value_kind(X.iloc[:, j])
+        if now is not None and fitted is not None and now != fitted:
+            raise ValueError(
+                f"The categorical column {X.columns[j]!r} of X held {fitted} in fit and "
+                f"holds {now} now: give it the values and dtype it had."
+            )
     try:
         return encoder.transform(encodable(X, positions))
     except TypeError as e:  # e.g. numbers where the categories were strings
         raise ValueError(f"The categorical columns ({column_names(X, positions)}) of X could "
                          f"not be one-hot encoded: {e}") from None
+
+
+def _categories_column(categories):
+    """A fitted encoder's categories of one column, as a pandas Series (for
+    :func:`value_kind`)."""
+    import pandas as pd
+
+    return pd.Series(categories, dtype=categories.dtype)

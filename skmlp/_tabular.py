@@ -168,6 +168,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         against the fitted columns, its categorical columns one-hot encoded as in fit."""
         encoder = self.categorical_encoder_
         try:
+            if hasattr(X, "select_dtypes"):
+                _categorical.check_no_dates(X)
             if encoder is None:
                 X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
                                   dtype=(np.float64, np.float32))
@@ -242,23 +244,24 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         ``feature_names_in_`` and ``categorical_encoder_`` (None unless ``X`` is a
         DataFrame with categorical columns and ``categorical_features="from_dtype"``)."""
         columns = _categorical.categorical_columns(X)
+        if hasattr(X, "select_dtypes"):
+            _categorical.check_no_dates(X)
         check = dict(dtype=(np.float64, np.float32), multi_output=self._multi_output,
                      y_numeric=not self._is_classifier)
         if not columns or self.categorical_features is None:
-            self.categorical_encoder_ = None
-            try:
-                X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
-                                     reset=True, **check)
-            except ValueError as e:
-                if not columns:
-                    raise
+            # (None reads a category column of numbers as numbers, as before it existed)
+            strings = [j for j in columns
+                       if _categorical.value_kind(X.iloc[:, j]) == "strings"]
+            if strings:
                 raise ValueError(
-                    f"{e} X has categorical, string or object columns "
-                    f"({_categorical.column_names(X, columns)}) and categorical_features="
-                    "None: encode them first (e.g. a ColumnTransformer with a "
-                    "OneHotEncoder), or let the estimator one-hot encode them with "
-                    'categorical_features="from_dtype".'
-                ) from None
+                    f"X has string columns ({_categorical.column_names(X, strings)}) and "
+                    "categorical_features=None: encode them first (e.g. a "
+                    "ColumnTransformer with a OneHotEncoder), or let the estimator one-hot "
+                    'encode them with categorical_features="from_dtype".'
+                )
+            self.categorical_encoder_ = None
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], reset=True,
+                                 **check)
             return (X.toarray() if sparse.issparse(X) else X), y
         # the checks validate_data makes, on the DataFrame as given, then on its encoding
         _check_feature_names(self, X, reset=True)
@@ -631,7 +634,8 @@ _DOC_PARAMETERS = """
         ``X``, and its object columns that hold anything but numbers, are one-hot
         encoded inside the estimator (``OneHotEncoder``; unknown categories at
         prediction encode as all zeros, a missing value, ``None``, NaN or ``pd.NA``, is
-        a category of its own; at most 255 distinct values per column; the encoder is
+        a category of its own; at most 255 distinct values per column; a column must
+        hold strings, or numbers, in prediction as in fit; the encoder is
         ``categorical_encoder_``) and the other columns pass through raw, so
         ``fit(df, y)`` needs no ``ColumnTransformer``; prediction and ``X_val`` then
         need a DataFrame with the same columns. Arrays, sparse matrices, numeric and
@@ -652,7 +656,8 @@ _DOC_ATTRIBUTES = """
     categorical_encoder_ : sklearn.compose.ColumnTransformer or None
         The one-hot encoding of ``X``'s categorical columns (``categorical_features``),
         fitted on every row of ``X``; its output (the encoded columns first, then the
-        others) is the network's input. None when ``X`` had none.
+        others) is the network's input, once pandas' missing values are NaN
+        (``skmlp._categorical.encodable``). None when ``X`` had none.
     n_outputs_ : int
         Outputs of the network.
     network_ : TabularNet

@@ -126,7 +126,7 @@ def test_prediction_needs_the_fitted_columns(data):
 
 def test_errors_name_the_columns(data):
     df, y, _ = data
-    with pytest.raises(ValueError, match=r"columns \(colour, city, size\) and "
+    with pytest.raises(ValueError, match=r"X has string columns \(colour, city, size\) and "
                                          r"categorical_features=None"):
         TabularMLPClassifier(**SMALL, categorical_features=None).fit(df, y)
     mixed = df.assign(city=df["city"].where(np.arange(len(df)) % 2 == 0, 3))
@@ -245,8 +245,8 @@ def test_too_many_categories_is_an_error(data):
     assert TabularMLPClassifier(**SMALL).fit(ids, y).input_center_.shape[0] == 240 + 3 + 3 + 2
     many, y_many, _ = frame(300)
     many = many.assign(city=[f"id{i}" for i in range(300)])
-    with pytest.raises(ValueError, match="column 'city' of X has 300 distinct values, more "
-                                         "than 255"):
+    with pytest.raises(ValueError, match=r"column 'city' of X has 300 distinct values "
+                                         r"\(missing values aside\), more than 255"):
         TabularMLPClassifier(**SMALL).fit(many, y_many)
 
 
@@ -254,9 +254,17 @@ def test_numbers_where_categories_were_strings(data):
     df, y, _ = data
     clf = TabularMLPClassifier(**SMALL).fit(df, y)
     wrong = df.assign(city=np.arange(len(df)))
-    with pytest.raises(ValueError, match=r"columns \(city\) of X were categorical in fit "
-                                         "and hold numbers now"):
+    with pytest.raises(ValueError, match="column 'city' of X held strings in fit and holds "
+                                         "numbers now"):
         clf.predict(wrong)
+    coded = df[["x"]].assign(code=pd.Categorical(df["count"] % 4))
+    clf = TabularMLPClassifier(**SMALL).fit(coded, y)
+    with pytest.raises(ValueError, match="column 'code' of X held numbers in fit and holds "
+                                         "strings now"):
+        clf.predict(coded.assign(code=coded["code"].astype(str)))
+    # the same kind in another dtype is fine: the same codes
+    as_ints = coded.assign(code=coded["code"].astype(np.int64))
+    np.testing.assert_array_equal(clf.predict_proba(as_ints), clf.predict_proba(coded))
 
 
 def test_a_model_pickled_before_categorical_features_loads(data):
@@ -272,3 +280,62 @@ def test_a_model_pickled_before_categorical_features_loads(data):
     assert old.get_params()["categorical_features"] is None
     np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
     clone(old).fit(X, y)
+
+
+def test_a_row_whose_category_is_missing_predicts_as_in_a_batch(data):
+    """A single row whose categorical value is missing (an object None, or a float NaN
+    column) is the missing category, as in a batch where the column has strings."""
+    df, y, _ = data
+    df = df.copy()
+    df["city"] = df["city"].where(np.arange(len(df)) % 7 != 0, None)
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    batch = clf.predict_proba(df)
+    row = df.iloc[[0]]  # city is None there
+    assert row["city"].isna().all()
+    np.testing.assert_array_equal(clf.predict_proba(row), batch[:1])
+    np.testing.assert_array_equal(clf.predict_proba(row.assign(city=np.nan)), batch[:1])
+    # an object column of missing values only, in fit: one category, the missing one
+    empty = df.assign(city=pd.Series([None] * len(df), dtype=object))
+    assert TabularMLPClassifier(**SMALL).fit(empty, y).input_center_.shape == (3 + 1 + 3 + 2,)
+
+
+def test_pandas_output_configured_globally_changes_nothing(data):
+    """The internal encoder returns arrays whatever transform_output says (pandas output
+    would need unique names, which a category "nan" beside a missing value breaks)."""
+    import sklearn
+
+    df, y, _ = data
+    df = df.assign(city=pd.Series(["nan", None, "Oslo"] * 80, dtype=object))
+    reference = TabularMLPClassifier(**SMALL).fit(df, y)
+    with sklearn.config_context(transform_output="pandas"):
+        clf = TabularMLPClassifier(**SMALL).fit(df, y)
+        proba = reference.predict_proba(df)
+    np.testing.assert_array_equal(clf.network_.params, reference.network_.params)
+    np.testing.assert_array_equal(proba, reference.predict_proba(df))
+
+
+def test_categorical_features_none(data):
+    """None reads a category column of numbers as numbers, and its errors are the
+    usual ones (a bad y says so, without talk of categorical columns)."""
+    df, y, y_reg = data
+    coded = df[["x"]].assign(code=pd.Categorical(df["count"] % 4))
+    reg = TabularMLPRegressor(**SMALL, categorical_features=None).fit(coded, y_reg)
+    reference = TabularMLPRegressor(**SMALL).fit(coded.astype(np.float64), y_reg)
+    np.testing.assert_array_equal(reg.network_.params, reference.network_.params)
+    bad_y = np.r_[np.nan, y_reg[1:]]
+    with pytest.raises(ValueError, match=r"^Input y contains NaN\.$"):
+        TabularMLPRegressor(**SMALL, categorical_features=None).fit(coded, bad_y)
+
+
+def test_dates_and_missing_numbers_are_named(data):
+    df, y, _ = data
+    dated = df.assign(day=pd.date_range("2026-01-01", periods=len(df)))
+    for X in (dated, dated[["x", "day"]]):  # with and without categorical columns
+        with pytest.raises(ValueError, match=r"date or time columns \(day\)"):
+            TabularMLPClassifier(**SMALL).fit(X, y)
+    clf = TabularMLPClassifier(**SMALL).fit(df, y)
+    with pytest.raises(ValueError, match=r"date or time columns \(x\)"):
+        clf.predict(df.assign(x=pd.to_timedelta(df["count"], unit="D")))
+    numbers = df.assign(count=pd.Series(list(df["count"][:-1]) + [pd.NA], dtype=object))
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        TabularMLPClassifier(**SMALL).fit(numbers, y)
