@@ -16,8 +16,6 @@ pandas' missing values are ours.
 """
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.preprocessing import OneHotEncoder
 
 #: More distinct values than this in one column is an error, as in HistGradientBoosting
 #: (its ``max_bins``): an identifier-like column would become thousands of dense inputs.
@@ -165,6 +163,8 @@ def fit_encoder(X, positions):
         more than ``MAX_CATEGORIES`` distinct values.
     """
     import pandas as pd
+    from sklearn.compose import ColumnTransformer  # here: a fit on arrays does not load it
+    from sklearn.preprocessing import OneHotEncoder
 
     onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
     encoder = ColumnTransformer([("onehot", onehot, list(positions))], remainder="passthrough",

@@ -339,3 +339,26 @@ def test_dates_and_missing_numbers_are_named(data):
     numbers = df.assign(count=pd.Series(list(df["count"][:-1]) + [pd.NA], dtype=object))
     with pytest.raises(ValueError, match="Input X contains NaN"):
         TabularMLPClassifier(**SMALL).fit(numbers, y)
+
+
+def test_the_encoder_is_imported_only_for_a_dataframe_with_categorical_columns():
+    """A process that fits arrays does not load sklearn.compose (``import skmlp`` must
+    not pay for what only a DataFrame fit needs)."""
+    import subprocess
+    import sys
+
+    child = (
+        "import sys\n"
+        "import numpy as np, pandas as pd\n"
+        "from skmlp import TabularMLPClassifier\n"
+        "X = np.random.default_rng(0).normal(size=(40, 3)); y = np.arange(40) % 2\n"
+        "params = dict(hidden_layer_sizes=(4,), max_iter=1, batch_size=16, random_state=0)\n"
+        "TabularMLPClassifier(**params).fit(X, y)\n"
+        "print('sklearn.compose' in sys.modules)\n"
+        "df = pd.DataFrame({'x': X[:, 0], 'c': np.where(y == 1, 'a', 'b')})\n"
+        "TabularMLPClassifier(**params).fit(df, y)\n"
+        "print('sklearn.compose' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["False", "True"]
