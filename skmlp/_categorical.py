@@ -83,8 +83,11 @@ def value_kind(column):
 
 
 def check_no_dates(X):
-    """``ValueError`` naming the date and time columns of a DataFrame ``X`` (which neither
-    the network nor the one-hot encoding can read) instead of numpy's ``TypeError``."""
+    """``ValueError`` naming the date and time columns of a pandas DataFrame ``X`` (which
+    neither the network nor the one-hot encoding can read) instead of numpy's
+    ``TypeError``; anything else passes."""
+    if not hasattr(X, "select_dtypes"):
+        return
     import pandas as pd
 
     dates = [str(name) for name, dtype in X.dtypes.items()

@@ -168,8 +168,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         against the fitted columns, its categorical columns one-hot encoded as in fit."""
         encoder = self.categorical_encoder_
         try:
-            if hasattr(X, "select_dtypes"):
-                _categorical.check_no_dates(X)
+            _categorical.check_no_dates(X)
             if encoder is None:
                 X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
                                   dtype=(np.float64, np.float32))
@@ -244,8 +243,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         ``feature_names_in_`` and ``categorical_encoder_`` (None unless ``X`` is a
         DataFrame with categorical columns and ``categorical_features="from_dtype"``)."""
         columns = _categorical.categorical_columns(X)
-        if hasattr(X, "select_dtypes"):
-            _categorical.check_no_dates(X)
+        _categorical.check_no_dates(X)
         check = dict(dtype=(np.float64, np.float32), multi_output=self._multi_output,
                      y_numeric=not self._is_classifier)
         if not columns or self.categorical_features is None:
