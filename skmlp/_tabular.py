@@ -557,6 +557,7 @@ _DOC_PARAMETERS = """
     beta_1, beta_2 : float, default=0.9, 0.95
         Adam's moment decay rates (0.95: RealMLP's faster second moment).
     epsilon : float, default=1e-8
+        Added to the square root of Adam's second moment (numerical stability).
     weight_decay : float, default=0.0
         Decoupled weight decay (AdamW), times the scheduled learning rate and the group's
         learning-rate factor; biases are not decayed. RealMLP's 0.02 (constant or
@@ -662,10 +663,11 @@ _DOC_ATTRIBUTES = """
         The fitted network (``skmlp._tabular_net``), all members of the ensemble;
         ``network_.params`` holds every parameter in one vector.
     input_center_, input_factor_ : ndarray of shape (n_inputs,)
-        The input scaling fitted on the training rows; ``n_inputs`` is
+        The input scaling, fitted on the rows the model was trained on (every row of
+        ``X`` after a refit, else the training part of the split); ``n_inputs`` is
         ``n_features_in_``, or the width of ``categorical_encoder_``'s output.
     embedded_columns_ : ndarray of int
-        Columns given periodic embeddings.
+        Columns given periodic embeddings (chosen on the same rows).
     n_iter_ : int
         Epochs run.
     loss_curve_ : list of float
@@ -673,7 +675,8 @@ _DOC_ATTRIBUTES = """
     validation_scores_ : list of float or None
         Validation score after each epoch ({score}); None without validation data.
     best_epoch_ : int or None
-        The epoch (from 1) whose weights were kept.
+        The epoch (from 1) the validation chose: the model is the weights after that
+        epoch, or after a refit the network trained on all rows for that many epochs.
     best_validation_score_ : float or None
     refit_loss_curve_ : list of float or None
         Mean training loss of each epoch of the refit on all rows (``best_epoch_``
@@ -826,10 +829,12 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
     robust scaling with smooth clipping, periodic embeddings of numerical columns, a
     learnable per-feature scale, NTK parametrisation with data-dependent biases, SELU,
     AdamW with beta_2 = 0.95 and the "coslog4" schedule, label smoothing, the best epoch
-    on a validation split, and a moving average of the weights; optionally dropout,
-    weight decay (both schedulable), RealMLP's parametric activations and a packed
-    ensemble of networks (``n_members``). Input is a numeric matrix (e.g. one-hot
-    categoricals and raw numerical columns), dense or sparse; no scaling is needed.
+    on a validation split, then the network trained again on all rows up to that epoch
+    (``refit``), and a moving average of the weights; optionally dropout, weight decay
+    (both schedulable), RealMLP's parametric activations and a packed ensemble of
+    networks (``n_members``). Input is a numeric matrix (one-hot categoricals and raw
+    numerical columns), dense or sparse, or a pandas DataFrame whose categorical
+    columns it one-hot encodes itself (``categorical_features``); no scaling is needed.
 
     Parameters
     ----------{params}
@@ -1032,9 +1037,11 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
     learnable per-feature scale, NTK parametrisation with data-dependent biases, Mish,
     AdamW with beta_2 = 0.95 and the "coslog4" schedule, dropout 0.15 annealed to 0 over
     the second half of training, standardised targets, the best epoch on a validation
-    split, and a moving average of the weights; optionally weight decay, RealMLP's
-    parametric activations and a packed ensemble of networks (``n_members``). Trained on
-    half the squared error of the standardised targets.
+    split, then the network trained again on all rows up to that epoch (``refit``), and
+    a moving average of the weights; optionally weight decay, RealMLP's parametric
+    activations and a packed ensemble of networks (``n_members``). Trained on half the
+    squared error of the standardised targets. Input as for
+    :class:`TabularMLPClassifier`: a numeric matrix or a pandas DataFrame.
 
     Parameters
     ----------{params}
@@ -1061,7 +1068,8 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
         dropout=0.15, dropout_schedule='"flat_cos"',
         dropout_note="RealMLP-TD's rate and schedule: full for the first half of "
                      "training, annealed to 0 by the end (1.3 % lower nRMSE on the "
-                     "developers' benchmark, on each of 5 seeds)."),
+                     "developers' benchmark, on each of 5 seeds, before the refit; 0.6 % "
+                     "with it, on 2 of 3 seeds)."),
                attrs=_DOC_ATTRIBUTES.format(score="R^2"))
 
     _parameter_constraints: dict = {
