@@ -529,6 +529,9 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
 _DOC_PARAMETERS = """
     hidden_layer_sizes : tuple of int, default=(256, 256, 256)
         Units of each hidden layer (of each member, with ``n_members > 1``).
+    activation : str, default={activation}
+        Hidden activation: a key of ``skmlp._activations.ACTIVATIONS`` other than
+        "identity" ("selu", "mish", "relu", "gelu", ...).
     n_members : int, default=1
         Networks of a packed ensemble (TabM-packed, Gorishniy et al., 2024): ``k``
         independently initialised MLPs on the shared embeddings and feature scale,
@@ -838,9 +841,6 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
 
     Parameters
     ----------{params}
-    activation : str, default="selu"
-        Hidden activation, a key of ``skmlp._activations.ACTIVATIONS`` ("selu", "mish",
-        "relu", ...).
     label_smoothing : float, default=0.1
         Train on targets ``(1 - eps) onehot + eps / n_classes``.
 
@@ -857,8 +857,8 @@ class TabularMLPClassifier(ClassifierMixin, _BaseTabularMLP):
     >>> clf.score(X, y) > 0.95
     True
     """.format(params=_DOC_PARAMETERS.format(
-        max_iter=64, learning_rate=0.04, averaging='"ema"', ema_decay=0.9, dropout=0.0,
-        dropout_schedule='"constant"',
+        activation='"selu"', max_iter=64, learning_rate=0.04, averaging='"ema"',
+        ema_decay=0.9, dropout=0.0, dropout_schedule='"constant"',
         dropout_note="RealMLP-TD's 0.15 (with either schedule) made the developers' "
                      "benchmark's classification error 2-3 % worse."),
                attrs=_DOC_ATTRIBUTES.format(score="accuracy"))
@@ -1045,8 +1045,6 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
 
     Parameters
     ----------{params}
-    activation : str, default="mish"
-        Hidden activation, a key of ``skmlp._activations.ACTIVATIONS``.
     standardize_target : bool, default=True
         Train on ``(y - mean) / std`` of the training targets and undo it in predict.
 
@@ -1064,8 +1062,8 @@ class TabularMLPRegressor(RegressorMixin, _BaseTabularMLP):
     >>> reg.score(X, y) > 0.4
     True
     """.format(params=_DOC_PARAMETERS.format(
-        max_iter='"auto"', learning_rate=0.04, averaging='"ema"', ema_decay=0.9,
-        dropout=0.15, dropout_schedule='"flat_cos"',
+        activation='"mish"', max_iter='"auto"', learning_rate=0.04, averaging='"ema"',
+        ema_decay=0.9, dropout=0.15, dropout_schedule='"flat_cos"',
         dropout_note="RealMLP-TD's rate and schedule: full for the first half of "
                      "training, annealed to 0 by the end (1.3 % lower nRMSE on the "
                      "developers' benchmark, on each of 5 seeds, before the refit; 0.6 % "
