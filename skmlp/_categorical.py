@@ -65,21 +65,25 @@ def value_kind(column):
     import pandas as pd
 
     dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        if not column.notna().any():
-            return None
-        categories = dtype.categories
-        numeric = (pd.api.types.is_numeric_dtype(categories.dtype)
-                   or pd.api.types.is_bool_dtype(categories.dtype))
-        return "numbers" if numeric else "strings"
     if not column.notna().any():
         return None
+    if isinstance(dtype, pd.CategoricalDtype):  # what its categories hold
+        return value_kind(pd.Series(dtype.categories))
     if pd.api.types.is_object_dtype(dtype):
         kind = pd.api.types.infer_dtype(column, skipna=True)
         return "numbers" if kind in _NUMERIC_KINDS else "strings"
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         return "numbers"
     return "strings"
+
+
+def converts_to_numbers(column):
+    """Whether every non-missing value of ``column`` reads as a number (``"1.5"`` does),
+    as ``check_array`` would convert it."""
+    import pandas as pd
+
+    values = column.dropna().astype(object)
+    return bool(pd.to_numeric(values, errors="coerce").notna().all())
 
 
 def check_no_dates(X):
@@ -109,12 +113,12 @@ def column_names(X, positions):
 def encodable(X, positions):
     """``X`` with its missing values where the encoder and ``check_array`` expect them.
 
-    The categorical columns (but ``category`` ones, whose missing values are NaN
-    already) become object columns with ``np.nan`` for ``None`` and ``pd.NA``, which
-    ``OneHotEncoder`` reads as one more category; numeric extension columns (``Int64``,
-    ``Float64``, ``boolean``) become float64, and object columns of numbers get
-    ``np.nan`` for ``pd.NA``: missing numbers the estimator's ``check_array`` then
-    reports. A shallow copy: ``X`` is not modified.
+    Used on every DataFrame, with or without categorical columns. The categorical
+    columns (but ``category`` ones, whose missing values are NaN already) become object
+    columns with ``np.nan`` for ``None`` and ``pd.NA``, which ``OneHotEncoder`` reads as
+    one more category; numeric extension columns (``Int64``, ``Float64``, ``boolean``)
+    become float64, and object columns get ``np.nan`` for ``pd.NA``: missing numbers the
+    estimator's ``check_array`` then reports. A shallow copy: ``X`` is not modified.
 
     Parameters
     ----------

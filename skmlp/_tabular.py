@@ -170,6 +170,8 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         try:
             _categorical.check_no_dates(X)
             if encoder is None:
+                if hasattr(X, "select_dtypes"):  # pd.NA among numbers: NaN, reported as such
+                    X = _categorical.encodable(X, [])
                 X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
                                   dtype=(np.float64, np.float32))
             else:
@@ -247,17 +249,20 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         check = dict(dtype=(np.float64, np.float32), multi_output=self._multi_output,
                      y_numeric=not self._is_classifier)
         if not columns or self.categorical_features is None:
-            # (None reads a category column of numbers as numbers, as before it existed)
+            # (None reads columns of numbers, "1.5" or a category of numbers, as numbers,
+            # as before it existed)
             strings = [j for j in columns
-                       if _categorical.value_kind(X.iloc[:, j]) == "strings"]
+                       if not _categorical.converts_to_numbers(X.iloc[:, j])]
             if strings:
                 raise ValueError(
-                    f"X has string columns ({_categorical.column_names(X, strings)}) and "
+                    f"X has non-numeric columns ({_categorical.column_names(X, strings)}) and "
                     "categorical_features=None: encode them first (e.g. a "
                     "ColumnTransformer with a OneHotEncoder), or let the estimator one-hot "
                     'encode them with categorical_features="from_dtype".'
                 )
             self.categorical_encoder_ = None
+            if hasattr(X, "select_dtypes"):  # pd.NA among numbers: NaN, reported as such
+                X = _categorical.encodable(X, [])
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], reset=True,
                                  **check)
             return (X.toarray() if sparse.issparse(X) else X), y

@@ -126,7 +126,7 @@ def test_prediction_needs_the_fitted_columns(data):
 
 def test_errors_name_the_columns(data):
     df, y, _ = data
-    with pytest.raises(ValueError, match=r"X has string columns \(colour, city, size\) and "
+    with pytest.raises(ValueError, match=r"X has non-numeric columns \(colour, city, size\) and "
                                          r"categorical_features=None"):
         TabularMLPClassifier(**SMALL, categorical_features=None).fit(df, y)
     mixed = df.assign(city=df["city"].where(np.arange(len(df)) % 2 == 0, 3))
@@ -362,3 +362,51 @@ def test_the_encoder_is_imported_only_for_a_dataframe_with_categorical_columns()
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
                          timeout=120, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_a_category_of_numbers_held_as_objects_is_numbers():
+    """A category column whose categories are Python objects holding numbers (Decimal, or
+    an object index of ints) is a category of numbers, in fit and in prediction."""
+    from decimal import Decimal
+
+    y = np.array([0, 1] * 30)
+    decimals = pd.DataFrame({"x": np.linspace(-1, 1, 60),
+                             "c": pd.Series([Decimal("1.5"), Decimal("2")] * 30).astype(
+                                 "category")})
+    clf = TabularMLPClassifier(**SMALL).fit(decimals, y)
+    assert clf.input_center_.shape == (2 + 1,)
+    ints = pd.DataFrame({"x": np.linspace(-1, 1, 60), "c": pd.Categorical([1, 2, 3] * 20)})
+    clf = TabularMLPClassifier(**SMALL).fit(ints, y)
+    as_objects = ints.assign(c=pd.Categorical(pd.Index([1, 2, 3] * 20, dtype=object)))
+    np.testing.assert_array_equal(clf.predict_proba(as_objects), clf.predict_proba(ints))
+
+
+def test_categorical_features_none_reads_numeric_strings_as_numbers():
+    """None: "1", "2" convert as check_array converts them, as before the parameter
+    existed; only columns that do not read as numbers are refused."""
+    y = np.array([0, 1] * 30)
+    X = pd.DataFrame({"x": np.linspace(-1, 1, 60), "s": pd.Series(["1", "2.5"] * 30,
+                                                                   dtype=object)})
+    clf = TabularMLPClassifier(**SMALL, categorical_features=None).fit(X, y)
+    reference = TabularMLPClassifier(**SMALL).fit(X.astype(np.float64), y)
+    np.testing.assert_array_equal(clf.network_.params, reference.network_.params)
+    with pytest.raises(ValueError, match=r"non-numeric columns \(s\)"):
+        TabularMLPClassifier(**SMALL, categorical_features=None).fit(
+            X.assign(s=["a", "2.5"] * 30), y)
+
+
+@pytest.mark.parametrize("categorical_features", ["from_dtype", None])
+def test_pd_na_among_numbers_is_a_missing_value_without_categorical_columns(
+        categorical_features):
+    """An object column of numbers with pd.NA, in a DataFrame with no categorical column:
+    the usual ValueError for missing values (numpy's TypeError before), in fit and in
+    prediction."""
+    y = np.array([0, 1] * 30)
+    numbers = pd.DataFrame({"x": np.linspace(-1, 1, 60),
+                            "n": pd.Series(list(range(59)) + [pd.NA], dtype=object)})
+    est = TabularMLPClassifier(**SMALL, categorical_features=categorical_features)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.fit(numbers, y)
+    est.fit(numbers.iloc[:59], y[:59])
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.predict(numbers)
