@@ -646,8 +646,9 @@ _DOC_PARAMETERS = """
         ``categorical_encoder_``) and the other columns pass through raw, so
         ``fit(df, y)`` needs no ``ColumnTransformer``; prediction and ``X_val`` then
         need a DataFrame with the same columns. Arrays, sparse matrices, numeric and
-        polars DataFrames are used as they are. None: no encoding (a string column is
-        then an error, a ``category`` column of numbers is read as numbers).
+        polars DataFrames are used as they are. None: no encoding (a column of strings
+        that do not read as numbers is then an error; "1.5" and a ``category`` column
+        of numbers are read as numbers).
     dtype : {{"float32", "float64"}}, default="float32"
         Training and prediction precision.
     random_state : int, RandomState instance or None, default=None
