@@ -119,6 +119,7 @@ def encodable(X, positions):
     one more category; numeric extension columns (``Int64``, ``Float64``, ``boolean``)
     become float64, and object columns get ``np.nan`` for ``pd.NA``: missing numbers the
     estimator's ``check_array`` then reports. A shallow copy: ``X`` is not modified.
+    Anything but a pandas DataFrame is returned as it is.
 
     Parameters
     ----------
@@ -130,6 +131,8 @@ def encodable(X, positions):
     -------
     X : pandas.DataFrame of shape (n_samples, n_features)
     """
+    if not hasattr(X, "select_dtypes"):
+        return X
     import pandas as pd
 
     X = X.copy(deep=False)

@@ -30,7 +30,7 @@ from scipy import sparse
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -169,10 +169,9 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         encoder = self.categorical_encoder_
         try:
             _categorical.check_no_dates(X)
-            if encoder is None:
-                if hasattr(X, "select_dtypes"):  # pd.NA among numbers: NaN, reported as such
-                    X = _categorical.encodable(X, [])
-                X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=reset,
+            if encoder is None:  # (pd.NA among numbers: NaN, reported as such)
+                X = validate_data(self, _categorical.encodable(X, []),
+                                  accept_sparse=["csr", "csc", "coo"], reset=reset,
                                   dtype=(np.float64, np.float32))
             else:
                 X = check_array(self._encode(X, encoder), dtype=(np.float64, np.float32),
@@ -191,10 +190,11 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
             raise ValueError("X_val and y_val must be given together.")
         if sample_weight_val is not None and X_val is None:
             raise ValueError("sample_weight_val is given without X_val and y_val.")
-        # a DataFrame's rows are what the callbacks' fitted_estimator predicts from (it
-        # may need its categorical columns); other inputs: the validated array
         frame = X if hasattr(X, "iloc") else None
         X, y = self._validate_fit_data(X, y)
+        # the rows the callbacks' fitted_estimator predicts from: a DataFrame's own (the
+        # model may need its categorical columns), else the validated array
+        given = X if frame is None else frame
         Y = self._encode_targets(y)  # sets classes_ or the target scaling
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -221,10 +221,9 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
         refit = None
         if train is not None:
             if self.refit:
-                refit = _Refit(X, Y, y, sample_weight, seed, hidden, dtype,
-                               X if frame is None else frame)
+                refit = _Refit(X, Y, y, sample_weight, seed, hidden, dtype, given)
             X, Y, y = X[train], Y[train], y[train]
-            frame = None if frame is None else frame.iloc[train]
+            given = _safe_indexing(given, train)
             sample_weight = None if sample_weight is None else sample_weight[train]
         model, Xs = self._build(X, Y, hidden, dtype, gen)
         # from here on the estimator predicts with the network being trained
@@ -237,8 +236,7 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                                                    self.input_factor_, self.scaling, dtype),
                           Y_val, sample_weight_val)
         return self._train(model["network_"], Xs, Y.astype(dtype), sample_weight, validation,
-                           gen, _hook_args(X if frame is None else frame, y, sample_weight),
-                           interrupts, refit)
+                           gen, _hook_args(given, y, sample_weight), interrupts, refit)
 
     def _validate_fit_data(self, X, y):
         """``X`` as the network's dense input and ``y`` checked; sets ``n_features_in_``,
@@ -261,10 +259,9 @@ class _BaseTabularMLP(CallbackSupportMixin, BaseEstimator):
                     'encode them with categorical_features="from_dtype".'
                 )
             self.categorical_encoder_ = None
-            if hasattr(X, "select_dtypes"):  # pd.NA among numbers: NaN, reported as such
-                X = _categorical.encodable(X, [])
-            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], reset=True,
-                                 **check)
+            # (pd.NA among numbers: NaN, reported as such)
+            X, y = validate_data(self, _categorical.encodable(X, []), y,
+                                 accept_sparse=["csr", "csc", "coo"], reset=True, **check)
             return (X.toarray() if sparse.issparse(X) else X), y
         # the checks validate_data makes, on the DataFrame as given, then on its encoding
         _check_feature_names(self, X, reset=True)
