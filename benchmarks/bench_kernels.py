@@ -2,22 +2,31 @@
 
 The real benchmark case's shapes: batches of 200 rows, layers 784 -> 256 -> 10
 (203,530 parameters), relu hidden layer, softmax output, Adam; float32 and
-float64. For every kernel: the numpy reference, the serial numba kernel, and
-a ``parallel=True`` (prange) twin defined here (plus, for the L2 penalty, an
-Adam step that also sums the squares of the updated weights),
+float64. For every kernel of skmlp._kernels (the optimizer steps, bias +
+activation, activation derivative, column sums): the numpy reference, the
+serial numba kernel, and a ``parallel=True`` (prange) twin defined here (plus,
+for the L2 penalty, a sum-of-squares kernel and an Adam step that also sums
+the squares of the updated weights, both defined here),
 
 * in isolation (the kernel called over and over on the same data), and
-* in a realistic loop: whole training steps whose matrix products are
-  numpy's (OpenBLAS, whose threads spin a while after each GEMM), each kernel
-  call timed where it sits between the GEMMs,
+* in a realistic loop: whole training steps as skmlp's Python training loop
+  runs them with the kernels on, matrix products numpy's (OpenBLAS, whose
+  threads spin a while after each GEMM), the output step (softmax and its
+  loss) numpy's in every variant (it has no kernel: skmlp keeps it in numpy),
+  and each kernel call timed where it sits between the GEMMs,
 * the same loop in two processes at once (as ``GridSearchCV(n_jobs=2)`` runs
   it), with the default environment and with the thread limits joblib's loky
   workers get (``OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS`` = cores // n_jobs), and
   with numba's other threading layer,
 
-then the compile time: the first-ever compilation of the kernels one Adam fit
-uses (fresh process, empty cache), and in a fresh process with a warm disk
-cache the cost of ``import numba`` and of loading those kernels.
+then the compile time: the first-ever compilation of the kernels one Adam step
+of the Python loop uses (fresh process, empty cache), and in a fresh process
+with a warm disk cache the cost of ``import numba`` and of loading those
+kernels.
+
+Not measured: the compiled epoch loop (skmlp/_epoch_loop.py, which runs whole
+epochs in one numba call, output step included, where it covers the fit), its
+speed or its compile time.
 
 Timing: best of N rounds, the variants interleaved within each round (the
 machine is shared and noisy); the loop's per-kernel times are the median over
@@ -193,31 +202,6 @@ def deriv_relu_par(A, delta, zero):
 
 
 @njit(**_PJIT)
-def softmax_par(Z, Y, eps, one_m_eps, zero):
-    n, nk = Z.shape
-    loss = 0.0
-    for i in prange(n):
-        mx = Z[i, 0]
-        for k in range(1, nk):
-            z = Z[i, k]
-            if z > mx or z != z:
-                mx = z
-        for k in range(nk):
-            Z[i, k] = np.exp(Z[i, k] - mx)
-        total = zero + K._pairwise_sum(Z[i], zero)
-        row = 0.0
-        for k in range(nk):
-            p = Z[i, k] / total
-            y = Y[i, k]
-            if y != zero:
-                pc = min(max(p, eps), one_m_eps)
-                row += np.float64(y * np.log(pc))
-            Z[i, k] = p - y
-        loss += row
-    return -loss
-
-
-@njit(**_PJIT)
 def colsum_par(delta, out, zero):
     n, u = delta.shape
     cb = 64
@@ -233,7 +217,8 @@ def colsum_par(delta, out, zero):
 
 def _adam_args(params, alpha, s, b1, b2, lr_t, eps):
     t = params.dtype.type
-    return t(alpha), t(s), t(b1), t(1 - b1), t(b2), t(1 - b2), t(-lr_t), t(eps)
+    # -lr_t stays float64, as skmlp._kernels.adam_step passes it
+    return t(alpha), t(s), t(b1), t(1 - b1), t(b2), t(1 - b2), np.float64(-lr_t), t(eps)
 
 
 _KIND = {"identity": 0, "relu": 1, "logistic": 2, "tanh": 3}
@@ -246,8 +231,6 @@ class Serial:
     sgd = staticmethod(K.sgd_step)
     sumsq = staticmethod(sum_of_squares)
     bias = staticmethod(K.bias_activation)
-    softmax = staticmethod(K.softmax_loss_delta)
-    logloss = staticmethod(K.logistic_loss_delta)
     colsum = staticmethod(K.column_sums)
 
     @staticmethod
@@ -287,14 +270,6 @@ class Parallel:
     @staticmethod
     def deriv(A, D):
         deriv_relu_par(A, D, D.dtype.type(0))
-
-    @staticmethod
-    def softmax(Z, Y):
-        t = Z.dtype.type
-        e = np.finfo(Z.dtype).eps
-        return softmax_par(Z, Y, t(e), t(1 - e), t(0))
-
-    logloss = None
 
     @staticmethod
     def colsum(D, out):
@@ -368,20 +343,12 @@ class NumpyRef:
 
     @staticmethod
     def softmax(Z, Y):
+        """The output step (no kernel: every variant's training step runs this one)."""
         Z -= Z.max(axis=1)[:, None]
         np.exp(Z, out=Z)
         Z /= Z.sum(axis=1)[:, None]
         eps = np.finfo(Z.dtype).eps
         loss = -float(xlogy(Y, np.clip(Z, eps, 1 - eps)).sum())
-        Z -= Y
-        return loss
-
-    @staticmethod
-    def logloss(Z, Y):
-        expit(Z, out=Z)
-        eps = np.finfo(Z.dtype).eps
-        Pc = np.clip(Z, eps, 1 - eps)
-        loss = -float((xlogy(Y, Pc) + xlogy(1 - Y, 1 - Pc)).sum())
         Z -= Y
         return loss
 
@@ -416,10 +383,8 @@ def isolated(dt, rounds):
     Zh0 = rng.standard_normal((BATCH, N_HID)).astype(dt)
     Zo0 = rng.standard_normal((BATCH, N_OUT)).astype(dt)
     b_h = rng.standard_normal(N_HID).astype(dt)
-    Y = np.eye(N_OUT, dtype=dt)[rng.integers(0, N_OUT, BATCH)]
-    Ym = (rng.random((BATCH, N_OUT)) < 0.3).astype(dt)
     A_h = np.maximum(Zh0, 0)
-    bufs = {k: dict(Z=Zh0.copy(), Zo=Zo0.copy(), out=np.empty(N_HID, dt),
+    bufs = {k: dict(Z=Zh0.copy(), out=np.empty(N_HID, dt),
                     out_o=np.empty(N_OUT, dt)) for k in impls}
     rows = {}
 
@@ -449,21 +414,6 @@ def isolated(dt, rounds):
         run(f"bias_activation {act}",
             lambda k, i, act=act: (lambda: i.bias(bufs[k]["Z"], b_h, act)))
     run("activation_derivative relu", lambda k, i: (lambda: i.deriv(A_h, bufs[k]["Z"])))
-    # the output kernels overwrite their input: each call starts with a copy (subtracted)
-    def output(name, targets):
-        def make(k, i):
-            f = getattr(i, name)
-            if f is None:
-                return None
-            return lambda: (np.copyto(bufs[k]["Zo"], Zo0), f(bufs[k]["Zo"], targets))
-        return make
-
-    run("softmax_loss_delta", output("softmax", Y))
-    run("logistic_loss_delta", output("logloss", Ym))
-    copy = {"c": lambda: np.copyto(bufs["numpy"]["Zo"], Zo0)}
-    copy_us = _time_interleaved(copy, 1000, rounds)["c"]
-    for label in ("softmax_loss_delta", "logistic_loss_delta"):
-        rows[label] = {k: v - copy_us for k, v in rows[label].items()}
     run("column_sums 200x256", lambda k, i: (lambda: i.colsum(Zh0, bufs[k]["out"])))
     run("column_sums 200x10", lambda k, i: (lambda: i.colsum(Zo0, bufs[k]["out_o"])))
     return rows
@@ -498,8 +448,9 @@ class Net:
 
     def step(self, impl, timed, fused):
         """One training step (forward, loss, backward, Adam); kernel times (s) appended
-        to ``timed``. The L2 sum of squares is sklearn's, before backprop: separately,
-        or (``fused``) taken from the previous step's Adam."""
+        to ``timed`` (the output step, numpy's for every ``impl``, is not a kernel: it
+        counts in the step's time only). The L2 sum of squares is sklearn's, before
+        backprop: separately, or (``fused``) taken from the previous step's Adam."""
         def tm(name, f, *args):
             t = time.perf_counter()
             r = f(*args)
@@ -513,7 +464,7 @@ class Net:
         np.matmul(Xb, self.W0, out=self.A1)
         tm("bias_activation relu", impl.bias, self.A1, self.b0, "relu")
         np.matmul(self.A1, self.W1, out=self.A2)
-        tm("softmax_loss_delta", impl.softmax, self.A2, Yb)
+        NumpyRef.softmax(self.A2, Yb)  # output step: numpy's in every variant (no kernel)
         if self.ss is None or not fused:
             self.ss = tm("sum_of_squares (L2)", impl.sumsq, self.params[:N_COEFS])
         np.matmul(self.A1.T, self.A2, out=self.gW1)
@@ -609,11 +560,11 @@ from skmlp import _kernels as K
 t2 = time.perf_counter()
 dt = np.float32
 p = np.zeros(1000, dt); g = p.copy(); m = p.copy(); v = p.copy()
-Z = np.zeros((20, 10), dt); b = np.zeros(10, dt); Y = np.eye(10, dtype=dt)[np.arange(20) % 10]
+Z = np.zeros((20, 10), dt); b = np.zeros(10, dt)
 K.adam_step(p, g, m, v, 800, 1e-4, 20., .9, .999, 1e-3, 1e-8)
 t3 = time.perf_counter()
 K.bias_activation(Z, b, "relu"); K.activation_derivative(Z, Z.copy(), "relu")
-K.softmax_loss_delta(Z.copy(), Y); K.column_sums(Z, b)
+K.column_sums(Z, b)
 t4 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 """
@@ -621,12 +572,15 @@ print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 
 def compile_times(n_warm):
     """(cold, warm best, warm median), each [import numba, import _kernels, first kernel,
-    the 4 others] in seconds, in fresh processes with a private cache directory."""
+    the 3 others] in seconds, in fresh processes with a private cache directory."""
     with tempfile.TemporaryDirectory() as tmp:
-        pkg = Path(tmp) / "pkg" / "skmlp"  # only _kernels.py: the process imports nothing else
+        # only _kernels.py and what it imports (_activations.py: numpy and scipy only), so
+        # the process imports nothing else of skmlp
+        pkg = Path(tmp) / "pkg" / "skmlp"
         pkg.mkdir(parents=True)
         (pkg / "__init__.py").write_text("")
-        (pkg / "_kernels.py").write_text((ROOT / "skmlp" / "_kernels.py").read_text())
+        for name in ("_kernels.py", "_activations.py"):
+            (pkg / name).write_text((ROOT / "skmlp" / name).read_text())
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "cache"))
 
         def run():
@@ -646,8 +600,8 @@ def compile_times(n_warm):
 # ---------------------------------------------------------------------------------------
 PARTS = ["adam_step", "sum_of_squares (L2)", "adam_step + sum_of_squares, fused",
          "sgd_step (nesterov)", "bias_activation relu", "bias_activation logistic",
-         "bias_activation tanh", "activation_derivative relu", "softmax_loss_delta",
-         "logistic_loss_delta", "column_sums 200x256", "column_sums 200x10"]
+         "bias_activation tanh", "activation_derivative relu", "column_sums 200x256",
+         "column_sums 200x10"]
 
 
 def _f(x):
@@ -746,9 +700,9 @@ def main():
 
     if "compile" not in args.skip:
         cold, best, med = compile_times(n_warm=3 if args.quick else 7)
-        print("\n## Compile / load: the kernels of one Adam fit, float32 (s, fresh process, "
-              "numpy/scipy/sklearn already imported)\n")
-        print("| | import numba | import _kernels | first kernel call | 4 more kernels | total |")
+        print("\n## Compile / load: the kernels of one Adam step of the Python loop, float32 "
+              "(s, fresh process, numpy/scipy/sklearn already imported)\n")
+        print("| | import numba | import _kernels | first kernel call | 3 more kernels | total |")
         print("|---|---:|---:|---:|---:|---:|")
         for label, r in (("empty cache (first-ever compile)", cold),
                          ("warm disk cache, best", best), ("warm disk cache, median", med)):
