@@ -4,6 +4,7 @@
     python benchmarks/bench_startup.py grid [--runs 1]    # GridSearchCV 8 x 3, fresh processes
     python benchmarks/bench_startup.py warm               # kernels on vs off, one process
     python benchmarks/bench_startup.py onerow             # predict_proba on one row
+    python benchmarks/bench_startup.py cold [--runs 1]    # a first fit ever: empty numba cache
 
 fresh: a new process imports the estimator, fits digits (X / 16, defaults, random_state=0)
 once and predicts it: scikit-learn's MLPClassifier, skmlp with the size rule
@@ -13,6 +14,11 @@ grid: GridSearchCV(max_iter=100, 2 x 2 x 2 grid, cv=3) on digits, each in a new 
 so that n_jobs=2 starts fresh loky workers (they inherit the environment).
 warm: one process, the kernels loaded, every case fitted with use_kernels(True/False).
 onerow: best per-call time of predict_proba(X[:1]) over many calls.
+cold: the first fit on a machine, each in a new process with an empty ``NUMBA_CACHE_DIR``:
+the default rule (cold cache: fits below ``KERNELS_MIN_WORK x COLD_CACHE_FACTOR`` run numpy),
+``SKMLP_KERNELS_MIN_WORK=0`` (the kernels compile: what every fit above 4e9 did before the
+cold-cache rule), numpy only, and the default rule again on the cache the compiling run
+filled (warm). Fit time inside the process, and the whole process's wall time.
 """
 
 import argparse
@@ -153,6 +159,59 @@ def warm():
               f"({(best[False] - best[True]) / work:.1e} s per unit)", flush=True)
 
 
+COLD = """
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+import skmlp
+from skmlp import _config
+n, d, epochs = (int(a) for a in sys.argv[1:4])
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(n, d)), rng.integers(0, 10, n)
+start = time.perf_counter()
+model = skmlp.MLPClassifierFromScratch(max_iter=epochs, tol=0, random_state=0).fit(X, y)
+print(json.dumps({"fit": time.perf_counter() - start,
+                  "kernels": _config._state["module"] is not None}))
+"""
+
+COLD_CASES = {  # rows x features x epochs, hidden (100,): work = rows x (features + 1) x 100
+    "digits-sized 1797 x 64, 200 epochs (2.3e9)": (1797, 64, 200),
+    "10k x 50, 200 epochs (1.0e10)": (10_000, 50, 200),
+    "20k x 100, 200 epochs (4.0e10)": (20_000, 100, 200),
+    "50k x 200, 100 epochs (1.0e11)": (50_000, 200, 100),
+    "60k x 300, 100 epochs (1.8e11)": (60_000, 300, 100),
+}
+
+
+def cold(runs):
+    import shutil
+    import tempfile
+
+    def one(case, cache, **env):
+        full = {k: v for k, v in os.environ.items() if k != "SKMLP_DISABLE_NUMBA"}
+        full.update(NUMBA_CACHE_DIR=cache, **env)
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", COLD, *map(str, case)], env=full,
+                             capture_output=True, text=True, check=True).stdout
+        wall = time.perf_counter() - start
+        r = json.loads(out.strip().splitlines()[-1])
+        return f"{r['fit']:.2f} s fit, {wall:.2f} s process{' (kernels)' if r['kernels'] else ''}"
+
+    print(f"first fit ever (empty numba cache), load average {load():.1f}")
+    for name, case in COLD_CASES.items():
+        for _ in range(runs):
+            cold_dir, warm_dir = tempfile.mkdtemp(), tempfile.mkdtemp()
+            try:
+                row = {"default rule": one(case, cold_dir),
+                       "rule off (compiles)": one(case, warm_dir, SKMLP_KERNELS_MIN_WORK="0"),
+                       "numpy": one(case, cold_dir, SKMLP_DISABLE_NUMBA="1"),
+                       "default rule, warm cache": one(case, warm_dir)}
+            finally:
+                shutil.rmtree(cold_dir)
+                shutil.rmtree(warm_dir)
+            print(f"  {name}: " + "; ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+
+
 def onerow():
     import timeit
     import warnings
@@ -183,7 +242,7 @@ def onerow():
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["fresh", "grid", "warm", "onerow"])
+    parser.add_argument("what", choices=["fresh", "grid", "warm", "onerow", "cold"])
     parser.add_argument("--runs", type=int, default=None)
     args = parser.parse_args()
     if args.what == "fresh":
@@ -192,5 +251,7 @@ if __name__ == "__main__":
         grid(args.runs or 1)
     elif args.what == "warm":
         warm()
+    elif args.what == "cold":
+        cold(args.runs or 1)
     else:
         onerow()

@@ -20,7 +20,9 @@ the documented optional case and stays silent.
 
 The size rule (:data:`KERNELS_MIN_WORK`, :func:`kernels_for_work`): a fit too small to
 repay that loading runs the numpy path, inside a ``use_kernels(False)`` scope the fit
-driver opens, and numba is not imported; explicit settings win over it.
+driver opens, and numba is not imported; explicit settings win over it. When numba's disk
+cache is cold (:func:`cache_holds_code`), loading means compiling, and the threshold is
+:data:`COLD_CACHE_FACTOR` times higher.
 
 Cost, measured on a loaded 2-core machine with a warm cache: importing numba ~0.24 s,
 the probe ~0.2 s for the first dtype (mostly numba's own start-up, which the first kernel
@@ -296,9 +298,23 @@ def _probe(k):
 # ask for the kernels at any size. Measured in benchmarks/RESULTS.md ("Issue 19: start-up,
 # grid search, one row"; "Issue 19, session of 2026-12-05").
 # ``SKMLP_KERNELS_MIN_WORK`` in the environment (read when skmlp is imported) sets it.
+#
+# On a cold cache (the first fit ever on a machine, a fresh container) loading means
+# compiling: ~10.5 s for the kernels and one epoch loop on a 2-core Intel Xeon, 32 x the
+# 0.33 s of loading them from numba's disk cache (17 s on a 2-core AMD EPYC). A first
+# 10k x 50 fit (1e10 of work) took 10.9 s there instead of 1.8 s on numpy. So before the
+# kernels are loaded for a fit between the two thresholds, numba's cache is looked at
+# (:func:`cache_holds_code`: importing numba, which these fits did anyway, no compiling):
+# without compiled kernels and epoch loop in it, such fits run numpy and their work is
+# added up, as below the threshold, until it reaches KERNELS_MIN_WORK x COLD_CACHE_FACTOR,
+# what a compile costs. Measured in benchmarks/RESULTS.md ("Issue 19, session of
+# 2026-12-06 (fourth)").
 #: the measured break-even (see the comment above): digits with the defaults (2.3e9) stays
 #: on numpy, 60k x 784 loads the kernels
 DEFAULT_KERNELS_MIN_WORK = 4e9
+#: what compiling the kernels and an epoch loop costs, in units of loading them from the
+#: cache (see the comment above): the work threshold is this many times higher on a cold cache
+COLD_CACHE_FACTOR = 32
 
 
 def _min_work_from_environment():
@@ -343,7 +359,9 @@ def kernels_for_work(work):
     kernels whatever the size), no :func:`use_kernels` block in effect in this thread, and
     not loaded yet (once loaded they are faster at
     any size). The model is the same either way: every kernel is bitwise equal to its numpy
-    twin.
+    twin. Too small is below :data:`KERNELS_MIN_WORK`, counting the work of the fits this
+    rule kept on numpy before; on a cold cache (:func:`cache_holds_code` False) below
+    ``KERNELS_MIN_WORK * COLD_CACHE_FACTOR``.
 
     Parameters
     ----------
@@ -356,12 +374,58 @@ def kernels_for_work(work):
         yield
         return
     done = _state.get("numpy_work", 0.0)
-    if done + work >= KERNELS_MIN_WORK:
+    if done + work >= KERNELS_MIN_WORK and (
+            done + work >= KERNELS_MIN_WORK * COLD_CACHE_FACTOR or cache_holds_code()):
         yield
         return
     _state["numpy_work"] = done + work
     with use_kernels(False):
         yield
+
+
+
+def cache_holds_code():
+    """Whether numba's disk cache holds compiled kernels and a compiled epoch loop.
+
+    False means that loading the kernels would compile them (seconds: see
+    :data:`COLD_CACHE_FACTOR`). Imports numba, ``skmlp._kernels`` and
+    ``skmlp._epoch_loop`` (no compiling) and reads the cache index of the Adam kernel and
+    of the epoch loop, as numba would before compiling: an index that is missing, written
+    by another numba or Python, or for another version of the source counts as empty. Any
+    compiled signature counts (a first float32 fit after float64 ones still compiles its
+    loop). Asked once per process. When numba cannot be imported, or its cache is not laid
+    out as expected, the answer is True: the loading then goes on as it did before this
+    check, and reports what fails.
+
+    Returns
+    -------
+    bool
+    """
+    if "cache_holds_code" not in _state:
+        with _load_lock, deferred_interrupt():  # numba never left half-imported
+            _state["cache_holds_code"] = _read_cache_index()
+    return _state["cache_holds_code"]
+
+
+def _read_cache_index():
+    before = set(sys.modules)
+    try:
+        from . import _epoch_loop, _kernels
+    except BaseException as e:
+        _forget_new_modules(before)
+        if not isinstance(e, Exception):  # KeyboardInterrupt, SystemExit
+            raise
+        return True  # the loading fails the same way, and says why
+    return all(_has_index_entries(f) for f in (_kernels._adam_kernel, _epoch_loop._epoch))
+
+
+def _has_index_entries(dispatcher):
+    """Whether numba's cache index of ``dispatcher`` lists compiled code (numba's own
+    reading of it: ``IndexDataCacheFile._load_index``); True when it cannot be read so."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except Exception:  # another numba's internals, an unreadable file: as before
+        return True
 
 
 def estimate_fit_work(X, hidden_layer_sizes, n_epochs):

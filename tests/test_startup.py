@@ -71,8 +71,10 @@ def test_a_small_fit_never_imports_numba_and_a_large_one_uses_the_kernels(tmp_pa
 
 @pytest.fixture
 def fresh_state(monkeypatch):
-    """Kernels on and not loaded, no numpy work counted; restored afterwards."""
-    monkeypatch.setattr(_config, "_state", {"enabled": True, "module": None, "failed": False})
+    """Kernels on and not loaded, no numpy work counted, numba's cache warm; restored
+    afterwards. Loading is replaced by a counter (the list returned)."""
+    monkeypatch.setattr(_config, "_state", {"enabled": True, "module": None, "failed": False,
+                                            "cache_holds_code": True})
     loads = []
 
     def counting_load():
@@ -157,3 +159,102 @@ def test_the_environment_sets_the_threshold_and_refuses_words(monkeypatch):
     with pytest.warns(_config.KernelWarning, match="SKMLP_KERNELS_MIN_WORK='lots' is not a "
                                                    "number; using the default 4e"):
         assert _config._min_work_from_environment() == 4e9
+
+
+# --- on a cold cache the threshold is what compiling costs ------------------------------
+def test_on_a_cold_cache_fits_run_numpy_until_their_work_repays_a_compile(fresh_state,
+                                                                          monkeypatch):
+    X, y = small_data()
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, tol=0, random_state=0)
+    work = _config.estimate_fit_work(X, (4,), 3)
+    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 2.5 * work)
+    monkeypatch.setattr(_config, "COLD_CACHE_FACTOR", 2)  # a compile repaid from 5 x work
+    _config._state["cache_holds_code"] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the third and fourth fits are above the warm threshold, below the cold one
+        for loads, numpy_work in ((0, 1), (0, 2), (0, 3), (0, 4), (1, 4)):
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+            assert len(fresh_state) == loads
+            assert _config._state["numpy_work"] == numpy_work * work
+        # a warm cache: the warm threshold again
+        _config._state.update(failed=False, numpy_work=2 * work, cache_holds_code=True)
+        skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+        assert len(fresh_state) == 2 and _config._state["numpy_work"] == 2 * work
+
+
+def test_the_cache_is_read_once_and_only_for_a_fit_above_the_threshold(fresh_state,
+                                                                       monkeypatch):
+    X, y = small_data()
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, tol=0, random_state=0)
+    work = _config.estimate_fit_work(X, (4,), 3)
+    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 1.5 * work)
+    reads = []
+    monkeypatch.setattr(_config, "_read_cache_index", lambda: reads.append(1) or False)
+    del _config._state["cache_holds_code"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n_reads in (0, 1, 1):  # below the threshold; above it (cold: numpy); again
+            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
+            assert len(reads) == n_reads and len(fresh_state) == 0
+    assert _config._state["cache_holds_code"] is False
+
+
+def test_an_index_numba_does_not_lay_out_as_expected_counts_as_compiled():
+    # the loading then goes on as before the check (and reports what fails)
+    assert _config._has_index_entries(object())
+
+
+# a fresh process with an empty numba cache: the check, then a fit above the warm threshold
+COLD_CHILD = """
+import json, os, sys, warnings
+warnings.simplefilter("ignore")
+from sklearn.datasets import make_classification
+import skmlp
+from skmlp import _config
+
+X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
+                           random_state=0)
+model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(10,), max_iter=5,
+                                       random_state=0).fit(X, y)
+print(json.dumps({
+    "min_work": _config.KERNELS_MIN_WORK,
+    "cache_holds_code": _config._state.get("cache_holds_code"),
+    "kernels_loaded": _config._state["module"] is not None,
+    "numpy_work": _config._state.get("numpy_work"),
+    "cached_files": [f for _, _, files in os.walk(os.environ["NUMBA_CACHE_DIR"])
+                     for f in files if f.endswith((".nbi", ".nbc"))],
+    "weights": [c.tolist() for c in model.coefs_ + model.intercepts_],
+}))
+"""
+
+
+@needs_numba
+def test_a_fit_on_a_cold_cache_runs_numpy_and_compiles_nothing(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(COLD_CHILD))
+    env = {k: v for k, v in os.environ.items() if k != _config.ENV_VAR}
+    env.update(SKMLP_KERNELS_MIN_WORK="1e4", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
+                         capture_output=True, timeout=300, check=True).stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    work = 120 * (9 * 10) * 5  # 54000: above 1e4, below 1e4 x COLD_CACHE_FACTOR
+    assert report["min_work"] == 1e4 < work < 1e4 * _config.COLD_CACHE_FACTOR
+    assert report["cache_holds_code"] is False and not report["kernels_loaded"]
+    assert report["numpy_work"] == work and report["cached_files"] == []
+    X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
+                               random_state=0)
+    with skmlp.use_kernels(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(10,), max_iter=5,
+                                               random_state=0).fit(X, y)
+    for a, b in zip(report["weights"], model.coefs_ + model.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_numba
+def test_the_check_finds_this_processs_compiled_kernels_and_loop():
+    # the session compiled (or loaded) them before the tests (conftest's loaded_kernels)
+    if _config.kernels() is None:
+        pytest.skip("the kernels did not load")
+    assert _config._read_cache_index() is True
