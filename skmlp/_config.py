@@ -26,8 +26,8 @@ cache is cold (:func:`cache_holds_code`), loading means compiling, and the thres
 
 Cost, measured on a loaded 2-core machine with a warm cache: importing numba ~0.24 s,
 the probe ~0.2 s for the first dtype (mostly numba's own start-up, which the first kernel
-call pays anyway) and ~0.03 s for the second; compiling everything into an empty cache,
-once per machine, 6-8 s.
+call pays anyway) and ~0.03 s for the second; compiling into an empty cache, once per
+machine, ~10.5 s on a 2-core Intel Xeon (the kernels 4.5 s, a float64 epoch loop 6 s).
 
 A Ctrl-C during the loading is held until it ends (on the main thread), so numba is
 never left half-imported; any other interruption of the import removes the modules it
@@ -302,10 +302,11 @@ def _probe(k):
 # On a cold cache (the first fit ever on a machine, a fresh container) loading means
 # compiling: ~10.5 s for the kernels and one epoch loop on a 2-core Intel Xeon, 32 x the
 # 0.33 s of loading them from numba's disk cache (17 s on a 2-core AMD EPYC). A first
-# 10k x 50 fit (1e10 of work) took 10.9 s there instead of 1.8 s on numpy. So before the
-# kernels are loaded for a fit between the two thresholds, numba's cache is looked at
-# (:func:`cache_holds_code`: importing numba, which these fits did anyway, no compiling):
-# without compiled kernels and epoch loop in it, such fits run numpy and their work is
+# 10k x 50 fit (200 epochs, 1e10 of work) took 12.5 s there instead of 3.9 s on numpy. So
+# before the kernels are loaded for a fit between the two thresholds, numba's cache is
+# looked at (:func:`cache_holds_code`: importing numba, 0.2 s and ~55 MiB that such a fit
+# then does not use if the cache is cold, no compiling): without compiled kernels and
+# epoch loop in it, such fits run numpy and their work is
 # added up, as below the threshold, until it reaches KERNELS_MIN_WORK x COLD_CACHE_FACTOR,
 # what a compile costs. Measured in benchmarks/RESULTS.md ("Issue 19, session of
 # 2026-12-06 (fourth)").
@@ -378,7 +379,8 @@ def kernels_for_work(work):
             done + work >= KERNELS_MIN_WORK * COLD_CACHE_FACTOR or cache_holds_code()):
         yield
         return
-    _state["numpy_work"] = done + work
+    # read again: the cache's check may have waited for another thread's loading
+    _state["numpy_work"] = _state.get("numpy_work", 0.0) + work
     with use_kernels(False):
         yield
 
@@ -390,12 +392,15 @@ def cache_holds_code():
     False means that loading the kernels would compile them (seconds: see
     :data:`COLD_CACHE_FACTOR`). Imports numba, ``skmlp._kernels`` and
     ``skmlp._epoch_loop`` (no compiling) and reads the cache index of the Adam kernel and
-    of the epoch loop, as numba would before compiling: an index that is missing, written
-    by another numba or Python, or for another version of the source counts as empty. Any
-    compiled signature counts (a first float32 fit after float64 ones still compiles its
-    loop). Asked once per process. When numba cannot be imported, or its cache is not laid
-    out as expected, the answer is True: the loading then goes on as it did before this
-    check, and reports what fails.
+    of the epoch loop as numba reads it before compiling: only entries for this CPU and
+    this source count (an index that is missing, written by another numba or Python, for
+    another version of the source or on another CPU, as a cache restored on other
+    hardware, says nothing). Any compiled signature counts (a first float32 fit after
+    float64 ones still compiles its loop). Where the epoch loop cannot run (numpy's
+    OpenBLAS not found: other platforms' numpy builds), the kernels' index alone answers.
+    Asked once per process. When numba cannot be imported, or its cache is not laid out
+    as expected, the answer is True: the loading then goes on as it did before this check,
+    and reports what fails.
 
     Returns
     -------
@@ -403,28 +408,40 @@ def cache_holds_code():
     """
     if "cache_holds_code" not in _state:
         with _load_lock, deferred_interrupt():  # numba never left half-imported
-            _state["cache_holds_code"] = _read_cache_index()
+            if "cache_holds_code" not in _state:  # another thread may have read it
+                _state["cache_holds_code"] = _read_cache_index()
     return _state["cache_holds_code"]
 
 
 def _read_cache_index():
     before = set(sys.modules)
     try:
-        from . import _epoch_loop, _kernels
+        from . import _kernels
     except BaseException as e:
         _forget_new_modules(before)
         if not isinstance(e, Exception):  # KeyboardInterrupt, SystemExit
             raise
         return True  # the loading fails the same way, and says why
-    return all(_has_index_entries(f) for f in (_kernels._adam_kernel, _epoch_loop._epoch))
-
-
-def _has_index_entries(dispatcher):
-    """Whether numba's cache index of ``dispatcher`` lists compiled code (numba's own
-    reading of it: ``IndexDataCacheFile._load_index``); True when it cannot be read so."""
     try:
-        return bool(dispatcher._cache._cache_file._load_index())
-    except Exception:  # another numba's internals, an unreadable file: as before
+        from . import _epoch_loop
+    except Exception:  # numba works: the fits say why the loop cannot be used
+        return _compiled_here(_kernels._adam_kernel)
+    return (_compiled_here(_kernels._adam_kernel)
+            and (_epoch_loop.BLAS_LIBRARY is None or _compiled_here(_epoch_loop._epoch)))
+
+
+def _compiled_here(dispatcher):
+    """Whether numba's cache index of ``dispatcher`` lists code that numba would load here:
+    an entry whose key is the one numba computes for its signature on this CPU from this
+    source (``Cache._index_key``; the index read by ``IndexDataCacheFile._load_index``,
+    which drops an index of another numba, Python or source version). True when it cannot
+    be read so (another numba's internals, an unreadable file): as before this check."""
+    try:
+        cache = dispatcher._cache
+        codegen = dispatcher.targetctx.codegen()
+        return any(key == cache._index_key(key[0], codegen)
+                   for key in cache._cache_file._load_index())
+    except Exception:
         return True
 
 

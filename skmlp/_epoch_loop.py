@@ -54,7 +54,8 @@ made by :func:`_extras_step` in ``StepExtras.step``'s order); numpy's error mode
 the Python loop.
 
 Importing this module imports numba and binds numpy's BLAS: import it only where the
-kernels are on (``skmlp._config.kernels()`` returned the module).
+kernels are on (``skmlp._config.kernels()`` returned the module, or the size rule reads
+numba's cache index before loading them: ``skmlp._config.cache_holds_code``).
 """
 
 import ctypes

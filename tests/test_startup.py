@@ -200,9 +200,57 @@ def test_the_cache_is_read_once_and_only_for_a_fit_above_the_threshold(fresh_sta
     assert _config._state["cache_holds_code"] is False
 
 
-def test_an_index_numba_does_not_lay_out_as_expected_counts_as_compiled():
-    # the loading then goes on as before the check (and reports what fails)
-    assert _config._has_index_entries(object())
+class FakeCache:
+    """What ``_compiled_here`` reads of a numba dispatcher: its cache index (keys of
+    signature, CPU, source hash) and numba's key for a signature on this CPU."""
+
+    def __init__(self, index):
+        self._cache_file = self
+        self.index = index
+
+    def _load_index(self):
+        return self.index
+
+    def _index_key(self, sig, codegen):
+        return (sig, codegen.magic, "source hash")
+
+
+class FakeDispatcher:
+    def __init__(self, index, cpu="this cpu"):
+        self._cache = FakeCache(index)
+        self.targetctx = self
+        self.magic = cpu
+
+    def codegen(self):
+        return self
+
+
+def test_only_code_compiled_for_this_cpu_and_source_counts():
+    here = ("sig", "this cpu", "source hash")
+    assert _config._compiled_here(FakeDispatcher({here: "file.nbc"}))
+    assert not _config._compiled_here(FakeDispatcher({}))  # nothing compiled
+    # compiled on another CPU (a cache restored on other hardware), or from another source
+    assert not _config._compiled_here(FakeDispatcher({("sig", "other cpu", "source hash"): 1}))
+    assert not _config._compiled_here(FakeDispatcher({("sig", "this cpu", "older"): 1}))
+    assert _config._compiled_here(FakeDispatcher({("sig", "other cpu", "source hash"): 1,
+                                                  here: 2}))
+    # numba's internals not as expected: the loading goes on as before the check
+    assert _config._compiled_here(object())
+
+
+@needs_numba
+@pytest.mark.parametrize("kernels, loop, blas, warm", [
+    (True, True, "lib", True), (True, False, "lib", False), (False, True, "lib", False),
+    (True, False, None, True),  # no numpy OpenBLAS: the loop never runs, the kernels answer
+    (False, False, None, False)])
+def test_the_cache_is_warm_when_the_kernels_and_the_loop_are_compiled(
+        monkeypatch, kernels, loop, blas, warm):
+    from skmlp import _epoch_loop, _kernels
+
+    compiled = {id(_kernels._adam_kernel): kernels, id(_epoch_loop._epoch): loop}
+    monkeypatch.setattr(_config, "_compiled_here", lambda d: compiled[id(d)])
+    monkeypatch.setattr(_epoch_loop, "BLAS_LIBRARY", blas)
+    assert _config._read_cache_index() is warm
 
 
 # a fresh process with an empty numba cache: the check, then a fit above the warm threshold
@@ -258,3 +306,53 @@ def test_the_check_finds_this_processs_compiled_kernels_and_loop():
     if _config.kernels() is None:
         pytest.skip("the kernels did not load")
     assert _config._read_cache_index() is True
+
+
+# a numba whose import fails (not a missing one): the fit above the threshold reads the
+# cache, which cannot tell; the loading then fails and says why, once
+BROKEN_NUMBA_CHILD = """
+import json, warnings
+from sklearn.datasets import make_classification
+import skmlp
+from skmlp import _config
+
+X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
+                           random_state=0)
+with warnings.catch_warnings(record=True) as record:
+    warnings.simplefilter("always")
+    model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(10,), max_iter=5,
+                                           random_state=0).fit(X, y)
+print(json.dumps({
+    "cache_holds_code": _config._state.get("cache_holds_code"),
+    "failed": _config._state["failed"],
+    "kernel_warnings": [str(w.message) for w in record
+                        if w.category is _config.KernelWarning],
+    "weights": [c.tolist() for c in model.coefs_ + model.intercepts_],
+}))
+"""
+
+
+def test_a_numba_that_fails_to_import_is_reported_once_above_the_threshold(tmp_path):
+    fake = tmp_path / "site" / "numba"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('llvmlite library not loaded')\n")
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(BROKEN_NUMBA_CHILD))
+    env = {k: v for k, v in os.environ.items() if k != _config.ENV_VAR}
+    env.update(SKMLP_KERNELS_MIN_WORK="1e4",  # the fit (54000) is in the cold-cache window
+               PYTHONPATH=os.pathsep.join([str(tmp_path / "site"),
+                                           *filter(None, [env.get("PYTHONPATH")])]))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
+                         capture_output=True, timeout=300, check=True).stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["cache_holds_code"] is True and report["failed"] is True
+    assert len(report["kernel_warnings"]) == 1
+    assert "llvmlite library not loaded" in report["kernel_warnings"][0]
+    X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
+                               random_state=0)
+    with skmlp.use_kernels(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(10,), max_iter=5,
+                                               random_state=0).fit(X, y)
+    for a, b in zip(report["weights"], model.coefs_ + model.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
