@@ -162,41 +162,46 @@ def test_the_environment_sets_the_threshold_and_refuses_words(monkeypatch):
 
 
 # --- on a cold cache the threshold is what compiling costs ------------------------------
+def small_fit(monkeypatch, threshold):
+    """A 3-epoch fit of ``small_data``, and its work; the size rule's threshold set to
+    ``threshold`` times that work."""
+    X, y = small_data()
+    work = _config.estimate_fit_work(X, (4,), 3)
+    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", threshold * work)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            skmlp.MLPClassifierFromScratch((4,), max_iter=3, tol=0, random_state=0).fit(X, y)
+
+    return fit, work
+
+
 def test_on_a_cold_cache_fits_run_numpy_until_their_work_repays_a_compile(fresh_state,
                                                                           monkeypatch):
-    X, y = small_data()
-    params = dict(hidden_layer_sizes=(4,), max_iter=3, tol=0, random_state=0)
-    work = _config.estimate_fit_work(X, (4,), 3)
-    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 2.5 * work)
+    fit, work = small_fit(monkeypatch, 2.5)
     monkeypatch.setattr(_config, "COLD_CACHE_FACTOR", 2)  # a compile repaid from 5 x work
     _config._state["cache_holds_code"] = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # the third and fourth fits are above the warm threshold, below the cold one
-        for loads, numpy_work in ((0, 1), (0, 2), (0, 3), (0, 4), (1, 4)):
-            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
-            assert len(fresh_state) == loads
-            assert _config._state["numpy_work"] == numpy_work * work
-        # a warm cache: the warm threshold again
-        _config._state.update(failed=False, numpy_work=2 * work, cache_holds_code=True)
-        skmlp.MLPClassifierFromScratch(**params).fit(X, y)
-        assert len(fresh_state) == 2 and _config._state["numpy_work"] == 2 * work
+    # the third and fourth fits are above the warm threshold, below the cold one
+    for loads, numpy_work in ((0, 1), (0, 2), (0, 3), (0, 4), (1, 4)):
+        fit()
+        assert len(fresh_state) == loads
+        assert _config._state["numpy_work"] == numpy_work * work
+    # a warm cache: the warm threshold again
+    _config._state.update(failed=False, numpy_work=2 * work, cache_holds_code=True)
+    fit()
+    assert len(fresh_state) == 2 and _config._state["numpy_work"] == 2 * work
 
 
 def test_the_cache_is_read_once_and_only_for_a_fit_above_the_threshold(fresh_state,
                                                                        monkeypatch):
-    X, y = small_data()
-    params = dict(hidden_layer_sizes=(4,), max_iter=3, tol=0, random_state=0)
-    work = _config.estimate_fit_work(X, (4,), 3)
-    monkeypatch.setattr(_config, "KERNELS_MIN_WORK", 1.5 * work)
+    fit, _ = small_fit(monkeypatch, 1.5)
     reads = []
     monkeypatch.setattr(_config, "_read_cache_index", lambda: reads.append(1) or False)
     del _config._state["cache_holds_code"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for n_reads in (0, 1, 1):  # below the threshold; above it (cold: numpy); again
-            skmlp.MLPClassifierFromScratch(**params).fit(X, y)
-            assert len(reads) == n_reads and len(fresh_state) == 0
+    for n_reads in (0, 1, 1):  # below the threshold; above it (cold: numpy); again
+        fit()
+        assert len(reads) == n_reads and len(fresh_state) == 0
     assert _config._state["cache_holds_code"] is False
 
 
@@ -277,27 +282,38 @@ print(json.dumps({
 """
 
 
-@needs_numba
-def test_a_fit_on_a_cold_cache_runs_numpy_and_compiles_nothing(tmp_path):
+def run_script(tmp_path, source, **env):
+    """The JSON report of ``source`` run in a new process, skmlp's switch unset, ``env``
+    added (the fit in these children is in the cold-cache window of a 1e4 threshold)."""
     script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent(COLD_CHILD))
-    env = {k: v for k, v in os.environ.items() if k != _config.ENV_VAR}
-    env.update(SKMLP_KERNELS_MIN_WORK="1e4", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
+    script.write_text(textwrap.dedent(source))
+    full = {k: v for k, v in os.environ.items() if k != _config.ENV_VAR}
+    full.update(SKMLP_KERNELS_MIN_WORK="1e4", **env)
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=full, text=True,
                          capture_output=True, timeout=300, check=True).stdout
-    report = json.loads(out.strip().splitlines()[-1])
-    work = 120 * (9 * 10) * 5  # 54000: above 1e4, below 1e4 x COLD_CACHE_FACTOR
-    assert report["min_work"] == 1e4 < work < 1e4 * _config.COLD_CACHE_FACTOR
-    assert report["cache_holds_code"] is False and not report["kernels_loaded"]
-    assert report["numpy_work"] == work and report["cached_files"] == []
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def assert_numpy_path_model(weights):
+    """``weights`` (the children's fit, as lists) are the numpy path's, bitwise."""
     X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
                                random_state=0)
     with skmlp.use_kernels(False), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(10,), max_iter=5,
                                                random_state=0).fit(X, y)
-    for a, b in zip(report["weights"], model.coefs_ + model.intercepts_, strict=True):
+    for a, b in zip(weights, model.coefs_ + model.intercepts_, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@needs_numba
+def test_a_fit_on_a_cold_cache_runs_numpy_and_compiles_nothing(tmp_path):
+    report = run_script(tmp_path, COLD_CHILD, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    work = 120 * (9 * 10) * 5  # 54000: above 1e4, below 1e4 x COLD_CACHE_FACTOR
+    assert report["min_work"] == 1e4 < work < 1e4 * _config.COLD_CACHE_FACTOR
+    assert report["cache_holds_code"] is False and not report["kernels_loaded"]
+    assert report["numpy_work"] == work and report["cached_files"] == []
+    assert_numpy_path_model(report["weights"])
 
 
 @needs_numba
@@ -336,23 +352,9 @@ def test_a_numba_that_fails_to_import_is_reported_once_above_the_threshold(tmp_p
     fake = tmp_path / "site" / "numba"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('llvmlite library not loaded')\n")
-    script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent(BROKEN_NUMBA_CHILD))
-    env = {k: v for k, v in os.environ.items() if k != _config.ENV_VAR}
-    env.update(SKMLP_KERNELS_MIN_WORK="1e4",  # the fit (54000) is in the cold-cache window
-               PYTHONPATH=os.pathsep.join([str(tmp_path / "site"),
-                                           *filter(None, [env.get("PYTHONPATH")])]))
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
-                         capture_output=True, timeout=300, check=True).stdout
-    report = json.loads(out.strip().splitlines()[-1])
+    path = [str(tmp_path / "site"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    report = run_script(tmp_path, BROKEN_NUMBA_CHILD, PYTHONPATH=os.pathsep.join(path))
     assert report["cache_holds_code"] is True and report["failed"] is True
     assert len(report["kernel_warnings"]) == 1
     assert "llvmlite library not loaded" in report["kernel_warnings"][0]
-    X, y = make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3,
-                               random_state=0)
-    with skmlp.use_kernels(False), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = skmlp.MLPClassifierFromScratch(hidden_layer_sizes=(10,), max_iter=5,
-                                               random_state=0).fit(X, y)
-    for a, b in zip(report["weights"], model.coefs_ + model.intercepts_, strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert_numpy_path_model(report["weights"])
