@@ -306,10 +306,9 @@ def _probe(k):
 # before the kernels are loaded for a fit between the two thresholds, numba's cache is
 # looked at (:func:`cache_holds_code`: importing numba, 0.2 s and ~55 MiB that such a fit
 # then does not use if the cache is cold, no compiling): without compiled kernels and
-# epoch loop in it, such fits run numpy and their work is
-# added up, as below the threshold, until it reaches KERNELS_MIN_WORK x COLD_CACHE_FACTOR,
-# what a compile costs. Measured in benchmarks/RESULTS.md ("Issue 19, session of
-# 2026-12-06 (fourth)").
+# epoch loop in it, such fits run numpy and their work is added up, as below the
+# threshold, until it reaches KERNELS_MIN_WORK x COLD_CACHE_FACTOR, what a compile costs.
+# Measured in benchmarks/RESULTS.md ("Issue 19, session of 2026-12-06 (fourth)").
 #: the measured break-even (see the comment above): digits with the defaults (2.3e9) stays
 #: on numpy, 60k x 784 loads the kernels
 DEFAULT_KERNELS_MIN_WORK = 4e9
@@ -383,7 +382,6 @@ def kernels_for_work(work):
     _state["numpy_work"] = _state.get("numpy_work", 0.0) + work
     with use_kernels(False):
         yield
-
 
 
 def cache_holds_code():
