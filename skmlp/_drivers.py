@@ -402,7 +402,7 @@ def train_lbfgs(est, net, data, state, *, interrupts):
             state.n_iter = bridge.n_iter
         else:
             state.n_iter = _check_optimize_result("lbfgs", result, est.max_iter)
-        state.loss = np.float64(result.fun)
+        state.loss = result.fun  # in its dtype, as MLPClassifier keeps opt_res.fun
         if net.dtype != np.float64:
             net.release()
             net = MLP(net.layer_sizes, net.activation, net.out_activation, np.float64)

@@ -320,3 +320,22 @@ def test_float32_squared_error_losses_take_scikit_learns_dtype(kernels, batch_si
     assert {type(v) for v in ours.loss_curve_} == {type(v) for v in theirs.loss_curve_} \
         == {expected}
     assert type(ours.loss_) is type(theirs.loss_)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_float32_lbfgs_loss_is_scikit_learns_float32(kernels, loss):
+    """MLPRegressor's L-BFGS keeps scipy's ``opt_res.fun`` as ``loss_``: float32 when the
+    inputs and the targets are float32 (the objective's own dtype). The same value and
+    type here (skmlp cast it to float64 before)."""
+    X, y = make_friedman1(n_samples=200, random_state=0)
+    X = X.astype(np.float32)
+    y = (y / 10 if loss == "squared_error" else np.exp(y / 10)).astype(np.float32)
+    params = dict(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=30, random_state=0,
+                  loss=loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressorFromScratch(**params).fit(X, y)
+        theirs = MLPRegressor(**params).fit(X, y)
+    assert_bitwise(ours, theirs)
+    assert type(ours.loss_) is type(theirs.loss_) is np.float32
+    assert ours.loss_ == theirs.loss_
