@@ -716,3 +716,41 @@ def test_round_trip_predicts_identically_and_trains_on(multi, counts, solver, ro
             for e in (est, loaded):  # the optimizer state travelled: the same next epoch
                 e.partial_fit(X, y)
             assert_same_weights(loaded, est)
+
+
+def test_numbers_written_as_strings_are_a_target_scikit_learn_trips_over(regression):
+    """A ``str`` array of numbers trains the model of the float target (MLPRegressor
+    converts them only in an object array and fails with numpy's UFuncTypeError on a
+    ``str`` one); strings that are not numbers are refused, naming the dtype."""
+    X, y = regression
+    as_text = np.array([repr(float(v)) for v in y])
+    assert as_text.dtype.kind == "U"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(TypeError):  # numpy's UFuncTypeError
+            MLPRegressor(**_small()).fit(X, as_text)
+        assert_same_weights(Reg(**_small()).fit(X, as_text), Reg(**_small()).fit(X, y), 0)
+        # an object array of the same strings: scikit-learn converts it too, the same model
+        theirs = MLPRegressor(**_small()).fit(X, as_text.astype(object))
+        assert_same_weights(Reg(**_small()).fit(X, as_text.astype(object)), theirs, 0)
+    with pytest.raises(ValueError, match=r"^y must be numeric for a regressor; got values "
+                                         r"of dtype <U"):
+        Reg(**_small()).fit(X, np.where(np.arange(len(y)) == 3, "n/a", as_text))
+
+
+def test_partial_fit_refuses_a_changed_network_that_scikit_learn_ignores(regression):
+    X, y = regression
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = Reg(**_small()).partial_fit(X, y)
+        theirs = MLPRegressor(**_small()).partial_fit(X, y)
+        before = [w.copy() for w in weights(ours)]
+        ours.set_params(hidden_layer_sizes=(4,))
+        theirs.set_params(hidden_layer_sizes=(4,))
+        theirs.partial_fit(X, y)  # trains the fitted (8,) layers on
+        assert [W.shape for W in theirs.coefs_] == [(X.shape[1], 8), (8, 1)]
+        with pytest.raises(ValueError, match=r"^hidden_layer_sizes=\(4,\) does not match the "
+                                             r"fitted network's hidden layers \(8,\)"):
+            ours.partial_fit(X, y)
+    for a, b in zip(weights(ours), before, strict=True):  # nothing changed
+        np.testing.assert_array_equal(a, b)
