@@ -94,12 +94,28 @@ def _numpy_blas():
 _SYMBOLS = ("scipy_cblas_dgemm64_", "scipy_cblas_sgemm64_", "scipy_cblas_dgemv64_",
             "scipy_cblas_sgemv64_", "scipy_cblas_ddot64_", "scipy_cblas_sdot64_")
 
+
+
+def _bind_blas(path):
+    """Bind the cblas functions the loop calls (``_SYMBOLS``) to those of the library at
+    ``path``; returns ``path``, or None with nothing bound when there is no library, it
+    cannot be opened or it lacks one of them (another numpy's OpenBLAS build: the loop
+    then covers nothing, and every epoch runs the Python loop)."""
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)  # numpy's, loaded already by numpy: the same handle
+        addresses = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+                     for name in _SYMBOLS]
+    except (OSError, AttributeError):
+        return None
+    for name, address in zip(_SYMBOLS, addresses, strict=True):
+        llvm.add_symbol(name, address)
+    return path
+
+
 #: the library whose cblas functions the loop calls (numpy's), or None when not found
-BLAS_LIBRARY = _numpy_blas()
-if BLAS_LIBRARY is not None:
-    _lib = ctypes.CDLL(BLAS_LIBRARY)  # already loaded by numpy: the same handle
-    for _name in _SYMBOLS:
-        llvm.add_symbol(_name, ctypes.cast(getattr(_lib, _name), ctypes.c_void_p).value)
+BLAS_LIBRARY = _bind_blas(_numpy_blas())
 
 
 # numpy's own inner loops of np.exp and np.tanh (its SIMD code, which libm's exp and tanh

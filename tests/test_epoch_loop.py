@@ -424,3 +424,16 @@ def test_whole_fit_binary_and_regression(digits_scaled):
                                epochs=10, learning_rate_init=0.01)
     _assert_same_fit(net, curve, _sklearn(MLPRegressor, X, target, solver="sgd", seed=2,
                                           epochs=10, learning_rate_init=0.01))
+
+
+def test_a_library_without_numpys_cblas_functions_binds_nothing(tmp_path):
+    # another build of OpenBLAS (or no library at all): the loop covers nothing, and every
+    # epoch runs the Python loop, instead of an AttributeError out of the import
+    import ctypes.util
+
+    libm = ctypes.util.find_library("m")
+    assert libm is not None
+    assert E._bind_blas(libm) is None  # opens, but has no scipy_cblas_dgemm64_
+    assert E._bind_blas(str(tmp_path / "missing.so")) is None  # cannot be opened
+    assert E._bind_blas(None) is None
+    assert E._bind_blas(E.BLAS_LIBRARY) == E.BLAS_LIBRARY  # numpy's: the same addresses
