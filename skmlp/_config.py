@@ -205,6 +205,10 @@ def _import_and_probe():
         if not isinstance(e, Exception):  # KeyboardInterrupt, SystemExit: retry next time
             raise
         return None, f"importing numba failed: {_describe(e)}"
+    if sys.modules["numba"].config.DISABLE_JIT:
+        # numba's debugging switch (NUMBA_DISABLE_JIT=1, coverage runs): its kernels would
+        # run as Python, far slower than numpy, and the compiled loop not at all
+        return None, None
     try:
         _probe(_kernels)
     except Exception as first:

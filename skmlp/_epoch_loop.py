@@ -62,6 +62,7 @@ import ctypes
 import glob
 import os
 import weakref
+from contextlib import contextmanager
 from itertools import islice
 
 import llvmlite.binding as llvm
@@ -75,7 +76,7 @@ from ._activations import LEAKY_RELU_SLOPE
 from ._numerics import strict_fp_errors
 from ._optimizers import SGD, Adam
 
-__all__ = ["covers", "run_epoch_compiled", "release", "BLAS_LIBRARY"]
+__all__ = ["covers", "run_epoch_compiled", "release", "BLAS_LIBRARY", "LoopUnavailable"]
 
 _JIT = dict(cache=True, error_model="numpy", nogil=False)
 
@@ -136,7 +137,9 @@ def _unary_loop(ufunc, dtype):
         def read(offset, ctype):
             return ctype.from_address(base + offset).value
 
-        head = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
+        # the object header: refcount and type on a standard build, larger on a free-
+        # threaded or debug one
+        head = object.__basicsize__
         nin, nout, nargs = (read(head + 4 * i, ctypes.c_int) for i in range(3))
         functions, data = (read(head + 16 + 8 * i, ctypes.c_void_p) for i in range(2))
         ntypes = read(head + 32, ctypes.c_int)
@@ -876,6 +879,24 @@ def release(net):
     _LAYOUTS.pop(net, None)
 
 
+class LoopUnavailable(Exception):
+    """The compiled loop could not be loaded or compiled for an epoch's arguments; raised
+    before anything ran, so the caller can flush the cache and retry, or run the Python
+    loop."""
+
+
+@contextmanager
+def _loading():
+    """Any exception raised inside, as :class:`LoopUnavailable`: what loading numba's cached
+    code or compiling it raises is not only numba's own errors (a damaged cache file gives
+    LLVM's RuntimeError, a UnicodeDecodeError or a ValueError from its pickle; numba's
+    internal errors keep their own classes)."""
+    try:
+        yield
+    except Exception as error:
+        raise LoopUnavailable(f"{type(error).__name__}: {error}") from error
+
+
 def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha=0.0,
                        order=None, dropout=None, rng=None, extras=None):
     """``skmlp._solvers.run_epoch`` in one compiled call, or None when not covered.
@@ -959,9 +980,9 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
         neg_lrs = np.zeros(1)
         b1 = b2 = eps = 0.0
         momentum, lr, nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
-    try:
-        steps, done = _epoch(
-            X_flat, X.shape[0], rs, cs, Y, sw, weighted, order if shuffled else _NO_ORDER,
+    with _loading():  # the first call checks numpy's loops through compiled code
+        loops = _loops()
+    args = (X_flat, X.shape[0], rs, cs, Y, sw, weighted, order if shuffled else _NO_ORDER,
             shuffled, batch_size,
             w["sizes"], w["kinds"], w["woff"], w["boff"], w["aoff"], w["doff"], net.params,
             w["grad"], state1, state2, net.n_coefs, opt, t(alpha), t(momentum), t(lr),
@@ -969,10 +990,16 @@ def run_epoch_compiled(net, optimizer, X, Y, sample_weight, batch_size, *, alpha
             w["D"], w["X_buf"], w["Y_buf"], w["sw_buf"], sw.dtype.type(0), w["t_buf"],
             out_code, fused, float(alpha), t(0.5 * alpha),
             np.finfo(dtype).eps, 1 - np.finfo(dtype).eps, t(0), t(1), losses, is32, rng,
-            w["rates"], w["scales"], w["M"], w["KP"], _loops(), w["overflows"],
+            w["rates"], w["scales"], w["M"], w["KP"], loops, w["overflows"],
             extras is not None, x["max_norm"], x["decays"], x["step_lrs"], x["ema_sum"],
             x["ema_average"], t(x["d"]), t(1.0 - x["d"]), x["corrections"],
             t(LEAKY_RELU_SLOPE))
+    if not w.get("resolved"):  # once per layout: loaded or compiled before anything runs
+        with _loading():
+            _epoch.compile(tuple(_epoch.typeof_pyval(a) for a in args))
+        w["resolved"] = True
+    try:
+        steps, done = _epoch(*args)
     finally:  # also when the output step raised (the objmode step is numpy's code)
         if w["overflows"][0]:  # numpy says it, as the Python loop's step would have
             w["overflows"][0] = 0

@@ -361,7 +361,7 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
 
     try:
         from . import _epoch_loop  # binds numpy's BLAS library by name
-    except (ImportError, OSError, NumbaError) as error:
+    except Exception as error:  # a broken numba or llvmlite, whatever it raises
         _compiled_epoch_failed(error)
         return None
     for attempt in (1, 2):
@@ -369,12 +369,18 @@ def compiled_epoch(net, optimizer, X, Y, sample_weight, batch_size, *, alpha, or
             return _epoch_loop.run_epoch_compiled(net, optimizer, X, Y, sample_weight,
                                                   batch_size, alpha=alpha, order=order,
                                                   dropout=dropout, rng=rng, extras=extras)
-        except (pickle.UnpicklingError, EOFError, OSError, NumbaError) as error:
+        except (_epoch_loop.LoopUnavailable, pickle.UnpicklingError, EOFError, OSError,
+                NumbaError) as error:
             # raised while numba loads or compiles the loop, before it runs (the loop itself
-            # raises none of these): a damaged cache file is flushed and the loop compiled
-            # afresh; if that fails too, the Python loop trains (the same numbers)
+            # raises none of these): a damaged cache file is flushed, the loop's and the
+            # kernels' it calls, and the loop compiled afresh; if that fails too, the
+            # Python loop trains (the same numbers)
             if attempt == 1:
-                _config._flush_cache(_epoch_loop)
+                try:
+                    _config._flush_cache(_epoch_loop)
+                    _config._flush_cache(_config.kernels())
+                except OSError:  # a full disk, a read-only cache: compiling fails next
+                    pass
                 continue
             _compiled_epoch_failed(error)
     return None
@@ -392,11 +398,9 @@ def compiled_epochs(net, optimizer, X, Y, sample_weight, *, dropout, rng, gather
     """
     if _COMPILED_EPOCH["failed"] or _twins(True) is None:
         return False
-    from numba.core.errors import NumbaError
-
     try:
         from . import _epoch_loop
-    except (ImportError, OSError, NumbaError) as error:
+    except Exception as error:  # a broken numba or llvmlite, whatever it raises
         _compiled_epoch_failed(error, stacklevel=4)  # one call less deep than the epoch's
         return False
     # row 0 stands in for the epochs' orders: any valid one gets the same answer

@@ -295,7 +295,7 @@ def test_a_loop_that_fails_to_load_is_recompiled_or_left_for_the_python_loop(mon
     leaves the process on the Python loop with one KernelWarning. The model is the same."""
     import pickle
 
-    from skmlp import _config, _epoch_loop, _ops
+    from skmlp import _config, _epoch_loop, _kernels, _ops
 
     X, y = load_digits(return_X_y=True)
     X, y = X[:300] / 16, y[:300]
@@ -319,7 +319,7 @@ def test_a_loop_that_fails_to_load_is_recompiled_or_left_for_the_python_loop(mon
         else:
             with pytest.warns(_config.KernelWarning, match="compiled epoch loop cannot"):
                 est = MLPClassifierFromScratch(**params).fit(X, y)
-    assert flushed == [_epoch_loop] and len(raised) == failures
+    assert flushed == [_epoch_loop, _kernels] and len(raised) == failures
     assert _ops._COMPILED_EPOCH["failed"] == (failures == 2)
     for a, b in zip(est.coefs_ + est.intercepts_, reference.coefs_ + reference.intercepts_):
         np.testing.assert_array_equal(a, b)
@@ -466,3 +466,65 @@ def test_ctrl_c_during_a_compiled_epoch_that_diverges_ends_in_the_divergence_err
                                             r"the training loss became non-finite in epoch 2"):
         est.fit(X, y)
     assert len(calls) == 2 and not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_any_error_while_the_loop_loads_or_compiles_is_retried_then_left(monkeypatch,
+                                                                         failures):
+    """What loading numba's cached code or compiling it raises is not only numba's errors
+    (a damaged cache file: LLVM's RuntimeError, a UnicodeDecodeError; numba's own internal
+    errors keep their classes): any of them, before the loop runs, is flushed and retried
+    once, then leaves the Python loop with one KernelWarning. The model is the same."""
+    from skmlp import _config, _epoch_loop, _ops
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    params = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    with use_kernels(False):
+        reference = MLPClassifierFromScratch(**params).fit(X, y)
+    real, raised, flushed = _epoch_loop._epoch.compile, [], []
+
+    def damaged(sig):
+        if len(raised) < failures:
+            raised.append(1)
+            raise RuntimeError("LLVM bitcode parsing error")
+        return real(sig)
+
+    monkeypatch.setattr(_epoch_loop._epoch, "compile", damaged)
+    monkeypatch.setattr(_config, "_flush_cache", lambda module: flushed.append(module))
+    monkeypatch.setattr(_ops, "_COMPILED_EPOCH", {"failed": False})
+    with use_kernels(True):
+        if failures == 1:
+            est = MLPClassifierFromScratch(**params).fit(X, y)
+        else:
+            with pytest.warns(_config.KernelWarning, match=r"compiled epoch loop cannot be "
+                              r"used \(LoopUnavailable: RuntimeError: LLVM bitcode"):
+                est = MLPClassifierFromScratch(**params).fit(X, y)
+    assert len(flushed) == 2 and len(raised) == failures
+    assert _ops._COMPILED_EPOCH["failed"] == (failures == 2)
+    for a, b in zip(est.coefs_ + est.intercepts_, reference.coefs_ + reference.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_loop_is_resolved_once_per_layout_and_the_call_compiles_nothing(monkeypatch):
+    """The loop's signature is loaded or compiled before its first call (so that failing
+    to do it changes nothing); the calls after it find that signature."""
+    from skmlp import _epoch_loop
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    resolved = []
+    real = _epoch_loop._epoch.compile
+
+    def counting(sig):
+        resolved.append(sig)
+        return real(sig)
+
+    monkeypatch.setattr(_epoch_loop._epoch, "compile", counting)
+    with use_kernels(True):
+        MLPClassifierFromScratch((16,), max_iter=4, tol=0, random_state=0).fit(X, y)
+        n_overloads = len(_epoch_loop._epoch.overloads)
+        MLPClassifierFromScratch((16,), max_iter=4, tol=0, random_state=0).fit(X, y)
+    assert len(resolved) == 2  # one per fit (a new network, a new layout), not per epoch
+    assert resolved[0] == resolved[1] and resolved[0] in _epoch_loop._epoch.overloads
+    assert len(_epoch_loop._epoch.overloads) == n_overloads  # the call compiled no other

@@ -429,3 +429,36 @@ def test_fits_compile_nothing_the_probe_did_not(fresh_state, dtype):
             skmlp.MLPClassifierFromScratch(**params).fit(X, y == 0)
             skmlp.MLPRegressorFromScratch(**params).fit(X, y.astype(dtype))
     assert [list(d.overloads) for d in dispatchers] == before
+
+
+# makes the import of the compiled epoch loop raise what a broken numba or llvmlite may
+# raise there (not only ImportError: a changed numba API gives a TypeError, say)
+RAISE_ON_EPOCH_LOOP = """
+class Broken:
+    def find_spec(self, name, path=None, target=None):
+        if name == "skmlp._epoch_loop":
+            raise RuntimeError("llvmlite cannot add the symbol")
+sys.meta_path.insert(0, Broken())
+"""
+
+
+@needs_numba
+def test_an_epoch_loop_that_cannot_be_imported_leaves_the_kernels_with_one_warning(
+        tmp_path, warm_cache, numpy_reference):
+    report = run_child(tmp_path, RAISE_ON_EPOCH_LOOP, cache=warm_cache[0])
+    assert report["kernels"]  # the per-step kernels still run
+    assert kernel_warnings(report) == [
+        "skmlp's compiled epoch loop cannot be used (RuntimeError: llvmlite cannot add the "
+        "symbol); training runs the Python loop, which computes the same model."]
+    assert len(report["warnings"]) == 1
+    assert_same_fits(report, numpy_reference, exact=True)
+
+
+@needs_numba
+def test_numbas_disable_jit_switch_runs_the_numpy_path_silently(tmp_path, warm_cache,
+                                                                numpy_reference):
+    # NUMBA_DISABLE_JIT=1 (coverage runs, debugging) would run the kernels as Python and
+    # the compiled loop not at all (its BLAS calls are compiled code)
+    report = run_child(tmp_path, cache=warm_cache[0], env={"NUMBA_DISABLE_JIT": "1"})
+    assert not report["kernels"] and report["warnings"] == []
+    assert_same_fits(report, numpy_reference, exact=True)
