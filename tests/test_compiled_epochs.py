@@ -289,10 +289,15 @@ def test_uncovered_configurations_take_the_python_loop(monkeypatch):
 
 
 @pytest.mark.parametrize("failures", [1, 2])
+@pytest.mark.parametrize("where", ["load", "compile"])
 def test_a_loop_that_fails_to_load_is_recompiled_or_left_for_the_python_loop(monkeypatch,
-                                                                             failures):
-    """A load error (a damaged cache) is flushed and retried once, silently; a second one
-    leaves the process on the Python loop with one KernelWarning. The model is the same."""
+                                                                             failures, where):
+    """A load error (a damaged cache) is flushed (the loop's and the kernels' indexes) and
+    retried once, silently; a second one leaves the process on the Python loop with one
+    KernelWarning. The model is the same. Not only numba's own errors: loading or
+    compiling the loop's signature, before it runs, may raise anything (LLVM's
+    RuntimeError for damaged bitcode, a UnicodeDecodeError; numba's internal errors keep
+    their classes)."""
     import pickle
 
     from skmlp import _config, _epoch_loop, _kernels, _ops
@@ -302,22 +307,29 @@ def test_a_loop_that_fails_to_load_is_recompiled_or_left_for_the_python_loop(mon
     params = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
     with use_kernels(False):
         reference = MLPClassifierFromScratch(**params).fit(X, y)
-    real, raised, flushed = _epoch_loop.run_epoch_compiled, [], []
+    if where == "load":  # out of run_epoch_compiled, as numba's unpickling raises it
+        owner, name = _epoch_loop, "run_epoch_compiled"
+        error, shown = pickle.UnpicklingError("pickle data was truncated"), "UnpicklingError"
+    else:  # while the signature is loaded or compiled, before the loop runs
+        owner, name = _epoch_loop._epoch, "compile"
+        error, shown = RuntimeError("LLVM bitcode"), "LoopUnavailable: RuntimeError"
+    real, raised, flushed = getattr(owner, name), [], []
 
     def damaged(*args, **kwargs):
         if len(raised) < failures:
             raised.append(1)
-            raise pickle.UnpicklingError("pickle data was truncated")
+            raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_epoch_loop, "run_epoch_compiled", damaged)
+    monkeypatch.setattr(owner, name, damaged)
     monkeypatch.setattr(_config, "_flush_cache", lambda module: flushed.append(module))
     monkeypatch.setattr(_ops, "_COMPILED_EPOCH", {"failed": False})
     with use_kernels(True):
         if failures == 1:
             est = MLPClassifierFromScratch(**params).fit(X, y)
         else:
-            with pytest.warns(_config.KernelWarning, match="compiled epoch loop cannot"):
+            with pytest.warns(_config.KernelWarning,
+                              match=rf"compiled epoch loop cannot be used \({shown}"):
                 est = MLPClassifierFromScratch(**params).fit(X, y)
     assert flushed == [_epoch_loop, _kernels] and len(raised) == failures
     assert _ops._COMPILED_EPOCH["failed"] == (failures == 2)
@@ -466,44 +478,6 @@ def test_ctrl_c_during_a_compiled_epoch_that_diverges_ends_in_the_divergence_err
                                             r"the training loss became non-finite in epoch 2"):
         est.fit(X, y)
     assert len(calls) == 2 and not hasattr(est, "coefs_")
-
-
-@pytest.mark.parametrize("failures", [1, 2])
-def test_any_error_while_the_loop_loads_or_compiles_is_retried_then_left(monkeypatch,
-                                                                         failures):
-    """What loading numba's cached code or compiling it raises is not only numba's errors
-    (a damaged cache file: LLVM's RuntimeError, a UnicodeDecodeError; numba's own internal
-    errors keep their classes): any of them, before the loop runs, is flushed and retried
-    once, then leaves the Python loop with one KernelWarning. The model is the same."""
-    from skmlp import _config, _epoch_loop, _ops
-
-    X, y = load_digits(return_X_y=True)
-    X, y = X[:300] / 16, y[:300]
-    params = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
-    with use_kernels(False):
-        reference = MLPClassifierFromScratch(**params).fit(X, y)
-    real, raised, flushed = _epoch_loop._epoch.compile, [], []
-
-    def damaged(sig):
-        if len(raised) < failures:
-            raised.append(1)
-            raise RuntimeError("LLVM bitcode parsing error")
-        return real(sig)
-
-    monkeypatch.setattr(_epoch_loop._epoch, "compile", damaged)
-    monkeypatch.setattr(_config, "_flush_cache", lambda module: flushed.append(module))
-    monkeypatch.setattr(_ops, "_COMPILED_EPOCH", {"failed": False})
-    with use_kernels(True):
-        if failures == 1:
-            est = MLPClassifierFromScratch(**params).fit(X, y)
-        else:
-            with pytest.warns(_config.KernelWarning, match=r"compiled epoch loop cannot be "
-                              r"used \(LoopUnavailable: RuntimeError: LLVM bitcode"):
-                est = MLPClassifierFromScratch(**params).fit(X, y)
-    assert len(flushed) == 2 and len(raised) == failures
-    assert _ops._COMPILED_EPOCH["failed"] == (failures == 2)
-    for a, b in zip(est.coefs_ + est.intercepts_, reference.coefs_ + reference.intercepts_):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_the_loop_is_resolved_once_per_layout_and_the_call_compiles_nothing(monkeypatch):
